@@ -1,0 +1,65 @@
+"""Target datasets: class names plus train/test splits whose images are loaded on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """One split: `labels[i]` is the class index of image i; `load(indices)` returns those images
+    (uint8 arrays or PIL images)."""
+
+    name: str
+    labels: np.ndarray
+    load: Callable[[Sequence[int]], list]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class TargetData:
+    """A target dataset. `key` identifies its content for the feature cache."""
+
+    name: str
+    key: str
+    class_names: list[str]
+    train: Split
+    test: Split
+
+    def split(self, name: str) -> Split:
+        return {"train": self.train, "test": self.test}[name]
+
+
+def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
+    """`shots` indices per class drawn without replacement with their own seed (BiT-style
+    examples_per_class_seed), sorted. Classes with fewer images give all they have.
+
+    Subsets are nested: for one seed, the 5-shot subset contains the 2-shot one (the first
+    `shots` of one seeded permutation per class), so curves over shots compare like with like and
+    cached features are reused.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        chosen.append(rng.permutation(members)[:shots])
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded per-class split -> (train indices, test indices); every class keeps >= 1 of each
+    when it has >= 2 images."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(len(members) * test_fraction))
+        n_test = min(max(n_test, 1), len(members) - 1) if len(members) >= 2 else 0
+        test.append(members[:n_test])
+        train.append(members[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))

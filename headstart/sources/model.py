@@ -1,0 +1,160 @@
+"""`SourceModel`: a pretrained classifier split into backbone (features) and final linear head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from headstart.errors import UserError
+
+Preprocess = Callable[[Sequence], torch.Tensor]
+
+
+def _find_last_linear(module: nn.Module) -> tuple[str, nn.Linear]:
+    last = None
+    for name, child in module.named_modules():
+        if isinstance(child, nn.Linear):
+            last = (name, child)
+    if last is None:
+        raise UserError(
+            "the model has no nn.Linear layer to use as its head: pass head=<the final nn.Linear>"
+        )
+    return last
+
+
+def _set_submodule(module: nn.Module, dotted: str, value: nn.Module) -> None:
+    parent_name, _, child_name = dotted.rpartition(".")
+    parent = module.get_submodule(parent_name) if parent_name else module
+    setattr(parent, child_name, value)
+
+
+def to_uint8_hwc(image) -> np.ndarray:
+    """One image (PIL, numpy HxW / HxWxC uint8, or torch CxHxW/HxW uint8) -> numpy [H, W, 3] uint8."""
+    if hasattr(image, "convert"):  # PIL
+        return np.asarray(image.convert("RGB"))
+    array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if array.dtype != np.uint8:
+        raise UserError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = array.transpose(1, 2, 0)  # CHW tensor layout
+    if array.ndim != 3 or array.shape[-1] not in (1, 3):
+        raise UserError(f"an image must be HxW or HxWx3, got shape {array.shape}")
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return array
+
+
+def resize_batch(images: Sequence, size: int) -> torch.Tensor:
+    """Images (PIL / uint8 arrays, any size, gray or RGB) -> float tensor [N, 3, size, size] in 0..255.
+
+    Bilinear with antialias on the uint8 values, the same for every model so cached features stay
+    comparable.
+    """
+    tensors = []
+    for image in images:
+        array = to_uint8_hwc(image)
+        x = torch.tensor(array).permute(2, 0, 1)[None].float()
+        if x.shape[-2:] != (size, size):
+            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        tensors.append(x)
+    if not tensors:
+        return torch.empty(0, 3, size, size)
+    return torch.cat(tensors).clamp_(0, 255)
+
+
+@dataclass
+class SourceModel:
+    """A pretrained classifier: `backbone` maps a prepared batch to pre-logit features, `head` to logits.
+
+    labels: source class ids (WordNet ids like "n01440764" for ImageNet); names: human names.
+    preprocess(images) turns uint8/PIL images into the model's input [N, 3, H, W].
+    """
+
+    name: str
+    backbone: nn.Module
+    head: nn.Linear
+    labels: list[str]
+    names: list[str]
+    resolution: int
+    mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
+    std: tuple[float, float, float] = (128.0, 128.0, 128.0)
+    preprocess_version: str = "v1"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n_out = self.head.out_features
+        if len(self.labels) != n_out or len(self.names) != n_out:
+            raise UserError(
+                f"the head has {n_out} outputs but {len(self.labels)} labels and {len(self.names)} names were given"
+            )
+        # channels_last doubles CPU convolution throughput of these nets (measured on Lite0).
+        self.backbone.to(memory_format=torch.channels_last).eval()
+        self.head.eval()
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def preprocess(self, images: Sequence, resolution: int | None = None) -> torch.Tensor:
+        """uint8 / PIL images -> normalised float tensor [N, 3, R, R] (R = resolution or the native one)."""
+        x = resize_batch(images, resolution or self.resolution)
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared batch [N, 3, H, W] -> pre-logit features [N, D]."""
+        return self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared batch [N, 3, H, W] -> source logits [N, C_src]."""
+        return self.head(self.features(x))
+
+    def cache_key(self, resolution: int) -> str:
+        return f"{self.name}-r{resolution}-{self.preprocess_version}"
+
+    @classmethod
+    def from_module(
+        cls,
+        module: nn.Module,
+        head: nn.Linear | str | None = None,
+        labels: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        name: str = "custom",
+        resolution: int = 224,
+        mean: tuple[float, float, float] = (123.675, 116.28, 103.53),
+        std: tuple[float, float, float] = (58.395, 57.12, 57.375),
+    ) -> "SourceModel":
+        """Wrap any torch classifier whose last layer is an `nn.Linear`.
+
+        head: the final linear layer (module or its dotted name); found automatically when omitted
+        (the last nn.Linear registered). The backbone is `module` with that layer replaced by
+        identity, so `features` returns what the head consumes. mean/std are on the 0-255 scale
+        (the defaults are torchvision's ImageNet normalisation).
+        """
+        if head is None:
+            head_name, head_layer = _find_last_linear(module)
+        else:
+            if isinstance(head, str):
+                head_name = head
+            else:
+                matches = [n for n, m in module.named_modules() if m is head]
+                if not matches:
+                    raise UserError("head must be a layer inside the module (or its dotted name)")
+                head_name = matches[0]
+            head_layer = module.get_submodule(head_name)
+            if not isinstance(head_layer, nn.Linear):
+                raise UserError(f"head {head_name!r} is a {type(head_layer).__name__}, not an nn.Linear")
+        n_out = head_layer.out_features
+        labels = list(labels) if labels is not None else [str(i) for i in range(n_out)]
+        names = list(names) if names is not None else list(labels)
+        backbone = module
+        _set_submodule(backbone, head_name, nn.Identity())
+        return cls(name=name, backbone=backbone, head=head_layer, labels=labels, names=names,
+                   resolution=resolution, mean=mean, std=std)
