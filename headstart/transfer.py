@@ -1,0 +1,82 @@
+"""Pure tensor math that builds a new head (W [C, D], b [C]); no I/O, no optimiser."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def top_k_weights(similarity: torch.Tensor, top_k: int = 5, weighting: str = "plain",
+                  temperature: float = 0.1) -> torch.Tensor:
+    """Keep each row's `top_k` largest similarities and normalise them to sum to 1.
+
+    similarity: [C_tgt, C_src], >= 0. weighting: "plain" (a_k = s_k / sum s) or "softmax"
+    (a_k = softmax(s / temperature) over the kept entries). Returns A [C_tgt, C_src], zero outside
+    the top-k. A row with no positive similarity spreads its weight evenly over its top-k (ties
+    broken by index), so it never divides by zero.
+    """
+    if similarity.ndim != 2:
+        raise ValueError(f"similarity must be [C_tgt, C_src], got shape {tuple(similarity.shape)}")
+    if (similarity < 0).any():
+        raise ValueError("similarities must be >= 0")
+    k = max(1, min(top_k, similarity.shape[1]))
+    values, index = similarity.float().topk(k, dim=1)
+    if weighting == "plain":
+        totals = values.sum(dim=1, keepdim=True)
+        kept = torch.where(totals > 0, values / totals.clamp_min(1e-12), torch.full_like(values, 1.0 / k))
+    elif weighting == "softmax":
+        kept = torch.softmax(values / temperature, dim=1)
+    else:
+        raise ValueError(f"weighting must be 'plain' or 'softmax', got {weighting!r}")
+    return torch.zeros_like(similarity, dtype=torch.float32).scatter_(1, index, kept)
+
+
+def combine(w_src: torch.Tensor, b_src: torch.Tensor, weights: torch.Tensor,
+            match_norm: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seed paper's transfer: W[t] = sum_k A[t, k] W_src[k], b[t] = sum_k A[t, k] b_src[k].
+
+    w_src: [C_src, D]; b_src: [C_src]; weights: A [C_tgt, C_src] (rows sum to 1, e.g. from
+    `top_k_weights`). match_norm: averaging dissimilar rows shrinks them, so rescale each new row
+    (and its bias) to the weighted mean norm of the source rows it came from.
+    Returns (W [C_tgt, D], b [C_tgt]).
+    """
+    w = weights @ w_src
+    b = weights @ b_src
+    if match_norm:
+        target_norm = weights @ w_src.norm(dim=1)
+        scale = target_norm / w.norm(dim=1).clamp_min(1e-12)
+        w, b = w * scale[:, None], b * scale
+    return w, b
+
+
+def class_means(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Mean of the L2-normalised features of each class. features: [N, D]; labels: [N] -> [C, D]
+    (a class without samples gets a zero row)."""
+    unit = nn.functional.normalize(features.float(), dim=1)
+    sums = torch.zeros(n_classes, features.shape[1]).index_add_(0, labels, unit)
+    counts = torch.bincount(labels, minlength=n_classes).clamp_min(1)
+    return sums / counts[:, None]
+
+
+def imprint(features: torch.Tensor, labels: torch.Tensor, n_classes: int,
+            scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight imprinting (Qi, Brown & Lowe 2018): each row is the normalised mean of its class's
+    normalised embeddings, times `scale`; zero bias. features: [N, D]; labels: [N] ->
+    (W [C, D], b [C])."""
+    w = nn.functional.normalize(class_means(features, labels, n_classes), dim=1) * scale
+    return w, torch.zeros(n_classes)
+
+
+def zero_head(n_classes: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All-zero head (BiT's zero_head): every class starts equally likely."""
+    return torch.zeros(n_classes, dim), torch.zeros(n_classes)
+
+
+def random_head(n_classes: int, dim: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch's default nn.Linear init: W and b ~ U(-1/sqrt(D), 1/sqrt(D))."""
+    bound = 1.0 / math.sqrt(dim)
+    w = torch.empty(n_classes, dim).uniform_(-bound, bound, generator=generator)
+    b = torch.empty(n_classes).uniform_(-bound, bound, generator=generator)
+    return w, b
