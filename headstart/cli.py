@@ -1,0 +1,202 @@
+"""The `headstart` command: parses arguments, calls the library, writes results. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from headstart.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="New classifier heads that start from the most similar source classes.")
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in _csv_list(text)]
+    except ValueError:
+        raise UserError(f"{option} takes comma-separated integers, e.g. 0,1,5; got {text!r}") from None
+
+
+@app.command()
+def sources() -> None:
+    """List the pretrained source models."""
+    from headstart.sources import list_sources
+
+    for name in list_sources():
+        typer.echo(name)
+
+
+@app.command()
+def similar(
+    model: str = typer.Option("efficientnet-lite0", help="source model (see `headstart sources`)"),
+    classes: str = typer.Option(..., help='comma-separated target class names, e.g. "Trouser,Bag"'),
+    measure: str = typer.Option("lin", help="path, wup, lch, res, jcn, lin or text"),
+    top: int = typer.Option(5, help="how many source classes to show per target"),
+    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    heatmap: Optional[Path] = typer.Option(None, help="also write a heatmap PNG of the top sources"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
+) -> None:
+    """Top source classes per target class, and how each name was resolved to a synset."""
+    from headstart.similar import similar_classes
+
+    result = similar_classes(model, _csv_list(classes), measure, top, overrides, heatmap)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for row in result["targets"]:
+        typer.echo(f"{row['name']}  ->  {row['synset']} ({row['how']}): {row['gloss']}")
+        for match in row["top"]:
+            typer.echo(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]")
+
+
+@app.command()
+def bench(
+    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or a path to an image folder"),
+    methods: str = typer.Option("random,zero,logreg,imprint,wup,headstart", help="comma-separated methods"),
+    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class (0 = names only)"),
+    seeds: int = typer.Option(5, help="subsets per shot count"),
+    seed_start: int = typer.Option(0, help="first seed (split a sweep across machines by seed ranges)"),
+    resolution: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's)"),
+    test_size: Optional[int] = typer.Option(None, help="class-balanced test subset size (default: all)"),
+    epochs: int = typer.Option(100, help="full-batch head-training epochs"),
+    out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
+) -> None:
+    """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
+    from headstart.bench import BenchConfig, run_bench
+    from headstart.report import write_report
+
+    config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
+                         shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
+                         resolution=resolution, test_size=test_size, epochs=epochs, out=str(out))
+    run_bench(config)
+    report = write_report(out)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"report: {report}")
+
+
+DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
+            methods=["random", "zero", "logreg", "imprint", "wup", "text", "headstart"],
+            shots=[0, 1, 2, 5, 10, 20], seeds=5, resolution=224, test_size=2000)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder")) -> None:
+    """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
+    from headstart.bench import BenchConfig, run_bench
+    from headstart.report import write_report
+
+    config = BenchConfig(out=str(out), **DEMO)
+    typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
+    start = time.perf_counter()
+    run_bench(config)
+    path = write_report(out)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path.resolve()}")
+
+
+@app.command()
+def report(
+    results_dir: Path = typer.Argument(..., help="folder to write the report into"),
+    csv: Optional[List[Path]] = typer.Option(None, help="results CSVs to merge (default: RESULTS_DIR/results.csv)"),
+) -> None:
+    """(Re)build summary.md, plots and report.html from results CSVs (merges split sweeps)."""
+    from headstart.report import write_report
+
+    path = write_report(results_dir, csv or None)
+    typer.echo(f"report: {path}")
+
+
+def _overrides(path: Optional[Path]) -> dict:
+    from headstart.similarity.resolve import load_overrides
+
+    return load_overrides(path) if path else {}
+
+
+@app.command()
+def init(
+    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    classes: str = typer.Option(..., help='comma-separated class names, e.g. "Trouser,Bag"'),
+    method: str = typer.Option("headstart", help="a names-only method (see `headstart methods`)"),
+    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    out: Path = typer.Option(..., help="run folder to write"),
+) -> None:
+    """A zero-shot classifier from class names alone (no images)."""
+    from headstart.fit import init_head
+
+    result = init_head(model, _csv_list(classes), out, method, _overrides(overrides))
+    typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
+
+
+@app.command()
+def fit(
+    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    data: Path = typer.Option(..., help="image folder: one sub-folder per class (optional train/ test/)"),
+    method: str = typer.Option("headstart", help="head initialisation method (see `headstart methods`)"),
+    resolution: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's)"),
+    epochs: int = typer.Option(100, help="head-training epochs"),
+    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    out: Path = typer.Option(..., help="run folder to write"),
+) -> None:
+    """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT."""
+    from headstart.fit import fit_folder
+
+    result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides))
+    metrics = result.meta.metrics
+    typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "
+               f"{100 * metrics['test_accuracy']:.1f} % after ({metrics['test_images']} test images)")
+    typer.echo(f"wrote {result.folder}")
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
+    images: List[Path] = typer.Argument(..., help="image files"),
+    top: int = typer.Option(3, help="how many classes per image"),
+) -> None:
+    """Top classes with probabilities for each image."""
+    from PIL import Image
+
+    from headstart.fit import predict as predict_images
+
+    loaded = []
+    for path in images:
+        try:
+            with Image.open(path) as image:
+                loaded.append(image.convert("RGB"))
+        except (OSError, ValueError):
+            raise UserError(f"cannot read image {path}: pass image files (jpg, png, ...)") from None
+    for path, ranked in zip(images, predict_images(run, loaded, top)):
+        typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+
+
+@app.command()
+def methods() -> None:
+    """List the head-initialisation methods usable in bench, fit and init."""
+    from headstart.methods import METHODS
+
+    for method in METHODS.values():
+        typer.echo(f"{method.name:10s} {'(needs images) ' if method.needs_shots else ''}{method.description}")
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, without a traceback."""
+    try:
+        app()
+    except UserError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

