@@ -126,3 +126,8 @@ def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic"
     from headstart.similarity import wordnet
 
     return wordnet.wordnet_matrix(targets, sources, measure, ic)
+
+
+from headstart.similarity.wordnet import MEASURES  # noqa: E402  (contract re-export)
+
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "similarity", "wordnet_matrix", "resolutions"]

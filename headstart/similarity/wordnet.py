@@ -1,0 +1,382 @@
+"""WordNet noun similarity matrices: path, wup, lch, res, jcn, lin — vectorised.
+
+NLTK computes one pair at a time in Python (~0.1-1 ms a pair). Here a one-time load parses the
+noun taxonomy of WordNet 3.0 (82,115 synsets; cached in memory and on disk) into ancestor lists
+with shortest up-distances (and NLTK's shortest path to each ancestor), depths and information
+content. A matrix then needs only the ancestor columns of the synsets involved (1,860 for
+ImageNet-1k) and three kinds of bulk op:
+
+* "first shared ancestor in a priority order" (the LCS) — AND of packed ancestor bitsets;
+* "min over shared ancestors of d1 + d2" (shortest path) — a min-plus product, done as one
+  float64 matmul of 2^(-K d) weights: the sum is dominated by its largest term, so the exponent
+  recovers the min exactly while fewer than 2^(K/2) ancestors are shared (at most 35 in
+  WordNet 3.0; checked at load);
+* gathers of per-synset arrays.
+
+Conventions (matching NLTK 3.10 for nouns, which needs no simulated root in WordNet 3.0):
+``path = 1 / (d + 1)``; ``lch = -log((d + 1) / (2 * 19))``, clamped at 0 (19 = deepest noun);
+``wup`` picks the LCS like NLTK: the shared ancestor of greatest *min* depth, ties to the target
+itself if it qualifies, else the smallest synset name; ``2 (D + 1) / (l1 + l2 + 2 (D + 1))`` with
+D = the LCS's *max* depth and l1, l2 the shortest path distances (any direction) to it.
+``wup`` is therefore asymmetric in rare ties: the matrix is ``wup(target, source)``.
+IC measures use the most informative shared ancestor: ``res = IC(lcs)``,
+``lin = 2 IC(lcs) / (IC(t) + IC(s))`` (1 when both are the root), and
+``jcn = 1 / max(IC(t) + IC(s) - 2 IC(lcs), JCN_MIN_DISTANCE)``: NLTK returns 1e300 for
+identical synsets (and 0 when one is the root); we cap at 1 / JCN_MIN_DISTANCE instead so the
+value stays a finite similarity >= 0 that still ranks identity first.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from headstart.errors import UserError
+from headstart.similarity import wordnet_data
+
+MEASURES = ("path", "wup", "lch", "res", "jcn", "lin")
+IC_MODES = ("intrinsic", "semcor")
+JCN_MIN_DISTANCE = 1e-4  # jcn <= 1e4: identical synsets (distance 0) score highest, finitely
+_CACHE_VERSION = 2
+_K = 20  # bits per distance step in the min-plus trick: exact while < 2**(_K/2) shared ancestors
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, for the IC cache
+class Taxonomy:
+    """The WordNet 3.0 noun hierarchy as arrays (N = 82,115 synsets, M ancestor entries).
+
+    ``anc_ptr [N+1]``, ``anc_idx [M]``, ``anc_dist [M]``: CSR rows of each synset's ancestors,
+    itself included, with the shortest up-distance (hypernym + instance-hypernym edges, as NLTK's
+    BFS). ``anc_path [M]``: NLTK's ``shortest_path_distance`` to that ancestor, which may be
+    shorter (up past it, then down). ``min_depth``/``max_depth [N]`` as NLTK's; ``name_rank [N]`` the order of ``names``.
+    """
+
+    offsets: np.ndarray
+    names: list[str]
+    anc_ptr: np.ndarray
+    anc_idx: np.ndarray
+    anc_dist: np.ndarray
+    anc_path: np.ndarray
+    min_depth: np.ndarray
+    max_depth: np.ndarray
+    name_rank: np.ndarray
+    semcor_counts: np.ndarray  # [N] SemCor tag counts summed over each synset's senses
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Row of each id, in both forms (``n02769748`` and ``bag.n.04``)."""
+        ids = {f"n{o:08d}": i for i, o in enumerate(self.offsets.tolist())}
+        ids.update((name, i) for i, name in enumerate(self.names))
+        return ids
+
+    @functools.cached_property
+    def hyponym_counts(self) -> np.ndarray:
+        """[N] size of each synset's hyponym closure (distinct, instances included, self excluded)."""
+        return np.bincount(self.anc_idx, minlength=len(self.names)) - 1
+
+    def ic(self, mode: str = "intrinsic") -> np.ndarray:
+        """[N] float64 information content, ``"intrinsic"`` (Seco 2004) or ``"semcor"`` (cntlist)."""
+        return _ic(self, mode)
+
+
+@functools.lru_cache(maxsize=4)
+def _ic(tax: Taxonomy, mode: str) -> np.ndarray:
+    if mode == "intrinsic":
+        n = len(tax.names)
+        return 1.0 - np.log(tax.hyponym_counts + 1.0) / math.log(n)
+    if mode == "semcor":
+        # Like NLTK's ic(): every synset starts at 1 (smoothing, not propagated); each synset's
+        # count is added to itself and each distinct ancestor once; p = freq / (1 + total count).
+        owner = np.repeat(np.arange(len(tax.names)), np.diff(tax.anc_ptr))
+        freq = 1.0 + np.bincount(tax.anc_idx, weights=tax.semcor_counts[owner], minlength=len(tax.names))
+        return np.log((1.0 + tax.semcor_counts.sum()) / freq)
+    raise UserError(f"Unknown information content {mode!r}; choose one of {', '.join(IC_MODES)}.")
+
+
+def taxonomy() -> Taxonomy:
+    """The noun taxonomy, parsed once per process (and once per machine, via the disk cache)."""
+    return _taxonomy(str(wordnet_data.corpus_dir()), str(wordnet_data.cache_dir()))
+
+
+@functools.lru_cache(maxsize=2)
+def _taxonomy(corpus: str, cache: str) -> Taxonomy:
+    corpus_dir = Path(corpus)
+    stamp = (corpus_dir / "data.noun").stat().st_size
+    path = Path(cache) / f"wordnet_nouns_v{_CACHE_VERSION}_{stamp}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+            arrays["names"] = bytes(arrays["names"]).decode().split("\n")
+            return Taxonomy(**arrays)
+        except Exception:  # a torn or stale cache file is rebuilt below
+            pass
+    tax = _parse(corpus_dir)
+    arrays = {f.name: getattr(tax, f.name) for f in fields(Taxonomy) if f.name != "names"}
+    arrays["names"] = np.frombuffer("\n".join(tax.names).encode(), dtype=np.uint8)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return tax
+
+
+def _parse(corpus_dir: Path) -> Taxonomy:
+    """Build the taxonomy from ``data.noun``, ``index.noun``, ``index.sense`` and ``cntlist``."""
+    offsets, lemmas, parent_offsets = [], [], []
+    with open(corpus_dir / "data.noun", encoding="utf8") as f:
+        for line in f:
+            if line.startswith(" "):  # licence header
+                continue
+            fields = line.split(" | ", 1)[0].split()
+            n_words = int(fields[3], 16)
+            at = 4 + 2 * n_words
+            pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
+            offsets.append(int(fields[0]))
+            lemmas.append(fields[4].lower())
+            parent_offsets.append([int(pointers[k + 1]) for k in range(0, len(pointers), 4)
+                                   if pointers[k] in ("@", "@i")])
+    row = {o: i for i, o in enumerate(offsets)}
+    parents = [[row[o] for o in ps] for ps in parent_offsets]
+
+    # NLTK names a synset by its first lemma and that lemma's sense number in index.noun.
+    senses = {}
+    with open(corpus_dir / "index.noun", encoding="utf8") as f:
+        for line in f:
+            if not line.startswith(" "):
+                t = line.split()
+                n_ptr = int(t[3])
+                senses[t[0]] = [int(o) for o in t[6 + n_ptr: 6 + n_ptr + int(t[2])]]
+    names = [f"{lem}.n.{senses[lem].index(o) + 1:02d}" for lem, o in zip(lemmas, offsets)]
+
+    n = len(offsets)
+    anc: list[dict[int, int] | None] = [None] * n
+    min_depth = np.zeros(n, np.int16)
+    max_depth = np.zeros(n, np.int16)
+
+    def visit(i: int) -> dict[int, int]:  # recursion depth <= taxonomy depth (19)
+        if anc[i] is None:
+            mine = {i: 0}
+            for p in parents[i]:
+                for a, d in visit(p).items():
+                    if d + 1 < mine.get(a, 1 << 30):
+                        mine[a] = d + 1
+            if parents[i]:
+                min_depth[i] = 1 + min(min_depth[p] for p in parents[i])
+                max_depth[i] = 1 + max(max_depth[p] for p in parents[i])
+            anc[i] = mine
+        return anc[i]
+
+    for i in range(n):
+        visit(i)
+    lengths = np.array([len(a) for a in anc])
+    if lengths.max() >= 2 ** (_K // 2):  # _min_plus would no longer be exact
+        raise RuntimeError(f"a noun synset has {lengths.max()} ancestors; raise _K")
+    anc_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    anc_idx = np.fromiter((a for d in anc for a in d), np.int32, int(anc_ptr[-1]))
+    anc_dist = np.fromiter((v for d in anc for v in d.values()), np.int16, int(anc_ptr[-1]))
+    anc_path = _paths_to_ancestors(anc_ptr, anc_idx, anc_dist)
+    name_rank = np.empty(n, np.int32)
+    name_rank[np.argsort(np.array(names))] = np.arange(n, dtype=np.int32)
+    return Taxonomy(
+        offsets=np.array(offsets, np.int64), names=names, anc_ptr=anc_ptr, anc_idx=anc_idx,
+        anc_dist=anc_dist, anc_path=anc_path, min_depth=min_depth, max_depth=max_depth, name_rank=name_rank,
+        semcor_counts=_semcor_counts(corpus_dir, row),
+    )
+
+
+def _paths_to_ancestors(anc_ptr, anc_idx, anc_dist) -> np.ndarray:
+    """[M] shortest path from each synset x to each ancestor a: min over a's ancestors z of
+    up(x, z) + up(a, z) (z = a gives the plain up-distance). Vectorised over all ~8M (x, a, z)."""
+    n, lengths = len(anc_ptr) - 1, np.diff(anc_ptr)
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keys = owner * n + anc_idx
+    order = np.argsort(keys)
+    per_entry = lengths[anc_idx]  # |anc(a)| for each entry (x, a)
+    within = np.arange(per_entry.sum()) - np.repeat(np.cumsum(per_entry) - per_entry, per_entry)
+    z_entry = np.repeat(anc_ptr[anc_idx], per_entry) + within
+    x = np.repeat(owner, per_entry)
+    up_xz = anc_dist[order[np.searchsorted(keys[order], x * n + anc_idx[z_entry])]]  # z in anc(x)
+    via = up_xz.astype(np.int32) + anc_dist[z_entry]
+    starts = np.cumsum(per_entry) - per_entry
+    return np.minimum.reduceat(via, starts).astype(np.int16)
+
+
+def _semcor_counts(corpus_dir: Path, row: dict[int, int]) -> np.ndarray:
+    """[N] SemCor tag counts per noun synset from ``cntlist`` (sense key -> synset via index.sense)."""
+    key_to_offset = {}
+    with open(corpus_dir / "index.sense", encoding="utf8") as f:
+        for line in f:
+            key, offset = line.split()[:2]
+            if "%1:" in key:
+                key_to_offset[key] = int(offset)
+    counts = np.zeros(len(row), np.float64)
+    with open(corpus_dir / "cntlist", encoding="utf8") as f:
+        for line in f:
+            count, key = line.split()[:2]
+            if key in key_to_offset:
+                counts[row[key_to_offset[key]]] += int(count)
+    return counts
+
+
+def synset_rows(ids, tax: Taxonomy | None = None) -> np.ndarray:
+    """[len(ids)] taxonomy rows of synset ids (``n02769748`` / ``bag.n.04`` / NLTK synsets)."""
+    tax = tax or taxonomy()
+    rows = []
+    for x in ids:
+        key = f"n{x.offset():08d}" if hasattr(x, "offset") else str(x).strip()
+        if key not in tax.index:
+            raise UserError(f"{x!r} is not a WordNet 3.0 noun synset id; use 'n02769748' or 'bag.n.04'.")
+        rows.append(tax.index[key])
+    return np.array(rows, np.int64)
+
+
+def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic") -> torch.Tensor:
+    """Similarity of every target synset to every source synset.
+
+    targets: T synset ids, sources: S synset ids (``n01440764`` or ``dog.n.01``).
+    measure: one of ``MEASURES``; ic: ``"intrinsic"`` or ``"semcor"`` (res, jcn, lin only).
+    Returns a float32 tensor of shape (T, S), every value >= 0.
+    """
+    if measure not in MEASURES:
+        raise UserError(f"Unknown WordNet measure {measure!r}; choose one of {', '.join(MEASURES)}.")
+    if ic not in IC_MODES:
+        raise UserError(f"Unknown information content {ic!r}; choose one of {', '.join(IC_MODES)}.")
+    tax = taxonomy()
+    t_rows, s_rows = synset_rows(targets, tax), synset_rows(sources, tax)
+    out = _MEASURE_FNS[measure](tax, t_rows, s_rows, ic)
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
+# --- per-matrix building blocks ------------------------------------------------------------
+
+
+def _ancestor_entries(tax: Taxonomy, rows: np.ndarray, values: np.ndarray | None = None):
+    """CSR entries of ``rows``: (row position [E], ancestor synset [E], ``values`` (up-distance) [E])."""
+    starts, lengths = tax.anc_ptr[rows], np.diff(tax.anc_ptr)[rows]
+    pos = np.repeat(np.arange(len(rows)), lengths)
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    entry = np.repeat(starts, lengths) + within
+    return pos, tax.anc_idx[entry], (tax.anc_dist if values is None else values)[entry]
+
+
+def _up_distances(tax: Taxonomy, rows: np.ndarray, cols: np.ndarray, path: bool = False) -> np.ndarray:
+    """[len(rows), len(cols)] float64 up-distance (``path``: shortest path) from each row to each
+    column; inf where the column is not an ancestor."""
+    pos, a, d = _ancestor_entries(tax, rows, tax.anc_path if path else tax.anc_dist)
+    dist = np.full((len(rows), len(cols)), np.inf)
+    dist[pos, np.searchsorted(cols, a)] = d
+    return dist
+
+
+def _min_plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``out[i, j] = min_k a[i, k] + b[j, k]`` for small non-negative integer (or inf) entries.
+
+    a: (I, K), b: (J, K) -> (I, J). One float64 matmul of 2^(-_K x) weights; the largest term
+    dominates the sum, so rounding the exponent gives the min while the count of minimal terms
+    and the rest stay below 2^(_K/2) (shared ancestors are far fewer than that).
+    """
+    wa, wb = np.exp2(-_K * a), np.exp2(-_K * b)  # inf -> weight 0
+    with np.errstate(divide="ignore"):
+        return np.rint(-np.log2(wa @ wb.T) / _K)
+
+
+def _first_shared(t_member: np.ndarray, s_member: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Index of the first column set in both rows: ``out[i, j] = min{k : t[i, k] and s[j, k]}``.
+
+    t_member: bool (T, A), s_member: bool (S, A), columns in priority order -> int64 (T, S);
+    -1 where nothing is shared. Rows are packed to 64-bit words; the answer is the first non-zero
+    word of the AND and its highest set bit.
+    """
+    def pack(m: np.ndarray) -> np.ndarray:
+        words = -(-m.shape[1] // 64)
+        padded = np.zeros((m.shape[0], words * 64), bool)
+        padded[:, : m.shape[1]] = m
+        return np.packbits(padded, axis=1, bitorder="big").view(">u8").astype(np.uint64)
+
+    pt, ps = pack(t_member), pack(s_member)
+    out = np.empty((len(pt), len(ps)), np.int64)
+    for lo in range(0, len(pt), chunk):
+        both = pt[lo: lo + chunk, None, :] & ps[None, :, :]  # (c, S, W)
+        nonzero = both != 0
+        word = nonzero.argmax(axis=2)
+        bits = np.take_along_axis(both, word[..., None], axis=2)[..., 0]
+        hi, lo32 = (bits >> np.uint64(32)).astype(np.float64), (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
+        top = np.where(hi > 0, np.frexp(hi)[1] + 31, np.frexp(lo32)[1] - 1)  # index of highest set bit
+        res = word * 64 + (63 - top)
+        out[lo: lo + chunk] = np.where(nonzero.any(axis=2), res, -1)
+    return out
+
+
+def _columns(tax: Taxonomy, *row_sets: np.ndarray) -> np.ndarray:
+    """Sorted synsets that are ancestors (or self) of any row: an upward-closed column set."""
+    return np.unique(np.concatenate([_ancestor_entries(tax, r)[1] for r in row_sets]))
+
+
+def _shortest_paths(tax, t_rows, s_rows, ic=None) -> np.ndarray:
+    """[T, S] NLTK ``shortest_path_distance``: min over shared ancestors of d(t, a) + d(s, a)."""
+    cols = _columns(tax, t_rows, s_rows)
+    return _min_plus(_up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols))
+
+
+def _path(tax, t_rows, s_rows, ic=None) -> np.ndarray:
+    return 1.0 / (_shortest_paths(tax, t_rows, s_rows) + 1.0)
+
+
+def _lch(tax, t_rows, s_rows, ic=None) -> np.ndarray:
+    depth = int(tax.max_depth.max())  # NLTK's _compute_max_depth for nouns: 19 in WordNet 3.0
+    return np.maximum(-np.log((_shortest_paths(tax, t_rows, s_rows) + 1.0) / (2.0 * depth)), 0.0)
+
+
+def _wup(tax, t_rows, s_rows, ic=None) -> np.ndarray:
+    cols = _columns(tax, t_rows, s_rows)
+    t_up, s_up = _up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols)
+    # NLTK's LCS: greatest min_depth, then smallest name; the target itself wins a tie.
+    order = np.lexsort((tax.name_rank[cols], -tax.min_depth[cols]))
+    first = _first_shared(np.isfinite(t_up[:, order]), np.isfinite(s_up[:, order]))
+    lcs = order[first]  # column of the LCS, (T, S); first >= 0: all nouns share entity.n.01
+    t_col = np.searchsorted(cols, t_rows)
+    t_in_lcs_set = np.isfinite(s_up[:, t_col].T) & (
+        tax.min_depth[cols[t_col]][:, None] == tax.min_depth[cols[lcs]])
+    lcs = np.where(t_in_lcs_set, t_col[:, None], lcs)
+    # NLTK measures l1, l2 with shortest_path_distance, which may go over the LCS via a higher
+    # ancestor (multiple inheritance): the precomputed anc_path, not the up-distance.
+    t_len = np.take_along_axis(_up_distances(tax, t_rows, cols, path=True), lcs, axis=1)
+    s_len = np.take_along_axis(_up_distances(tax, s_rows, cols, path=True), lcs.T, axis=1).T
+    depth = tax.max_depth[cols[lcs]] + 1.0
+    return 2.0 * depth / (t_len + s_len + 2.0 * depth)
+
+
+def _lcs_ic(tax, t_rows, s_rows, ic):
+    """IC of the targets [T], the sources [S] and of their most informative shared ancestor [T, S]."""
+    values = tax.ic(ic)
+    cols = _columns(tax, t_rows, s_rows)
+    order = np.argsort(-values[cols], kind="stable")
+    t_up, s_up = _up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols)
+    first = _first_shared(np.isfinite(t_up[:, order]), np.isfinite(s_up[:, order]))
+    return values[t_rows], values[s_rows], values[cols[order[first]]]
+
+
+def _res(tax, t_rows, s_rows, ic) -> np.ndarray:
+    return _lcs_ic(tax, t_rows, s_rows, ic)[2]
+
+
+def _lin(tax, t_rows, s_rows, ic) -> np.ndarray:
+    ic_t, ic_s, ic_lcs = _lcs_ic(tax, t_rows, s_rows, ic)
+    total = ic_t[:, None] + ic_s[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, 2.0 * ic_lcs / total, 1.0)  # total 0: both are the root
+
+
+def _jcn(tax, t_rows, s_rows, ic) -> np.ndarray:
+    ic_t, ic_s, ic_lcs = _lcs_ic(tax, t_rows, s_rows, ic)
+    distance = ic_t[:, None] + ic_s[None, :] - 2.0 * ic_lcs
+    return 1.0 / np.maximum(distance, JCN_MIN_DISTANCE)
+
+
+_MEASURE_FNS = {"path": _path, "wup": _wup, "lch": _lch, "res": _res, "jcn": _jcn, "lin": _lin}
