@@ -4,6 +4,7 @@ trains. The bench, `fit` and `init` all pick methods from this registry."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -106,3 +107,46 @@ def _register_family(family: str) -> None:
 
 for _family in FAMILIES:
     _register_family(_family)
+
+
+DEFAULT_MEASURE, DEFAULT_TOP_K, DEFAULT_PRIOR_STRENGTH = "lin", 3, 0.01
+
+
+def semantic_head(evidence: Evidence) -> tuple[Head, str]:
+    """The names-only transferred head: Lin (intrinsic IC) top-3 over WordNet when every name
+    resolves to a synset and the source labels are synsets; the text-embedding family otherwise."""
+    try:
+        return transferred_head(evidence, DEFAULT_MEASURE, DEFAULT_TOP_K), DEFAULT_MEASURE
+    except UserError:
+        return transferred_head(evidence, "text", DEFAULT_TOP_K), "text"
+
+
+def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> bool:
+    """Whether the names-only head classifies the training shots significantly better than chance.
+
+    It never saw those images, so its hits on them are an honest held-out test: a one-sided
+    binomial test against chance (1 / n_classes) at level `alpha`. Names that carry no semantics
+    ('class 3', 'blorf') score near chance and fail it. alpha = 0.1 keeps the test's power at one
+    shot: 3 hits out of 10 classes suffice there.
+    """
+    n = len(evidence.labels)
+    hits = round(accuracy_on(head, evidence) * n)
+    chance = 1.0 / evidence.n_classes
+    p_value = sum(math.comb(n, k) * chance**k * (1 - chance) ** (n - k) for k in range(hits, n + 1))
+    return p_value < alpha
+
+
+def accuracy_on(head: Head, evidence: Evidence) -> float:
+    from headstart.train import accuracy
+
+    return accuracy(*head, evidence.features, evidence.labels)
+
+
+@register("headstart", False,
+          "default: Lin top-3 transferred head as init and L2 prior (0.01); logistic regression "
+          "when the names do not beat chance on the shots (binomial test)")
+def headstart_plan(evidence: Evidence, seed: int) -> Plan:
+    head, _ = semantic_head(evidence)
+    if len(evidence.labels) and not names_beat_chance(head, evidence):
+        return logreg_plan(evidence, seed)
+    return Plan(head, prior=head, prior_strength=DEFAULT_PRIOR_STRENGTH)

@@ -1,0 +1,92 @@
+"""End-to-end: the bench on a small real Fashion-MNIST subset (112 px, 200 test images)."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from headstart.bench import BenchConfig, run_bench
+from headstart.data import few_shot_indices
+from headstart.data.features import FeatureCache
+from headstart.errors import UserError
+from headstart.methods import get_method
+from headstart.similarity import Evidence
+
+SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
+             epochs=20, eval_epochs=[0, 1, 5, 20])
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def key(row):
+    return row["method"], row["shots"], row["seed"], row["epoch"]
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    config = BenchConfig(methods=["random", "logreg", "imprint", "wup", "headstart"], shots=[0, 1, 5],
+                         seeds=2, out=str(out), **SMALL)
+    run_bench(config, progress=False)
+    return out, config
+
+
+def test_bench_rows_follow_the_contract(bench_dir):
+    out, _ = bench_dir
+    rows = read_rows(out / "results.csv")
+    assert {"model", "dataset", "method", "shots", "seed", "epoch", "accuracy"} <= set(rows[0])
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
+    groups = {(r["method"], r["shots"], r["seed"]) for r in rows}
+    # logreg and imprint need images: no shots-0 rows; every other group for 2 seeds x 3 shots
+    assert len(groups) == 2 * (3 * 3 + 2 * 2)
+    assert len({key(r) for r in rows}) == len(rows)
+    random_curve = [r for r in rows if r["method"] == "random" and r["shots"] == "5" and r["seed"] == "0"]
+    assert [r["epoch"] for r in random_curve] == ["0", "1", "5", "20"]
+    assert [r["final"] for r in random_curve] == ["0", "0", "0", "1"]
+
+
+def test_transfer_beats_chance_before_training(bench_dir):
+    out, _ = bench_dir
+    zero_shot = [float(r["accuracy"]) for r in read_rows(out / "results.csv")
+                 if r["shots"] == "0" and r["method"] in ("wup", "headstart")]
+    assert min(zero_shot) > 0.25  # chance is 0.10
+
+
+def test_a_killed_bench_resumes_without_duplicates(bench_dir):
+    out, config = bench_dir
+    results = out / "results.csv"
+    complete = read_rows(results)
+    lines = results.read_text().splitlines(keepends=True)
+    results.write_text("".join(lines[: len(lines) // 2]) + lines[len(lines) // 2][:7])  # torn last line
+    run_bench(config, progress=False)
+    resumed = read_rows(results)
+    assert sorted(map(key, resumed)) == sorted(map(key, complete))
+    by_key = {key(r): r["accuracy"] for r in complete}
+    assert all(by_key[key(r)] == r["accuracy"] for r in resumed)  # same seed -> same numbers
+
+
+def test_unknown_method_lists_the_valid_ones(tmp_path):
+    with pytest.raises(UserError, match="logreg"):
+        run_bench(BenchConfig(methods=["magic"], out=str(tmp_path), **SMALL), progress=False)
+
+
+def evidence_with_names(lite0, fashion, names, shots=5):
+    idx = few_shot_indices(fashion.train.labels, shots, seed=0)
+    features = FeatureCache(lite0, fashion, "train", 112).get(idx, progress=False)
+    return Evidence(lite0, names, features, torch.from_numpy(fashion.train.labels[idx]))
+
+
+def test_headstart_falls_back_to_logreg_when_names_mean_nothing(lite0, fashion):
+    nonsense = ["blorf", "zqxv", "mimsy", "vorpal", "frumious", "slithy", "borogove", "wabe", "tove", "jubjub"]
+    meaningless = evidence_with_names(lite0, fashion, nonsense)
+    plan = get_method("headstart").build(meaningless, 0)
+    reference = get_method("logreg").build(meaningless, 0)
+    assert not plan.trains and torch.allclose(plan.init[0], reference.init[0])
+    meaningful = evidence_with_names(lite0, fashion, fashion.class_names)
+    plan = get_method("headstart").build(meaningful, 0)
+    assert plan.trains and plan.prior_strength > 0
+    assert np.isclose(plan.prior[0].norm().item(), plan.init[0].norm().item())
