@@ -26,7 +26,7 @@ from headstart.errors import UserError
 from headstart.methods import Plan, get_method
 from headstart.similarity import Evidence
 from headstart.sources import load_source
-from headstart.train import HeadTraining, accuracy
+from headstart.train import HeadTraining, accuracy, single_thread
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds"]
@@ -123,7 +123,7 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
             for m in methods if not (m.needs_shots and shots == 0)]
     todo = [g for g in grid if (g[2].name, g[0], g[1]) not in done]
     new_file = not results.exists() or results.stat().st_size == 0
-    with results.open("a", newline="") as f:
+    with results.open("a", newline="") as f, single_thread():
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()

@@ -147,12 +147,24 @@ def fit(
     epochs: int = typer.Option(100, help="head-training epochs"),
     overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
     out: Path = typer.Option(..., help="run folder to write"),
+    full_finetune: bool = typer.Option(False, "--full-finetune", help=(
+        "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
+        "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
+    finetune_epochs: int = typer.Option(3, help="epochs of full fine-tuning"),
 ) -> None:
-    """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT."""
+    """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT
+    (and backbone.safetensors when full fine-tuning won)."""
+    from headstart import distributed
+    from headstart.finetune import FinetuneConfig
     from headstart.fit import fit_folder
 
-    result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides))
+    result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
+                        full_finetune=full_finetune, finetune_config=FinetuneConfig(epochs=finetune_epochs))
+    if not distributed.is_main():
+        return
     metrics = result.meta.metrics
+    if "finetune" in metrics:
+        typer.echo(metrics["finetune"]["message"])
     typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "
                f"{100 * metrics['test_accuracy']:.1f} % after ({metrics['test_images']} test images)")
     typer.echo(f"wrote {result.folder}")

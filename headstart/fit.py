@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
 import torch
 
+from headstart import distributed
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
@@ -15,7 +17,10 @@ from headstart.methods import get_method
 from headstart.run import RunMeta, load_run, save_run
 from headstart.similarity import Evidence, resolutions
 from headstart.sources import load_source
-from headstart.train import HeadTraining, accuracy
+from headstart.train import HeadTraining, accuracy, single_thread
+
+if TYPE_CHECKING:
+    from headstart.finetune import FinetuneConfig
 
 
 def _synsets(evidence: Evidence) -> list[str | None]:
@@ -33,32 +38,56 @@ class FitResult:
 
 def fit_folder(model: str, data_dir: str | Path, out: str | Path, method: str = "headstart",
                resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
-               progress: bool = True) -> FitResult:
+               progress: bool = True, full_finetune: bool = False,
+               finetune_config: FinetuneConfig | None = None) -> FitResult:
     """Fit a head for the classes of an image folder (train/test sub-folders or a seeded split)
-    and write the run (head + metadata + report.md) to `out`."""
+    and write the run (head + metadata + report.md) to `out`.
+
+    full_finetune: then train backbone + head from that head (LP-FT, `headstart.finetune`), kept
+    only if it beats head-only training on held-out training images. Under `torchrun` the work is
+    split across the processes and rank 0 writes the run."""
+    distributed.init_process_group_from_env()
     source = load_source(model)
     data = load_image_folder(data_dir)
     resolution = resolution or source.resolution
-    train_x = FeatureCache(source, data, "train", resolution).get(progress=progress)
+    train_x = distributed.sharded_extract(distributed.open_cache(source, data, "train", resolution), progress=progress)
     train_y = torch.from_numpy(data.train.labels)
-    test_x = FeatureCache(source, data, "test", resolution).get(progress=progress)
+    test_x = distributed.sharded_extract(distributed.open_cache(source, data, "test", resolution), progress=progress)
     test_y = torch.from_numpy(data.test.labels)
     evidence = Evidence(source, data.class_names, train_x, train_y, overrides or {})
-    plan = get_method(method).build(evidence, 0)
     evaluate = lambda w, b: accuracy(w, b, test_x, test_y)  # noqa: E731
-    if plan.trains:
-        (w, b), history = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength).fit(
-            train_x, train_y, plan.init, plan.prior, evaluate)
-    else:
-        (w, b), history = plan.init, [(0, evaluate(*plan.init))]
+    with single_thread():
+        plan = get_method(method).build(evidence, 0)
+        if plan.trains:
+            (w, b), history = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength).fit(
+                train_x, train_y, plan.init, plan.prior, evaluate)
+        else:
+            (w, b), history = plan.init, [(0, evaluate(*plan.init))]
     meta = RunMeta(model=model, resolution=resolution, feature_dim=source.feature_dim,
                    class_names=data.class_names, method=method, synsets=_synsets(evidence),
                    metrics={"test_accuracy": history[-1][1], "accuracy_before_training": history[0][1],
                             "train_images": len(train_y), "test_images": len(test_y),
                             "history": history})
+    backbone_state = None
+    if full_finetune:
+        from headstart.finetune import FinetuneConfig, finetune, method_head
+        from headstart.finetune import evaluate as image_accuracy
+
+        config = replace(finetune_config or FinetuneConfig(), resolution=resolution)
+        backbone_state, w, b, report = finetune(
+            source, data.train.load(np.arange(len(data.train))), data.train.labels, (w, b), config,
+            fit_head=method_head(method, source, data.class_names, overrides, epochs), features=train_x)
+        meta.metrics["finetune"] = report
+        if backbone_state is not None:
+            meta.metrics["test_accuracy_head_only"] = meta.metrics["test_accuracy"]
+            meta.metrics["test_accuracy"] = image_accuracy(
+                source, (w, b), data.test.load(np.arange(len(data.test))), data.test.labels, resolution,
+                backbone_state)
     out = Path(out)
-    save_run(out, w, b, meta)
-    write_fit_report(out, meta, data_dir)
+    if distributed.is_main():  # one writer under torchrun
+        save_run(out, w, b, meta, backbone_state)
+        write_fit_report(out, meta, data_dir)
+    distributed.barrier()
     return FitResult(out, meta)
 
 
@@ -69,6 +98,7 @@ def write_fit_report(out: Path, meta: RunMeta, data_dir) -> None:
              f"- source model: {meta.model} at {meta.resolution} px; method: {meta.method}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
+             *([f"- full fine-tuning: {m['finetune']['message']}", ""] if "finetune" in m else []),
              "| class | synset |", "|---|---|"]
     lines += [f"| {name} | {syn or '-'} |" for name, syn in zip(meta.class_names, meta.synsets)]
     (out / "report.md").write_text("\n".join(lines) + "\n")

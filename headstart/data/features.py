@@ -63,7 +63,7 @@ class FeatureCache:
             # A fresh sparse file: untouched rows cost no disk.
             self.values = np.lib.format.open_memmap(self.values_path, mode="w+", dtype=np.float32, shape=(n, d))
             self.done = np.zeros(n, dtype=bool)
-            np.save(self.done_path, self.done)
+            self.save_done()
 
     def missing(self, indices: np.ndarray) -> np.ndarray:
         return np.unique(indices[~self.done[indices]])
@@ -91,7 +91,14 @@ class FeatureCache:
         self.values[indices] = features.numpy()
         self.values.flush()
         self.done[indices] = True
-        np.save(self.done_path, self.done)  # after the values: a kill in between only costs a recompute
+        self.save_done()  # after the values: a kill in between only costs a recompute
+
+    def save_done(self) -> None:
+        # write-then-rename, so a reader in another process never sees a half-written mask
+        partial = self.done_path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as f:
+            np.save(f, self.done)
+        os.replace(partial, self.done_path)
 
 
 def split_features(model: SourceModel, data: TargetData, split: str, indices=None,

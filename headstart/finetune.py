@@ -1,0 +1,338 @@
+"""Full fine-tuning (LP-FT): start from the head fitted on frozen features, then train backbone and
+head together — and keep the result only if it beats head-only training on held-out images.
+
+Why the guard: with a handful of images per class, updating millions of backbone weights can as
+easily forget useful ImageNet features as learn target ones. So a stratified validation part of the
+training images is held out, head-only and full training both run on the rest, and the full
+network is kept only when its validation accuracy is strictly higher (ties -> head-only). With
+fewer than `min_per_class` images in some class there is no honest validation part: fine-tuning is
+skipped with a message and the caller's head-only result is returned unchanged.
+
+Runs on the GPU when there is one, and under `torchrun` with DistributedDataParallel (see
+`headstart.distributed`); every rank returns the same result, only rank 0 should write it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data.distributed import DistributedSampler
+
+from headstart import distributed
+from headstart.data.dataset import stratified_split
+from headstart.errors import UserError
+from headstart.sources.model import SourceModel
+from headstart.train import Head, accuracy, cross_validate, logistic_regression
+
+HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
+OPTIMIZERS = ("adamw", "sgd")
+
+
+@dataclass
+class FinetuneConfig:
+    """Recipe for the full fine-tuning stage. `batch_size` is global: each of N ranks takes
+    batch_size // N, so 1 or N processes follow the same optimisation. `lr` is the head's learning
+    rate (default 1e-3 for AdamW, 1e-2 for SGD); the backbone's is `backbone_lr_scale` times it."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    optimizer: str = "adamw"
+    lr: float | None = None
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    resolution: int | None = None
+    val_fraction: float = 0.25
+    min_per_class: int = 4
+    augment: bool = True
+    crop_scale: tuple[float, float] = (0.6, 1.0)
+    seed: int = 0
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"unknown optimizer {self.optimizer!r}; choose from: {', '.join(OPTIMIZERS)}")
+        if not 0 < self.val_fraction < 1:
+            raise UserError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+
+    def head_lr(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 1e-3 if self.optimizer == "adamw" else 1e-2
+
+
+class Classifier(nn.Module):
+    """backbone + linear head as one module, so DDP synchronises both (head=None: features only)."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module | None = None):
+        super().__init__()
+        self.backbone, self.head = backbone, head if head is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [N, 3, R, R] -> logits [N, C] (features [N, D] without a head)."""
+        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
+
+
+def linear_head(head: Head) -> nn.Linear:
+    """(W [C, D], b [C]) -> an nn.Linear(D, C) holding copies of them."""
+    w, b = head
+    layer = nn.Linear(w.shape[1], w.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(w)
+        layer.bias.copy_(b)
+    return layer
+
+
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Put every BatchNorm layer in eval mode: batch statistics of a few images would overwrite the
+    ImageNet running statistics (and differ between DDP ranks). Their affine weights still train."""
+    for child in module.modules():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            child.eval()
+    return module
+
+
+def freeze_unused(model: nn.Module, example: torch.Tensor) -> int:
+    """Stop training parameters that get no gradient from `model(example)` (e.g. a wrapped net's own
+    classifier kept inside the backbone): DDP refuses parameters without gradients, and AdamW would
+    otherwise still decay them. Returns how many tensors were frozen."""
+    model(example).sum().backward()
+    unused = [p for p in model.parameters() if p.requires_grad and p.grad is None]
+    for p in unused:
+        p.requires_grad_(False)
+    model.zero_grad(set_to_none=True)
+    return len(unused)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, crop_scale: tuple[float, float] = (0.6, 1.0),
+            ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True) -> torch.Tensor:
+    """Light augmentation of a prepared batch x [N, 3, R, R] -> [N, 3, R, R]: per image a random
+    resized crop (area fraction in `crop_scale`, aspect ratio in `ratio`) resized back to R, and
+    a horizontal flip with probability 1/2. Draws come from `generator` only (reproducible)."""
+    n, _, height, width = x.shape
+    out = torch.empty_like(x)
+    u = torch.rand(n, 5, generator=generator)
+    for i in range(n):
+        area = crop_scale[0] + (crop_scale[1] - crop_scale[0]) * u[i, 0].item()
+        aspect = math.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[i, 1].item())
+        h = min(height, max(1, round(math.sqrt(area * height * width / aspect))))
+        w = min(width, max(1, round(math.sqrt(area * height * width * aspect))))
+        top = int(u[i, 2].item() * (height - h + 1))
+        left = int(u[i, 3].item() * (width - w + 1))
+        crop = x[i:i + 1, :, top:top + h, left:left + w]
+        if (h, w) != (height, width):
+            crop = nn.functional.interpolate(crop, size=(height, width), mode="bilinear", align_corners=False)
+        if flip and u[i, 4].item() < 0.5:
+            crop = crop.flip(-1)
+        out[i] = crop[0]
+    return out
+
+
+def class_counts(labels: torch.Tensor) -> dict[int, int]:
+    values, counts = torch.as_tensor(labels).unique(return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist()))
+
+
+def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
+    """Default head-only stage: L2 logistic regression with C chosen by stratified cross-validation.
+    features [N, D], labels [N] -> (W [C, D], b [C]) with C = labels.max() + 1."""
+    n_classes = int(labels.max()) + 1
+    fit = lambda x, y, c: logistic_regression(x, y, n_classes, c)  # noqa: E731
+    return fit(features, labels, cross_validate(features, labels, (0.01, 0.1, 1.0, 10.0), fit))
+
+
+def method_head(method: str, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
+                epochs: int = 100, seed: int = 0) -> HeadFitter:
+    """The head-only stage of `headstart fit` as a function of the training features
+    ([N, D], [N]) -> (W [C, D], b [C]): the method's plan built from those features alone (so the
+    validation images never leak into it), then trained like `fit_folder` trains it."""
+    from headstart.methods import get_method
+    from headstart.similarity import Evidence
+    from headstart.train import HeadTraining
+
+    def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
+        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}))
+        plan = get_method(method).build(evidence, seed)
+        if not plan.trains:
+            return plan.init
+        return HeadTraining(epochs=epochs, prior_strength=plan.prior_strength).fit(
+            features, labels, plan.init, plan.prior)[0]
+
+    return fit
+
+
+def prepare(source: SourceModel, images: Sequence, indices, resolution: int | None) -> torch.Tensor:
+    """The model inputs [len(indices), 3, R, R] of images[indices]."""
+    return source.preprocess([images[i] for i in indices], resolution)
+
+
+@torch.no_grad()  # not inference_mode: the features feed autograd later (the head-only fit)
+def _predict(model: nn.Module, source: SourceModel, images: Sequence, indices: np.ndarray,
+             resolution: int | None, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Outputs of `model` (kept in eval mode) for images[indices] -> [len(indices), ...] on the CPU."""
+    was_training = model.training
+    model.eval()
+    chunks = [model(prepare(source, images, indices[s:s + batch_size], resolution).to(device)).float().cpu()
+              for s in range(0, len(indices), batch_size)]
+    model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+def sharded_outputs(model: nn.Module, source: SourceModel, images: Sequence, indices, resolution: int | None,
+                    batch_size: int = 64, device: torch.device | None = None) -> torch.Tensor:
+    """Outputs of `model` for images[indices] with the work split across ranks -> [len(indices), ...]
+    on every rank (the model must be the same on every rank)."""
+    device = device or distributed.device()
+    return distributed.gather_sharded(
+        lambda part: _predict(model, source, images, part, resolution, batch_size, device),
+        np.asarray(indices, dtype=np.int64), to_all=True)
+
+
+def evaluate(source: SourceModel, head: Head, images: Sequence, labels, resolution: int | None = None,
+             backbone_state: dict | None = None, batch_size: int = 64) -> float:
+    """Top-1 accuracy of head (W [C, D], b [C]) on images with labels [N], through the source
+    backbone or, when given, a fine-tuned `backbone_state`; split across ranks under torchrun."""
+    backbone = copy.deepcopy(source.backbone)  # moving it to the GPU must not move the caller's
+    if backbone_state is not None:
+        backbone.load_state_dict(backbone_state)
+    device = distributed.device()
+    model = Classifier(backbone, linear_head(head)).to(device)
+    labels = torch.as_tensor(np.asarray(labels))
+    if len(labels) == 0:
+        return float("nan")
+    logits = sharded_outputs(model, source, images, np.arange(len(labels)), resolution, batch_size, device)
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indices: np.ndarray,
+               head: Head, config: FinetuneConfig) -> tuple[Classifier, list[float]]:
+    """Train backbone + head on images[indices] (labels [len(images)]) from `head` (W [C, D], b [C])
+    -> (the trained Classifier on the CPU, mean training loss per epoch).
+
+    One process or one DDP replica per rank; the replicas start from rank 0's weights and stay equal.
+    """
+    device = distributed.device()
+    world, rank = distributed.world_size(), distributed.rank()
+    model = Classifier(copy.deepcopy(source.backbone), linear_head(head)).to(device)
+    model.train()
+    freeze_batchnorm(model)
+    freeze_unused(model, prepare(source, images, indices[:1], config.resolution).to(device))
+    trained: nn.Module = model
+    if distributed.is_distributed():
+        # BatchNorm is frozen: its buffers are equal after the initial sync and never change.
+        trained = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
+    head_lr = config.head_lr()
+    trainable = lambda module: [p for p in module.parameters() if p.requires_grad]  # noqa: E731
+    groups = [{"params": trainable(model.backbone), "lr": head_lr * config.backbone_lr_scale},
+              {"params": trainable(model.head), "lr": head_lr}]
+    if config.optimizer == "adamw":
+        optimiser = torch.optim.AdamW(groups, lr=head_lr, weight_decay=config.weight_decay)
+    else:
+        optimiser = torch.optim.SGD(groups, lr=head_lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+    sampler = DistributedSampler(np.asarray(indices), num_replicas=world, rank=rank, shuffle=True,
+                                 seed=config.seed)
+    local_batch = max(1, config.batch_size // world)
+    steps_per_epoch = math.ceil(sampler.num_samples / local_batch)
+    total = max(1, steps_per_epoch * config.epochs)
+    # Cosine decay to zero over all steps: no warm-up needed, the head already fits (LP stage).
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    indices = np.asarray(indices)
+    losses = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed * 1000 + rank)  # drop-connect draws; the same seed gives the same run
+        for epoch in range(config.epochs):
+            sampler.set_epoch(epoch)
+            order = indices[list(iter(sampler))]
+            generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 101 + rank)
+            total_loss, seen = 0.0, 0
+            for start in range(0, len(order), local_batch):
+                batch = order[start:start + local_batch]
+                x = prepare(source, images, batch, config.resolution)
+                if config.augment:
+                    x = augment(x, generator, config.crop_scale)
+                y = labels[batch].to(device)
+                loss = nn.functional.cross_entropy(trained(x.to(device)), y)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                total_loss += loss.item() * len(batch)
+                seen += len(batch)
+            losses.append(total_loss / max(1, seen))
+    return model.cpu().eval(), losses
+
+
+def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
+             config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None,
+             features: torch.Tensor | None = None) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
+    """LP-FT with a never-worse guard.
+
+    source: the pretrained model (left untouched); images: N uint8 / PIL images; labels [N] in
+    0..C-1; init_head: the head-only (LP) result on all N images, (W [C, D], b [C]).
+    fit_head: the head-only stage as a function (features [n, D], labels [n]) -> (W, b), re-run on
+    the non-validation part so both candidates see the same images (default: logistic regression,
+    see `method_head` for `fit`'s methods). features: frozen features [N, D] of the images at
+    config.resolution when already known (e.g. from the FeatureCache); computed otherwise.
+
+    Returns (backbone_state, W [C, D], b [C], report). When the full network wins on validation,
+    backbone_state is its backbone's state dict (for `save_run`) and (W, b) its head, both trained on
+    the non-validation part; otherwise backbone_state is None and (W, b) is `init_head`. report
+    holds both validation accuracies, which was kept and why. Same result on every rank.
+    """
+    config = config or FinetuneConfig()
+    fit_head = fit_head or logreg_head
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    w0, b0 = (t.detach().float().cpu() for t in init_head)
+    report = {"config": asdict(config), "world_size": distributed.world_size(), "kept": "head-only",
+              "finetuned": False, "val_accuracy_head_only": None, "val_accuracy_full": None}
+    counts = class_counts(labels)
+    missing = [c for c in range(w0.shape[0]) if counts.get(c, 0) < config.min_per_class]
+    if missing:
+        fewest = min(range(w0.shape[0]), key=lambda c: counts.get(c, 0))
+        report["message"] = (
+            f"full fine-tuning skipped: class {fewest} has {counts.get(fewest, 0)} training images and "
+            f"{len(missing)} class(es) have fewer than {config.min_per_class}, too few to hold out a "
+            f"validation part that could show fine-tuning helps; kept the head-only result")
+        return None, w0, b0, report
+
+    fit_idx, val_idx = stratified_split(labels.numpy(), config.val_fraction, config.seed)
+    started = time.perf_counter()
+    if features is None:
+        frozen = Classifier(copy.deepcopy(source.backbone)).to(distributed.device())
+        features = sharded_outputs(frozen, source, images, np.arange(len(labels)), config.resolution,
+                                   config.eval_batch_size)
+    features = features.float().cpu().clone()  # a normal tensor even if made under inference_mode
+    # The LP stage on the fit part only; rank 0's result is the one every replica starts from.
+    lp_head = fit_head(features[fit_idx], labels[fit_idx]) if distributed.is_main() else None
+    lp_w = distributed.broadcast_tensor(lp_head[0].float() if lp_head else None)
+    lp_b = distributed.broadcast_tensor(lp_head[1].float() if lp_head else None)
+    head_only = accuracy(lp_w, lp_b, features[val_idx], labels[val_idx])
+
+    model, losses = train_full(source, images, labels, fit_idx, (lp_w, lp_b), config)
+    logits = sharded_outputs(model.to(distributed.device()), source, images, val_idx, config.resolution,
+                             config.eval_batch_size)
+    full = (logits.argmax(1) == labels[val_idx]).float().mean().item()
+    model.cpu()
+    # Rank 0 decides, so every rank returns the same thing even if float noise differed.
+    keep_full = distributed.broadcast_object(full > head_only)
+    report.update(val_accuracy_head_only=head_only, val_accuracy_full=full, fit_images=len(fit_idx),
+                  val_images=len(val_idx), train_losses=losses, seconds=time.perf_counter() - started)
+    if keep_full:
+        report.update(kept="full", finetuned=True, message=(
+            f"kept the fine-tuned network: validation accuracy {100 * full:.1f} % vs "
+            f"{100 * head_only:.1f} % head-only ({len(val_idx)} held-out images)"))
+        state = {k: v.detach().cpu().contiguous() for k, v in model.backbone.state_dict().items()}
+        return state, model.head.weight.detach().clone(), model.head.bias.detach().clone(), report
+    report["message"] = (
+        f"kept the head-only result: validation accuracy {100 * head_only:.1f} % head-only vs "
+        f"{100 * full:.1f} % fine-tuned ({len(val_idx)} held-out images; ties go to head-only)")
+    return None, w0, b0, report

@@ -1,0 +1,145 @@
+"""Full fine-tuning (LP-FT): augmentation, frozen BatchNorm, the never-worse guard, the skip rule,
+and one real run of EfficientNet-Lite0 on a few Fashion-MNIST images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from headstart.finetune import (
+    FinetuneConfig,
+    augment,
+    evaluate,
+    finetune,
+    logreg_head,
+    train_full,
+)
+from headstart.sources.model import SourceModel
+from headstart.train import logistic_regression
+
+
+def tiny_source(n_source_classes: int = 4, seed: int = 0) -> SourceModel:
+    """A conv net small enough to fine-tune in well under a second, with non-trivial BN statistics."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, n_source_classes))
+    for layer in net.modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+    return SourceModel.from_module(net, name="tiny", resolution=24)
+
+
+def colour_images(per_class: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """3 easy classes (reddish, greenish, bluish 16x16 noise images) -> (images, labels [N])."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for c in range(3):
+        for _ in range(per_class):
+            image = rng.integers(0, 90, size=(16, 16, 3))
+            image[..., c] += 160
+            images.append(image.astype(np.uint8))
+            labels.append(c)
+    return images, np.array(labels)
+
+
+def zero_head_fitter(features: torch.Tensor, labels: torch.Tensor):
+    """A useless head-only stage (always predicts class 0), so fine-tuning has room to win."""
+    return torch.zeros(3, features.shape[1]), torch.zeros(3)
+
+
+def test_augment_keeps_shape_is_seeded_and_changes_images():
+    x = torch.randn(4, 3, 20, 20)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.allclose(a, x)
+    identity = augment(x, torch.Generator().manual_seed(1), crop_scale=(1.0, 1.0), ratio=(1.0, 1.0), flip=False)
+    assert torch.allclose(identity, x, atol=1e-5)
+
+
+def test_train_full_updates_weights_keeps_batchnorm_statistics_and_the_source():
+    source = tiny_source()
+    before = {k: v.clone() for k, v in source.backbone.state_dict().items()}
+    images, labels = colour_images(4)
+    head = (torch.zeros(3, source.feature_dim), torch.zeros(3))
+    config = FinetuneConfig(epochs=2, batch_size=4, lr=1e-2)
+    model, losses = train_full(source, images, torch.as_tensor(labels), np.arange(len(labels)), head, config)
+    after = model.backbone.state_dict()
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    stats = [k for k in after if "running" in k]
+    assert stats and all(torch.equal(after[k], before[k]) for k in stats)
+    assert not torch.equal(after["0.weight"], before["0.weight"])  # the backbone trained
+    assert model.head.weight.abs().sum() > 0  # and the head
+    assert all(torch.equal(v, before[k]) for k, v in source.backbone.state_dict().items())  # source untouched
+
+
+def test_too_few_images_per_class_skips_and_keeps_the_head_only_result():
+    source = tiny_source()
+    images, labels = colour_images(3)  # < 4 per class: no honest validation part
+    init = (torch.randn(3, source.feature_dim), torch.randn(3))
+    state, w, b, report = finetune(source, images, labels, init, FinetuneConfig(epochs=1))
+    assert state is None and torch.equal(w, init[0]) and torch.equal(b, init[1])
+    assert report["kept"] == "head-only" and not report["finetuned"]
+    assert "skipped" in report["message"] and "4" in report["message"]
+
+
+def test_a_destructive_fine_tune_is_thrown_away():
+    source = tiny_source()
+    images, labels = colour_images(8)
+    init = (torch.randn(3, source.feature_dim), torch.randn(3))
+    config = FinetuneConfig(epochs=2, batch_size=6, optimizer="sgd", lr=1e4, backbone_lr_scale=1.0, augment=False)
+    state, w, b, report = finetune(source, images, labels, init, config)  # default head-only stage: logreg
+    assert report["val_accuracy_full"] <= report["val_accuracy_head_only"]  # ties go to head-only too
+    assert state is None and report["kept"] == "head-only"
+    assert torch.equal(w, init[0]) and torch.equal(b, init[1])
+    assert report["val_images"] == 6 and report["fit_images"] == 18  # 25 % of 8 per class held out
+
+
+def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
+    source = tiny_source()
+    images, labels = colour_images(8)
+    init = (torch.zeros(3, source.feature_dim), torch.zeros(3))
+    config = FinetuneConfig(epochs=4, batch_size=6, lr=3e-2, backbone_lr_scale=1.0)
+    state, w, b, report = finetune(source, images, labels, init, config, fit_head=zero_head_fitter)
+    assert report["kept"] == "full" and report["finetuned"]
+    assert report["val_accuracy_full"] > report["val_accuracy_head_only"]
+    assert set(state) == set(source.backbone.state_dict()) and w.shape == (3, source.feature_dim)
+    # The returned network scores on the held-out images exactly what the report says.
+    from headstart.data.dataset import stratified_split
+
+    _, val = stratified_split(labels, config.val_fraction, config.seed)
+    val_acc = evaluate(source, (w, b), [images[i] for i in val], labels[val], backbone_state=state)
+    assert val_acc == pytest.approx(report["val_accuracy_full"])
+
+
+@pytest.mark.slow
+def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
+    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data.features import extract
+    from headstart.sources import load_source
+
+    source = load_source("efficientnet-lite0")
+    data = load_dataset("fashion-mnist")
+    indices = few_shot_indices(data.train.labels, 4, seed=0)  # 40 images: 30 fit / 10 validation
+    images, labels = data.train.load(indices), data.train.labels[indices]
+    features = extract(source, images, 64)
+    # Fixed-C logistic regression as the head-only stage: the cross-validated default costs ~15x more.
+    fit_head = lambda x, y: logistic_regression(x, y, 10, c=1.0)  # noqa: E731
+    init = fit_head(features.clone(), torch.as_tensor(labels))
+    config = FinetuneConfig(epochs=1, batch_size=10, resolution=64)
+    state, w, b, report = finetune(source, images, labels, init, config, fit_head=fit_head, features=features)
+    head_only, full = report["val_accuracy_head_only"], report["val_accuracy_full"]
+    assert 0 <= head_only <= 1 and 0 <= full <= 1 and report["val_images"] == 10
+    if full > head_only:
+        assert report["kept"] == "full" and state is not None
+        assert set(state) == set(source.backbone.state_dict())
+    else:
+        assert report["kept"] == "head-only" and state is None
+        assert torch.equal(w, init[0]) and torch.equal(b, init[1])
+    assert w.shape == (10, 1280) and b.shape == (10,)
+    assert f"{100 * head_only:.1f} %" in report["message"]
