@@ -193,6 +193,22 @@ def predict(
 
 
 @app.command()
+def export(
+    dataset: str = typer.Option("fashion-mnist", help="built-in dataset"),
+    train_per_class: int = typer.Option(5, help="training images per class"),
+    test_per_class: int = typer.Option(20, help="test images per class"),
+    seed: int = typer.Option(0, help="which images are drawn"),
+    out: Path = typer.Option(..., help="folder to write (train/<class>/, test/<class>/)"),
+) -> None:
+    """Write a built-in dataset's images as an image folder, e.g. to try fit and predict."""
+    from headstart.data import load_dataset
+    from headstart.data.export import export_folder
+
+    path = export_folder(load_dataset(dataset), out, train_per_class, test_per_class, seed)
+    typer.echo(f"wrote {path}/train and {path}/test")
+
+
+@app.command()
 def methods() -> None:
     """List the head-initialisation methods usable in bench, fit and init."""
     from headstart.methods import METHODS

@@ -7,7 +7,9 @@ memory-mapped array [N, D] plus a boolean `done` mask [N]: only the rows a run n
 
 from __future__ import annotations
 
+import ctypes
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -24,8 +26,24 @@ def cache_root() -> Path:
 
 
 def set_threads() -> None:
-    """Use every core for intra-op parallelism (torch's default can be lower in containers)."""
+    """Use every core for intra-op parallelism (torch's default can be lower in containers), and
+    keep freed activation memory in the heap."""
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    keep_freed_memory()
+
+
+@lru_cache(maxsize=1)
+def keep_freed_memory() -> None:
+    """glibc serves big blocks with mmap and hands them back to the OS on free, so every batch's
+    activations page-fault in anew: Lite0 at 224 px ran at 24 img/s, 68 img/s with both knobs
+    below on this 2-core CPU. Process-wide, glibc only, and harmless where it does not apply."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
 
 
 @torch.inference_mode()

@@ -13,9 +13,8 @@ from typing import Callable
 import torch
 
 from headstart.errors import UserError
+from headstart.similarity.wordnet import MEASURES, wordnet_matrix
 from headstart.sources.model import SourceModel
-
-SEMANTIC_MEASURES = ("path", "wup", "lch", "res", "jcn", "lin")
 
 
 @dataclass
@@ -58,8 +57,6 @@ def _require_wordnet_labels(source: SourceModel) -> None:
 
 
 def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
-    from headstart.similarity.wordnet import wordnet_matrix
-
     _require_wordnet_labels(evidence.source)
     targets = [r.synset_id for r in resolutions(evidence)]
     return wordnet_matrix(targets, evidence.source.labels, measure)
@@ -107,7 +104,7 @@ def hybrid_similarity(evidence: Evidence, semantic: str = "lin", visual_weight: 
 
 
 FAMILIES: dict[str, Callable[[Evidence], torch.Tensor]] = {
-    **{m: (lambda e, m=m: wordnet_similarity(e, m)) for m in SEMANTIC_MEASURES},
+    **{m: (lambda e, m=m: wordnet_similarity(e, m)) for m in MEASURES},
     "text": text_similarity,
     "visual": visual_similarity,
     "hybrid": hybrid_similarity,
@@ -121,13 +118,4 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic") -> torch.Tensor:
-    """S [len(targets), len(sources)] of a WordNet measure between synset ids (contract)."""
-    from headstart.similarity import wordnet
-
-    return wordnet.wordnet_matrix(targets, sources, measure, ic)
-
-
-from headstart.similarity.wordnet import MEASURES  # noqa: E402  (contract re-export)
-
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "similarity", "wordnet_matrix", "resolutions"]
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "resolutions", "similarity", "wordnet_matrix"]

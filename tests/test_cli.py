@@ -1,0 +1,63 @@
+"""The command line as a user runs it: real processes, exit codes, files written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+
+def headstart(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True,
+                            text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_sources_lists_the_three_models():
+    assert headstart("sources").stdout.split() == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "--methods", "magic"], "unknown method 'magic'; choose from: random"),
+    (["fit", "--data", "/no/such/folder", "--out", "x"], "does not exist"),
+    (["bench", "--shots", "one,two"], "comma-separated integers"),
+])
+def test_user_errors_are_one_line_without_traceback(args, message):
+    result = headstart(*args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_similar_json_maps_trouser_to_jeans():
+    result = json.loads(headstart("similar", "--classes", "Trouser,Bag", "--measure", "wup", "--top", "3", "--json").stdout)
+    trouser, bag = result["targets"]
+    assert trouser["synset"] == "trouser.n.01" and trouser["top"][0]["name"] == "jeans"
+    assert trouser["gloss"] and bag["top"][0]["name"] in {"plastic bag", "backpack", "messenger bag", "mailbag", "purse"}
+
+
+def test_fit_then_predict_on_an_exported_folder(tmp_path):
+    folder, run = tmp_path / "fm", tmp_path / "run"
+    headstart("export", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)
+    out = headstart("fit", "--data", folder, "--resolution", 112, "--epochs", 20, "--out", run).stdout
+    assert "test accuracy" in out
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["model"] == "efficientnet-lite0" and len(meta["class_names"]) == 10
+    assert "Trouser" in meta["class_names"] and meta["synsets"][meta["class_names"].index("Trouser")] == "n04489008"
+    assert (run / "head.safetensors").exists() and (run / "report.md").exists()
+    images = sorted((folder / "test" / "Trouser").glob("*.png"))
+    lines = headstart("predict", run, *images, "--top", 2).stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.count("%") == 2 for line in lines)
+
+    save_file({"weight": torch.zeros(10, 7), "bias": torch.zeros(10)}, str(run / "head.safetensors"))
+    result = headstart("predict", run, images[0], check=False)
+    assert result.returncode == 2 and "another model" in result.stderr
+
+
+def test_init_makes_a_zero_shot_head(tmp_path):
+    headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs")
+    meta = json.loads((tmp_path / "zs" / "run.json").read_text())
+    assert meta["class_names"] == ["cat", "dog", "car"] and meta["method"] == "headstart"
