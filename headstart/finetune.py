@@ -29,7 +29,7 @@ from headstart import distributed
 from headstart.data.dataset import stratified_split
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
-from headstart.train import Head, accuracy, cross_validate, logistic_regression
+from headstart.train import Head, accuracy
 
 HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
 OPTIMIZERS = ("adamw", "sgd")
@@ -141,11 +141,11 @@ def class_counts(labels: torch.Tensor) -> dict[int, int]:
 
 
 def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
-    """Default head-only stage: L2 logistic regression with C chosen by stratified cross-validation.
+    """Default head-only stage: cross-validated logistic regression (the `logreg` method).
     features [N, D], labels [N] -> (W [C, D], b [C]) with C = labels.max() + 1."""
-    n_classes = int(labels.max()) + 1
-    fit = lambda x, y, c: logistic_regression(x, y, n_classes, c)  # noqa: E731
-    return fit(features, labels, cross_validate(features, labels, (0.01, 0.1, 1.0, 10.0), fit))
+    from headstart.methods import cross_validated_logreg
+
+    return cross_validated_logreg(features, labels, int(labels.max()) + 1)
 
 
 def method_head(method: str, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,

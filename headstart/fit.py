@@ -11,7 +11,7 @@ import torch
 
 from headstart import distributed
 from headstart.data import load_image_folder
-from headstart.data.features import FeatureCache, extract
+from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.methods import get_method
 from headstart.run import RunMeta, load_run, save_run

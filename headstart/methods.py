@@ -76,10 +76,13 @@ LOGREG_C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 @register("logreg", True, "L2 logistic regression on frozen features, C by class-stratified cross-validation")
 def logreg_plan(evidence: Evidence, seed: int) -> Plan:
-    n = evidence.n_classes
-    fit = lambda x, y, c: logistic_regression(x, y, n, c)  # noqa: E731
-    c = cross_validate(evidence.features, evidence.labels, LOGREG_C_GRID, fit)
-    return Plan(fit(evidence.features, evidence.labels, c), trains=False)
+    return Plan(cross_validated_logreg(evidence.features, evidence.labels, evidence.n_classes), trains=False)
+
+
+def cross_validated_logreg(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> Head:
+    """Logistic regression with C from LOGREG_C_GRID by class-stratified cross-validation."""
+    fit = lambda x, y, c: logistic_regression(x, y, n_classes, c)  # noqa: E731
+    return fit(features, labels, cross_validate(features, labels, LOGREG_C_GRID, fit))
 
 
 def typical_source_norm(evidence: Evidence) -> float:

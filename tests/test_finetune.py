@@ -13,7 +13,6 @@ from headstart.finetune import (
     augment,
     evaluate,
     finetune,
-    logreg_head,
     train_full,
 )
 from headstart.sources.model import SourceModel

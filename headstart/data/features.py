@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from headstart.data.dataset import Split, TargetData
+from headstart.data.dataset import TargetData
 from headstart.sources.model import SourceModel
 
 

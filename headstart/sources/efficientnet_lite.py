@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import io
-import contextlib
 
 import torch
 from torch import nn
