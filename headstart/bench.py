@@ -92,6 +92,18 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
 
 
+def write_similarity_heatmap(source, class_names: list[str], path: Path) -> None:
+    """The default method's names-only similarity (top-3 sources per class) for the report;
+    skipped when the names do not resolve to synsets."""
+    from headstart.methods import DEFAULT_MEASURE, DEFAULT_TOP_K
+    from headstart.similar import similar_classes
+
+    try:
+        similar_classes(source, class_names, DEFAULT_MEASURE, DEFAULT_TOP_K, heatmap=path)
+    except UserError:
+        pass
+
+
 def run_bench(config: BenchConfig, progress: bool = True) -> Path:
     """Run the grid, appending rows to `out/results.csv`; returns the results path."""
     methods = [get_method(name) for name in config.methods]
@@ -109,6 +121,8 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
                                               "machine": machine_description()}, indent=2))
     results = out / "results.csv"
     done = read_done(results)
+    if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
+        write_similarity_heatmap(source, data.class_names, out / "similarity.png")
 
     test_idx = test_indices(data.test.labels, config.test_size)
     test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=progress)

@@ -27,6 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
 from headstart.data.dataset import stratified_split
+from headstart.data.features import keep_freed_memory
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy
@@ -218,6 +219,7 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
     One process or one DDP replica per rank; the replicas start from rank 0's weights and stay equal.
     """
+    keep_freed_memory()
     device = distributed.device()
     world, rank = distributed.world_size(), distributed.rank()
     model = Classifier(copy.deepcopy(source.backbone), linear_head(head)).to(device)

@@ -12,7 +12,7 @@ import torch
 
 from headstart import transfer
 from headstart.errors import UserError
-from headstart.similarity import FAMILIES, Evidence, similarity
+from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
 from headstart.train import Head, cross_validate, logistic_regression
 
 PEERS = ("random", "zero", "logreg", "imprint")
@@ -101,7 +101,7 @@ def transferred_head(evidence: Evidence, family: str, top_k: int = 5, match_norm
 
 
 def _register_family(family: str) -> None:
-    needs_shots = family == "visual"
+    needs_shots = family in VISUAL_FAMILIES
 
     @register(family, needs_shots, f"seed-paper transfer: top-5 source rows by {family} similarity")
     def plan(evidence: Evidence, seed: int) -> Plan:

@@ -8,15 +8,16 @@ import torch
 
 from headstart.similarity import Evidence, resolutions, similarity
 from headstart.sources import load_source
+from headstart.sources.model import SourceModel
 
 
-def similar_classes(model: str, class_names: list[str], measure: str = "lin", top: int = 5,
+def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
                     overrides_path: Path | None = None, heatmap: Path | None = None) -> dict:
     """-> {"model", "measure", "targets": [{name, synset, gloss, how, alternatives,
     top: [{label, name, score}]}]}; optionally writes a heatmap of the union of top sources."""
     from headstart.similarity.resolve import load_overrides
 
-    source = load_source(model)
+    source = load_source(model) if isinstance(model, str) else model
     overrides = load_overrides(overrides_path) if overrides_path else {}
     evidence = Evidence(source, class_names, torch.empty(0, source.feature_dim),
                         torch.empty(0, dtype=torch.long), overrides)
@@ -41,4 +42,4 @@ def similar_classes(model: str, class_names: list[str], measure: str = "lin", to
         columns = sorted(set(index.flatten().tolist()))
         plot_similarity_heatmap(matrix[:, columns].numpy(), class_names,
                                 [source.names[i] for i in columns], heatmap)
-    return {"model": model, "measure": measure, "targets": targets}
+    return {"model": source.name, "measure": measure, "targets": targets}

@@ -79,14 +79,26 @@ def text_similarity(evidence: Evidence) -> torch.Tensor:
     return text_matrix(targets, source_texts(evidence.source))
 
 
+def _require_images(evidence: Evidence) -> None:
+    if len(evidence.labels) == 0:
+        raise UserError("visual similarity needs training images (shots >= 1)")
+
+
 def visual_similarity(evidence: Evidence) -> torch.Tensor:
     from headstart.similarity.visual import mean_softmax_matrix
 
-    if len(evidence.labels) == 0:
-        raise UserError("visual similarity needs training images (shots >= 1)")
+    _require_images(evidence)
     head = evidence.source.head
     return mean_softmax_matrix(evidence.features, evidence.labels, evidence.n_classes,
                                head.weight.detach(), head.bias.detach())
+
+
+def visual_cosine_similarity(evidence: Evidence) -> torch.Tensor:
+    from headstart.similarity.visual import prototype_cosine_matrix
+
+    _require_images(evidence)
+    return prototype_cosine_matrix(evidence.features, evidence.labels, evidence.n_classes,
+                                   evidence.source.head.weight.detach())
 
 
 def row_normalise(similarity: torch.Tensor) -> torch.Tensor:
@@ -103,10 +115,12 @@ def hybrid_similarity(evidence: Evidence, semantic: str = "lin", visual_weight: 
     return (1 - visual_weight) * semantic_s + visual_weight * row_normalise(visual_similarity(evidence))
 
 
+VISUAL_FAMILIES = ("visual", "visual-cosine")  # these need training images
 FAMILIES: dict[str, Callable[[Evidence], torch.Tensor]] = {
     **{m: (lambda e, m=m: wordnet_similarity(e, m)) for m in MEASURES},
     "text": text_similarity,
     "visual": visual_similarity,
+    "visual-cosine": visual_cosine_similarity,
     "hybrid": hybrid_similarity,
 }
 
