@@ -1,10 +1,11 @@
 # The two commands of the README. Each runs its own set-up first (idempotent, fast when done).
+PYTHON ?= python3
 .PHONY: demo test setup
 
 demo:
-	bash scripts/setup.sh
-	headstart demo
+	PYTHON=$(PYTHON) bash scripts/setup.sh
+	$(PYTHON) -m headstart demo
 
 test:
-	bash scripts/setup.sh --test
-	python3 -m pytest -q
+	PYTHON=$(PYTHON) bash scripts/setup.sh --test
+	$(PYTHON) -m pytest -q
