@@ -23,10 +23,10 @@ from tqdm.auto import tqdm
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import Plan, get_method
+from headstart.methods import execute, get_method
 from headstart.similarity import Evidence
 from headstart.sources import load_source
-from headstart.train import HeadTraining, accuracy, single_thread
+from headstart.train import accuracy, single_thread
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds"]
@@ -73,21 +73,13 @@ def read_done(path: Path) -> set[tuple[str, int, int]]:
     return done
 
 
-def run_plan(plan: Plan, evidence: Evidence, test_x: torch.Tensor, test_y: torch.Tensor,
-             config: BenchConfig) -> list[tuple[int, float]]:
-    """Train (or not) and return [(epoch, test accuracy)], the last entry being the final one."""
-    evaluate = lambda w, b: accuracy(w, b, test_x, test_y)  # noqa: E731
-    if not plan.trains or len(evidence.labels) == 0:
-        return [(0, evaluate(*plan.init))]
-    training = HeadTraining(epochs=config.epochs, prior_strength=plan.prior_strength,
-                            eval_epochs=config.eval_epochs)
-    _, history = training.fit(evidence.features, evidence.labels, plan.init, plan.prior, evaluate)
-    return history
-
-
 def machine_description() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
 
@@ -153,7 +145,8 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
             start = time.perf_counter()
             torch.manual_seed(seed + TRAIN_SEED_OFFSET)
             plan = method.build(evidence, seed + TRAIN_SEED_OFFSET)
-            history = run_plan(plan, evidence, test_x, test_y, config)
+            _, history = execute(plan, evidence.features, evidence.labels,
+                                 lambda w, b: accuracy(w, b, test_x, test_y), config.epochs, config.eval_epochs)
             seconds = time.perf_counter() - start
             for i, (epoch, acc) in enumerate(history):
                 writer.writerow({"model": config.model, "dataset": config.dataset, "method": method.name,

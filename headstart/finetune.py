@@ -154,17 +154,13 @@ def method_head(method: str, source: SourceModel, class_names: Sequence[str], ov
     """The head-only stage of `headstart fit` as a function of the training features
     ([N, D], [N]) -> (W [C, D], b [C]): the method's plan built from those features alone (so the
     validation images never leak into it), then trained like `fit_folder` trains it."""
-    from headstart.methods import get_method
+    from headstart.methods import execute, get_method
     from headstart.similarity import Evidence
-    from headstart.train import HeadTraining
 
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
         evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}))
         plan = get_method(method).build(evidence, seed)
-        if not plan.trains:
-            return plan.init
-        return HeadTraining(epochs=epochs, prior_strength=plan.prior_strength).fit(
-            features, labels, plan.init, plan.prior)[0]
+        return execute(plan, features, labels, lambda w, b: float("nan"), epochs, eval_epochs=())[0]
 
     return fit
 

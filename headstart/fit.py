@@ -13,11 +13,11 @@ from headstart import distributed
 from headstart.data import load_image_folder
 from headstart.data.features import extract
 from headstart.errors import UserError
-from headstart.methods import get_method
+from headstart.methods import execute, get_method
 from headstart.run import RunMeta, load_run, save_run
 from headstart.similarity import Evidence, resolutions
 from headstart.sources import load_source
-from headstart.train import HeadTraining, accuracy, single_thread
+from headstart.train import accuracy, single_thread
 
 if TYPE_CHECKING:
     from headstart.finetune import FinetuneConfig
@@ -58,11 +58,7 @@ def fit_folder(model: str, data_dir: str | Path, out: str | Path, method: str = 
     evaluate = lambda w, b: accuracy(w, b, test_x, test_y)  # noqa: E731
     with single_thread():
         plan = get_method(method).build(evidence, 0)
-        if plan.trains:
-            (w, b), history = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength).fit(
-                train_x, train_y, plan.init, plan.prior, evaluate)
-        else:
-            (w, b), history = plan.init, [(0, evaluate(*plan.init))]
+        (w, b), history = execute(plan, train_x, train_y, evaluate, epochs)
     meta = RunMeta(model=model, resolution=resolution, feature_dim=source.feature_dim,
                    class_names=data.class_names, method=method, synsets=_synsets(evidence),
                    metrics={"test_accuracy": history[-1][1], "accuracy_before_training": history[0][1],

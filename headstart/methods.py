@@ -13,7 +13,7 @@ import torch
 from headstart import transfer
 from headstart.errors import UserError
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
-from headstart.train import Head, cross_validate, logistic_regression
+from headstart.train import Head, HeadTraining, accuracy, cross_validate, logistic_regression
 
 PEERS = ("random", "zero", "logreg", "imprint")
 
@@ -27,6 +27,16 @@ class Plan:
     prior: Head | None = None
     prior_strength: float = 0.0
     trains: bool = True
+
+
+def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate, epochs: int = 100,
+            eval_epochs=(0, 1, 2, 5, 10, 20, 50, 100)) -> tuple[Head, list[tuple[int, float]]]:
+    """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
+    empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one."""
+    if not plan.trains or len(labels) == 0:
+        return plan.init, [(0, evaluate(*plan.init))]
+    training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
+    return training.fit(features, labels, plan.init, plan.prior, evaluate)
 
 
 @dataclass
@@ -115,13 +125,13 @@ for _family in FAMILIES:
 DEFAULT_MEASURE, DEFAULT_TOP_K, DEFAULT_PRIOR_STRENGTH = "lin", 3, 0.01
 
 
-def semantic_head(evidence: Evidence) -> tuple[Head, str]:
+def semantic_head(evidence: Evidence) -> Head:
     """The names-only transferred head: Lin (intrinsic IC) top-3 over WordNet when every name
     resolves to a synset and the source labels are synsets; the text-embedding family otherwise."""
     try:
-        return transferred_head(evidence, DEFAULT_MEASURE, DEFAULT_TOP_K), DEFAULT_MEASURE
+        return transferred_head(evidence, DEFAULT_MEASURE, DEFAULT_TOP_K)
     except UserError:
-        return transferred_head(evidence, "text", DEFAULT_TOP_K), "text"
+        return transferred_head(evidence, "text", DEFAULT_TOP_K)
 
 
 def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> bool:
@@ -129,27 +139,21 @@ def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> boo
 
     It never saw those images, so its hits on them are an honest held-out test: a one-sided
     binomial test against chance (1 / n_classes) at level `alpha`. Names that carry no semantics
-    ('class 3', 'blorf') score near chance and fail it. alpha = 0.1 keeps the test's power at one
+    ('blorf') or mislead score near or below chance and fail it. alpha = 0.1 keeps the test's power at one
     shot: 3 hits out of 10 classes suffice there.
     """
     n = len(evidence.labels)
-    hits = round(accuracy_on(head, evidence) * n)
+    hits = round(accuracy(*head, evidence.features, evidence.labels) * n)
     chance = 1.0 / evidence.n_classes
     p_value = sum(math.comb(n, k) * chance**k * (1 - chance) ** (n - k) for k in range(hits, n + 1))
     return p_value < alpha
-
-
-def accuracy_on(head: Head, evidence: Evidence) -> float:
-    from headstart.train import accuracy
-
-    return accuracy(*head, evidence.features, evidence.labels)
 
 
 @register("headstart", False,
           "default: Lin top-3 transferred head as init and L2 prior (0.01); logistic regression "
           "when the names do not beat chance on the shots (binomial test)")
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
-    head, _ = semantic_head(evidence)
+    head = semantic_head(evidence)
     if len(evidence.labels) and not names_beat_chance(head, evidence):
         return logreg_plan(evidence, seed)
     return Plan(head, prior=head, prior_strength=DEFAULT_PRIOR_STRENGTH)
