@@ -46,6 +46,10 @@ def test_cross_validation_prefers_the_candidate_that_generalises():
     x, y = blobs(n_per_class=6)
     folds = fold_ids(y, 3)
     assert all(np.bincount(folds[y == c].numpy()).tolist() == [2, 2, 2] for c in range(3))
-    shuffled = lambda xs, ys, c: logistic_regression(xs, ys[torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))] if c == "bad" else ys, 3)  # noqa: E731
-    assert cross_validate(x, y, ["bad", "good"], shuffled) == "good"
-    assert cross_validate(x[:3], y[:3], ["first", "second"], shuffled) == "first"  # one per class: no folds
+    def fit(xs, ys, candidate):  # "bad" learns from shuffled labels, "good" from the real ones
+        if candidate == "bad":
+            ys = ys[torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))]
+        return logistic_regression(xs, ys, 3)
+
+    assert cross_validate(x, y, ["bad", "good"], fit) == "good"
+    assert cross_validate(x[:3], y[:3], ["first", "second"], fit) == "first"  # one per class: no folds

@@ -68,7 +68,7 @@ def source_texts(source: SourceModel) -> list[str]:
     from headstart.similarity.wordnet_data import is_synset_id, synset
 
     if all(is_synset_id(label) for label in source.labels):
-        return [", ".join(l.replace("_", " ") for l in synset(label).lemma_names()) for label in source.labels]
+        return [", ".join(lemma.replace("_", " ") for lemma in synset(label).lemma_names()) for label in source.labels]
     return list(source.names)
 
 
