@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from headstart.errors import UserError
-
-Preprocess = Callable[[Sequence], torch.Tensor]
 
 
 def _find_last_linear(module: nn.Module) -> tuple[str, nn.Linear]:
@@ -85,7 +83,6 @@ class SourceModel:
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
     preprocess_version: str = "v1"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_out = self.head.out_features
