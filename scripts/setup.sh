@@ -27,7 +27,7 @@ fi
 
 # Reinstall the Python package only when its definition changed since the last set-up.
 stamp=".setup-stamp"
-want="$(sha1sum pyproject.toml | cut -d' ' -f1)-$*"
+want="$(sha1sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$PYTHON" -c "import headstart" 2>/dev/null; then
   echo "setup: installing the headstart Python package (torch pinned to 2.13.0, CPU)"
   # torch first and alone, so no other package can pull a multi-GB CUDA build in its place.
