@@ -91,3 +91,15 @@ def test_headstart_falls_back_to_logreg_when_names_mislead(lite0, fashion):
     plan = get_method("headstart").build(meaningful, 0)
     assert plan.trains and plan.prior_strength > 0
     assert np.isclose(plan.prior[0].norm().item(), plan.init[0].norm().item())
+
+
+def test_headstart_warm_blends_in_imprinted_rows_by_shot_count(lite0, fashion):
+    evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
+    default = get_method("headstart").build(evidence, 0)
+    warm = get_method("headstart-warm").build(evidence, 0)
+    imprinted = get_method("imprint").build(evidence, 0).init
+    a = 5 / 7
+    assert torch.allclose(warm.init[0], (1 - a) * default.init[0] + a * imprinted[0])
+    assert torch.equal(warm.prior[0], default.prior[0]) and warm.prior_strength == default.prior_strength
+    shifted = evidence_with_names(lite0, fashion, fashion.class_names[1:] + fashion.class_names[:1])
+    assert not get_method("headstart-warm").build(shifted, 0).trains  # same fallback as headstart
