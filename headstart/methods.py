@@ -122,7 +122,14 @@ for _family in FAMILIES:
     _register_family(_family)
 
 
-DEFAULT_MEASURE, DEFAULT_TOP_K, DEFAULT_PRIOR_STRENGTH = "lin", 3, 0.01
+DEFAULT_MEASURE, DEFAULT_TOP_K = "lin", 3
+# The prior is a fixed Gaussian in the summed loss, sum_i CE_i + PRIOR_WEIGHT/2 * ||W - W0||^2, so
+# in the mean loss we train its strength is PRIOR_WEIGHT / N: strong with one shot, fading with more.
+PRIOR_WEIGHT = 3.0
+
+
+def prior_strength(n_images: int) -> float:
+    return PRIOR_WEIGHT / max(n_images, 1)
 
 
 def semantic_head(evidence: Evidence) -> Head:
@@ -150,13 +157,13 @@ def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> boo
 
 
 @register("headstart", False,
-          "default: Lin top-3 transferred head as init and L2 prior (0.01); logistic regression "
-          "when the names do not beat chance on the shots (binomial test)")
+          "default: Lin top-3 transferred head as init and L2 prior (strength 3/N); logistic "
+          "regression when the names do not beat chance on the shots (binomial test)")
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
     head = semantic_head(evidence)
     if len(evidence.labels) and not names_beat_chance(head, evidence):
         return logreg_plan(evidence, seed)
-    return Plan(head, prior=head, prior_strength=DEFAULT_PRIOR_STRENGTH)
+    return Plan(head, prior=head, prior_strength=prior_strength(len(evidence.labels)))
 
 
 @register("headstart-warm", False,
