@@ -8,6 +8,7 @@ helpers unconditionally: `torchrun --nproc_per_node=N -m headstart fit ...` and 
 
 from __future__ import annotations
 
+import atexit
 import os
 from datetime import timedelta
 from typing import Callable
@@ -65,7 +66,19 @@ def init_process_group_from_env(timeout_s: float = 1800) -> bool:
         local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
         torch.set_num_threads(max(1, cores // local))
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    atexit.register(shutdown)
     return True
+
+
+def shutdown() -> None:
+    """Leave the process group cleanly: wait for every rank, then destroy it. A rank that tears
+    its connections down while another still talks to it can abort that one (seen once with gloo:
+    'terminate called without an active exception')."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def barrier() -> None:

@@ -76,7 +76,7 @@ def worker(rank: int, world: int, port: int, folder: Path) -> None:
         report = fit_run(folder / "run-ddp", folder / "cache-b")
         (folder / f"report-{rank}.json").write_text(json.dumps(report["kept"]))
     finally:
-        torch.distributed.destroy_process_group()
+        distributed.shutdown()
 
 
 def free_port() -> int:
