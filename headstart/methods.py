@@ -157,12 +157,15 @@ def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> boo
 
 
 @register("headstart", False,
-          "default: Lin top-3 transferred head as init and L2 prior (strength 3/N); logistic "
-          "regression when the names do not beat chance on the shots (binomial test)")
+          "default: Lin top-3 transferred head, biases recentred on the images, as init and L2 prior "
+          "(strength 3/N); logistic regression when the names do not beat chance on the shots")
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
     head = semantic_head(evidence)
-    if len(evidence.labels) and not names_beat_chance(head, evidence):
+    if len(evidence.labels) == 0:
+        return Plan(head)
+    if not names_beat_chance(head, evidence):
         return logreg_plan(evidence, seed)
+    head = transfer.recentre(*head, evidence.features.mean(dim=0))
     return Plan(head, prior=head, prior_strength=prior_strength(len(evidence.labels)))
 
 

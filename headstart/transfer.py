@@ -51,6 +51,17 @@ def combine(w_src: torch.Tensor, b_src: torch.Tensor, weights: torch.Tensor,
     return w, b
 
 
+def recentre(w: torch.Tensor, b: torch.Tensor, mean_feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift the biases so the average target image scores every class alike: b - W @ mean_feature.
+
+    A transferred row inherits how strongly its source classes fire on the target domain as a whole
+    (grey 28-pixel clothes light up some ImageNet classes more than others); subtracting each row's
+    response to the mean feature removes that offset. Needs only unlabelled target images.
+    w: [C, D]; b: [C]; mean_feature: [D] -> (W [C, D], b [C]).
+    """
+    return w, b - w @ mean_feature
+
+
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Mean of the L2-normalised features of each class. features: [N, D]; labels: [N] -> [C, D]
     (a class without samples gets a zero row)."""

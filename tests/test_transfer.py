@@ -57,3 +57,13 @@ def test_zero_and_random_heads():
     assert w.abs().max() <= 0.1 and w.std() > 0.04
     w2, _ = transfer.random_head(3, 100, torch.Generator().manual_seed(0))
     assert torch.equal(w, w2)
+
+
+def test_recentre_makes_the_mean_feature_score_classes_by_their_old_bias_only():
+    w = torch.tensor([[1.0, 0.0], [0.0, 3.0]])
+    b = torch.tensor([0.5, -0.5])
+    mean_feature = torch.tensor([2.0, 1.0])
+    w2, b2 = transfer.recentre(w, b, mean_feature)
+    assert torch.equal(w2, w)
+    assert torch.allclose(b2, torch.tensor([-1.5, -3.5]))
+    assert torch.allclose(w2 @ mean_feature + b2, b)
