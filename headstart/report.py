@@ -499,6 +499,26 @@ def _ci_band(est: Estimate) -> tuple[float, float]:
     return max(0.0, 100 * (est.mean - half)), min(100.0, 100 * (est.mean + half))
 
 
+def _line_with_band(ax, xs: Sequence, estimates: Sequence[Estimate], method: str, style: dict, marker: str) -> None:
+    """Mean accuracy (%) at xs with its 95 % CI as a shaded band."""
+    ax.plot(xs, [100 * e.mean for e in estimates], marker=marker, label=method, **style)
+    low, high = zip(*(_ci_band(e) for e in estimates))
+    ax.fill_between(xs, low, high, color=style["color"], alpha=0.12, linewidth=0)
+
+
+def _label_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
+def _save(fig: Figure, axes: Sequence, path: str | Path) -> Path:
+    _figure_legend(fig, axes)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def plot_accuracy_vs_shots(table: Sequence[SummaryRow], path: str | Path) -> Path:
     """Mean final accuracy vs shots, one line per method with its 95 % CI band.
 
@@ -513,18 +533,11 @@ def plot_accuracy_vs_shots(table: Sequence[SummaryRow], path: str | Path) -> Pat
         position = {s: i for i, s in enumerate(shots_values)}
         for method in method_order(r.method for r in rows):
             line = sorted((r for r in rows if r.method == method), key=lambda r: r.shots)
-            xs = [position[r.shots] for r in line]
-            ax.plot(xs, [100 * r.final.mean for r in line], marker="o", label=method, **styles[method])
-            low, high = zip(*(_ci_band(r.final) for r in line))
-            ax.fill_between(xs, low, high, color=styles[method]["color"], alpha=0.12, linewidth=0)
+            _line_with_band(ax, [position[r.shots] for r in line], [r.final for r in line], method,
+                            styles[method], marker="o")
         ax.set_xticks(range(len(shots_values)), [str(s) for s in shots_values])
-        ax.set_xlabel("shots (training images per class)")
-        ax.set_ylabel("final accuracy (%)")
-        ax.set_title(f"{model} on {dataset}")
-        ax.grid(alpha=0.3)
-    _figure_legend(fig, axes)
-    fig.savefig(path, dpi=110)
-    return Path(path)
+        _label_axes(ax, "shots (training images per class)", "final accuracy (%)", f"{model} on {dataset}")
+    return _save(fig, axes, path)
 
 
 def default_epoch_shots(rows: Iterable[dict], limit: int = 3) -> list[int]:
@@ -572,17 +585,10 @@ def plot_accuracy_vs_epoch(rows: Sequence[dict], shots: int, path: str | Path) -
                 ax.axhline(100 * estimates[0].mean, color=styles[method]["color"], linestyle=":",
                            label=f"{method} (no epochs)")
                 continue
-            ax.plot(epochs, [100 * e.mean for e in estimates], marker=".", label=method, **styles[method])
-            low, high = zip(*(_ci_band(e) for e in estimates))
-            ax.fill_between(epochs, low, high, color=styles[method]["color"], alpha=0.12, linewidth=0)
+            _line_with_band(ax, epochs, estimates, method, styles[method], marker=".")
         ax.set_xlim(0, max(max_epoch, 1))
-        ax.set_xlabel("epoch (0 = before training)")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"{model} on {dataset}, shots = {shots}")
-        ax.grid(alpha=0.3)
-    _figure_legend(fig, axes)
-    fig.savefig(path, dpi=110)
-    return Path(path)
+        _label_axes(ax, "epoch (0 = before training)", "accuracy (%)", f"{model} on {dataset}, shots = {shots}")
+    return _save(fig, axes, path)
 
 
 def _shorten(name: str, limit: int = 28) -> str:
