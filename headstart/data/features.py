@@ -17,12 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from headstart.cache import cache_root
 from headstart.data.dataset import TargetData
 from headstart.sources.model import SourceModel
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HEADSTART_CACHE", Path.home() / ".cache" / "headstart"))
 
 
 def set_threads() -> None:
@@ -69,19 +66,16 @@ class FeatureCache:
         folder.mkdir(parents=True, exist_ok=True)
         stem = folder / f"{data.key}-{split}"
         self.values_path, self.done_path = stem.with_suffix(".f32.npy"), stem.with_suffix(".done.npy")
-        n, d = len(self.split), model.feature_dim
+        shape = (len(self.split), model.feature_dim)
         if self.values_path.exists() and self.done_path.exists():
             self.values = np.load(self.values_path, mmap_mode="r+")
             self.done = np.load(self.done_path)
-            if self.values.shape != (n, d) or self.done.shape != (n,):
-                self.values = None
-        else:
-            self.values = None
-        if self.values is None:
-            # A fresh sparse file: untouched rows cost no disk.
-            self.values = np.lib.format.open_memmap(self.values_path, mode="w+", dtype=np.float32, shape=(n, d))
-            self.done = np.zeros(n, dtype=bool)
-            self.save_done()
+            if self.values.shape == shape and self.done.shape == shape[:1]:
+                return
+        # A fresh sparse file: untouched rows cost no disk.
+        self.values = np.lib.format.open_memmap(self.values_path, mode="w+", dtype=np.float32, shape=shape)
+        self.done = np.zeros(shape[0], dtype=bool)
+        self.save_done()
 
     def missing(self, indices: np.ndarray) -> np.ndarray:
         return np.unique(indices[~self.done[indices]])
@@ -117,12 +111,3 @@ class FeatureCache:
         with partial.open("wb") as f:
             np.save(f, self.done)
         os.replace(partial, self.done_path)
-
-
-def split_features(model: SourceModel, data: TargetData, split: str, indices=None,
-                   resolution: int | None = None, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features [N, D], labels [N]) of a split (or some of its indices), through the cache."""
-    cache = FeatureCache(model, data, split, resolution)
-    labels = data.split(split).labels
-    indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
-    return cache.get(indices, progress=progress), torch.from_numpy(labels[indices])

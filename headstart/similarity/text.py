@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from headstart.data.features import cache_root
+from headstart.cache import cache_root
 
 
 @lru_cache(maxsize=1)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from headstart.cache import cache_root
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data
 
@@ -101,7 +102,7 @@ def _ic(tax: Taxonomy, mode: str) -> np.ndarray:
 
 def taxonomy() -> Taxonomy:
     """The noun taxonomy, parsed once per process (and once per machine, via the disk cache)."""
-    return _taxonomy(str(wordnet_data.corpus_dir()), str(wordnet_data.cache_dir()))
+    return _taxonomy(str(wordnet_data.corpus_dir()), str(cache_root()))
 
 
 @functools.lru_cache(maxsize=2)

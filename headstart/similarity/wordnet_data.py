@@ -19,6 +19,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from headstart.cache import cache_root
 from headstart.errors import UserError
 
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
@@ -36,11 +37,6 @@ WORDNET_FILES = (
 _CATEGORY = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 _OFFSET_ID = re.compile(r"^n(\d{8})$")
 _NAME_ID = re.compile(r"^.+\.n\.\d+$")
-
-
-def cache_dir() -> Path:
-    """``$HEADSTART_CACHE`` or ``~/.cache/headstart``: where derived files live."""
-    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
 
 
 def source_dir() -> Path:
@@ -98,7 +94,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def corpus_dir() -> Path:
     """The prepared NLTK corpus dir ``<cache>/nltk_data/corpora/wordnet`` (made on first call)."""
-    return prepare_wordnet_dir(source_dir(), cache_dir() / "nltk_data" / "corpora" / "wordnet")
+    return prepare_wordnet_dir(source_dir(), cache_root() / "nltk_data" / "corpora" / "wordnet")
 
 
 @functools.lru_cache(maxsize=None)
