@@ -26,7 +26,7 @@ from headstart.errors import UserError
 from headstart.methods import execute, get_method
 from headstart.similarity import Evidence
 from headstart.sources import load_source
-from headstart.train import accuracy, single_thread
+from headstart.train import EVAL_EPOCHS, accuracy, single_thread
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds"]
@@ -45,7 +45,7 @@ class BenchConfig:
     resolution: int | None = None
     test_size: int | None = None
     epochs: int = 100
-    eval_epochs: list[int] = field(default_factory=lambda: [0, 1, 2, 5, 10, 20, 50, 100])
+    eval_epochs: list[int] = field(default_factory=lambda: list(EVAL_EPOCHS))
     out: str = "bench-out"
 
 

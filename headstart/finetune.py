@@ -160,7 +160,7 @@ def method_head(method: str, source: SourceModel, class_names: Sequence[str], ov
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
         evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}))
         plan = get_method(method).build(evidence, seed)
-        return execute(plan, features, labels, lambda w, b: float("nan"), epochs, eval_epochs=())[0]
+        return execute(plan, features, labels, epochs=epochs)[0]
 
     return fit
 

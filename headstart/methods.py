@@ -13,10 +13,7 @@ import torch
 from headstart import transfer
 from headstart.errors import UserError
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
-from headstart.train import Head, HeadTraining, accuracy, cross_validate, logistic_regression
-
-PEERS = ("random", "zero", "logreg", "imprint")
-
+from headstart.train import EVAL_EPOCHS, Head, HeadTraining, accuracy, cross_validate, logistic_regression
 
 @dataclass
 class Plan:
@@ -29,12 +26,13 @@ class Plan:
     trains: bool = True
 
 
-def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate, epochs: int = 100,
-            eval_epochs=(0, 1, 2, 5, 10, 20, 50, 100)) -> tuple[Head, list[tuple[int, float]]]:
+def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
+            eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]]]:
     """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
-    empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one."""
+    empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one
+    (no entries without `evaluate`)."""
     if not plan.trains or len(labels) == 0:
-        return plan.init, [(0, evaluate(*plan.init))]
+        return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
     training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
     return training.fit(features, labels, plan.init, plan.prior, evaluate)
 

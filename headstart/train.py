@@ -4,13 +4,14 @@ logistic-regression peer. Features come in as tensors (usually from the feature 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 Head = tuple[torch.Tensor, torch.Tensor]
+EVAL_EPOCHS = (0, 1, 2, 5, 10, 20, 50, 100)  # where learning curves are sampled (0 = before training)
 
 
 @contextmanager
@@ -43,7 +44,7 @@ class HeadTraining:
     epochs: int = 100
     lr: float = 1e-3
     prior_strength: float = 0.0
-    eval_epochs: Sequence[int] = field(default_factory=lambda: (0, 1, 2, 5, 10, 20, 50, 100))
+    eval_epochs: Sequence[int] = EVAL_EPOCHS
 
     def fit(self, features: torch.Tensor, labels: torch.Tensor, init: Head, prior: Head | None = None,
             evaluate: Callable[[torch.Tensor, torch.Tensor], float] | None = None,

@@ -46,10 +46,14 @@ def resolutions(evidence: Evidence) -> list:
                          tuple(sorted(evidence.overrides.items()))))
 
 
-def _require_wordnet_labels(source: SourceModel) -> None:
+def has_wordnet_labels(source: SourceModel) -> bool:
     from headstart.similarity.wordnet_data import is_synset_id
 
-    if not all(is_synset_id(label) for label in source.labels):
+    return all(is_synset_id(label) for label in source.labels)
+
+
+def _require_wordnet_labels(source: SourceModel) -> None:
+    if not has_wordnet_labels(source):
         raise UserError(
             f"WordNet similarity needs source labels that are WordNet synset ids; {source.name}'s are not "
             "(use the text or visual family, or pass labels=[...synset ids...] to SourceModel.from_module)"
@@ -65,9 +69,9 @@ def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
 def source_texts(source: SourceModel) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas when labels are synset ids
     ('jersey, T-shirt, tee shirt'), else its name."""
-    from headstart.similarity.wordnet_data import is_synset_id, synset
+    from headstart.similarity.wordnet_data import synset
 
-    if all(is_synset_id(label) for label in source.labels):
+    if has_wordnet_labels(source):
         return [", ".join(lemma.replace("_", " ") for lemma in synset(label).lemma_names()) for label in source.labels]
     return list(source.names)
 
