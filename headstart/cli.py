@@ -73,16 +73,23 @@ def bench(
     out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
 ) -> None:
     """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
-    from headstart.bench import BenchConfig, run_bench
-    from headstart.report import write_report
+    from headstart.bench import BenchConfig
 
     config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
                          shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
                          resolution=resolution, test_size=test_size, epochs=epochs, out=str(out))
+    typer.echo(f"report: {_bench_and_report(config)}")
+
+
+def _bench_and_report(config) -> Path:
+    """Run the bench, write the report, print the summary; -> report.html."""
+    from headstart.bench import run_bench
+    from headstart.report import write_report
+
     run_bench(config)
-    report = write_report(out)
-    typer.echo((out / "summary.md").read_text())
-    typer.echo(f"report: {report}")
+    path = write_report(Path(config.out))
+    typer.echo((Path(config.out) / "summary.md").read_text())
+    return path.resolve()
 
 
 DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
@@ -93,16 +100,12 @@ DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
 @app.command()
 def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder")) -> None:
     """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
-    from headstart.bench import BenchConfig, run_bench
-    from headstart.report import write_report
+    from headstart.bench import BenchConfig
 
-    config = BenchConfig(out=str(out), **DEMO)
     typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
     start = time.perf_counter()
-    run_bench(config)
-    path = write_report(out)
-    typer.echo((out / "summary.md").read_text())
-    typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path.resolve()}")
+    path = _bench_and_report(BenchConfig(out=str(out), **DEMO))
+    typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path}")
 
 
 @app.command()
