@@ -154,29 +154,22 @@ def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> boo
     return p_value < alpha
 
 
+# The initial head blends in this share of imprinted rows (the shots' own class means): right
+# before training, and one third leaves the final head where the transferred head alone ends
+# (docs/results/quality.md: shares 1/4-2/5 and shot-dependent shares were measured).
+IMPRINT_SHARE = 1 / 3
+
+
 @register("headstart", False,
-          "default: Lin top-3 transferred head, biases recentred on the images, as init and L2 prior "
-          "(strength 3/N); logistic regression when the names do not beat chance on the shots")
+          "default: Lin top-3 transferred head, biases recentred on the images, as L2 prior (strength 3/N); "
+          "training starts from it blended with 1/3 imprinted rows; logistic regression when the names do "
+          "not beat chance on the shots")
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
     head = semantic_head(evidence)
     if len(evidence.labels) == 0:
         return Plan(head)
     if not names_beat_chance(head, evidence):
         return logreg_plan(evidence, seed)
-    head = transfer.recentre(*head, evidence.features.mean(dim=0))
-    return Plan(head, prior=head, prior_strength=prior_strength(len(evidence.labels)))
-
-
-@register("headstart-warm", False,
-          "right before training: init (1-a) * Lin top-3 head + a * imprinted rows, a = shots/(shots+2); "
-          "prior and fallback as headstart")
-def headstart_warm_plan(evidence: Evidence, seed: int) -> Plan:
-    plan = headstart_plan(evidence, seed)
-    shots = len(evidence.labels) / evidence.n_classes
-    if not plan.trains or shots == 0:
-        return plan
-    # More shots, more trust in what the images say: a = 1/3 at one shot, 5/7 at five.
-    a = shots / (shots + 2)
-    imprinted = imprint_plan(evidence, seed).init
-    init = ((1 - a) * plan.init[0] + a * imprinted[0], (1 - a) * plan.init[1] + a * imprinted[1])
-    return Plan(init, prior=plan.prior, prior_strength=plan.prior_strength)
+    prior = transfer.recentre(*head, evidence.features.mean(dim=0))
+    init = transfer.blend(prior, imprint_plan(evidence, seed).init, IMPRINT_SHARE)
+    return Plan(init, prior=prior, prior_strength=prior_strength(len(evidence.labels)))

@@ -62,6 +62,14 @@ def recentre(w: torch.Tensor, b: torch.Tensor, mean_feature: torch.Tensor) -> tu
     return w, b - w @ mean_feature
 
 
+def blend(head: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor],
+          share: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1 - share) * head + share * other, weights and biases alike. Heads: (W [C, D], b [C])."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    return (1 - share) * head[0] + share * other[0], (1 - share) * head[1] + share * other[1]
+
+
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Mean of the L2-normalised features of each class. features: [N, D]; labels: [N] -> [C, D]
     (a class without samples gets a zero row)."""

@@ -2,7 +2,6 @@
 
 import csv
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,7 +9,8 @@ from headstart.bench import BenchConfig, run_bench
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import get_method
+from headstart import transfer
+from headstart.methods import get_method, transferred_head
 from headstart.similarity import Evidence
 
 SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
@@ -90,16 +90,15 @@ def test_headstart_falls_back_to_logreg_when_names_mislead(lite0, fashion):
     meaningful = evidence_with_names(lite0, fashion, fashion.class_names)
     plan = get_method("headstart").build(meaningful, 0)
     assert plan.trains and plan.prior_strength > 0
-    assert np.isclose(plan.prior[0].norm().item(), plan.init[0].norm().item())
 
 
-def test_headstart_warm_blends_in_imprinted_rows_by_shot_count(lite0, fashion):
+def test_headstart_starts_from_a_third_imprinted_and_keeps_the_transferred_prior(lite0, fashion):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
-    default = get_method("headstart").build(evidence, 0)
-    warm = get_method("headstart-warm").build(evidence, 0)
+    plan = get_method("headstart").build(evidence, 0)
     imprinted = get_method("imprint").build(evidence, 0).init
-    a = 5 / 7
-    assert torch.allclose(warm.init[0], (1 - a) * default.init[0] + a * imprinted[0])
-    assert torch.equal(warm.prior[0], default.prior[0]) and warm.prior_strength == default.prior_strength
-    shifted = evidence_with_names(lite0, fashion, fashion.class_names[1:] + fashion.class_names[:1])
-    assert not get_method("headstart-warm").build(shifted, 0).trains  # same fallback as headstart
+    transferred = transfer.recentre(*transferred_head(evidence, "lin", top_k=3), evidence.features.mean(dim=0))
+    assert torch.allclose(plan.prior[0], transferred[0]) and torch.allclose(plan.prior[1], transferred[1])
+    assert torch.allclose(plan.init[0], 2 / 3 * transferred[0] + 1 / 3 * imprinted[0])
+    assert plan.prior_strength == 3 / 50
+    names_only = get_method("headstart").build(evidence_with_names(lite0, fashion, fashion.class_names, shots=0), 0)
+    assert names_only.prior is None and torch.allclose(names_only.init[0], transferred[0])

@@ -67,3 +67,12 @@ def test_recentre_makes_the_mean_feature_score_classes_by_their_old_bias_only():
     assert torch.equal(w2, w)
     assert torch.allclose(b2, torch.tensor([-1.5, -3.5]))
     assert torch.allclose(w2 @ mean_feature + b2, b)
+
+
+def test_blend_mixes_weights_and_biases_and_checks_the_share():
+    head = (torch.tensor([[1.0, 0.0]]), torch.tensor([3.0]))
+    other = (torch.tensor([[0.0, 4.0]]), torch.tensor([0.0]))
+    w, b = transfer.blend(head, other, 0.25)
+    assert torch.allclose(w, torch.tensor([[0.75, 1.0]])) and torch.allclose(b, torch.tensor([2.25]))
+    with pytest.raises(ValueError, match="share"):
+        transfer.blend(head, other, 1.5)
