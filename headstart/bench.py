@@ -32,6 +32,7 @@ COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "
            "resolution", "test_size", "seconds"]
 TEST_SUBSET_SEED = 20190901  # one fixed test subset for every run of a given --test-size
 TRAIN_SEED_OFFSET = 1_000_003  # training randomness has its own seed, apart from subset sampling
+UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
 
 
 @dataclass
@@ -45,6 +46,7 @@ class BenchConfig:
     resolution: int | None = None
     test_size: int | None = None
     epochs: int = 100
+    unlabelled: int = 0  # training images per seed given without labels (to methods that use them)
     eval_epochs: list[int] = field(default_factory=lambda: list(EVAL_EPOCHS))
     out: str = "bench-out"
 
@@ -55,6 +57,13 @@ def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:
         return np.arange(len(labels))
     per_class = max(1, test_size // len(np.unique(labels)))
     return few_shot_indices(labels, per_class, TEST_SUBSET_SEED)
+
+
+def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
+    """`count` training-split indices drawn at random (no class balance: unlabelled images come as
+    they come) with their own seed, sorted; the same for every shot count of a seed."""
+    rng = np.random.default_rng(seed + UNLABELLED_SEED_OFFSET)
+    return np.sort(rng.choice(n_images, size=min(count, n_images), replace=False))
 
 
 def read_done(path: Path) -> set[tuple[str, int, int]]:
@@ -103,6 +112,8 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
         raise UserError("--shots must be a list of integers >= 0, e.g. 0,1,5")
     if config.seeds < 1:
         raise UserError("--seeds must be >= 1")
+    if config.unlabelled < 0:
+        raise UserError("--unlabelled must be >= 0 (a number of training images given without labels)")
     source = load_source(config.model)
     data = load_dataset(config.dataset)
     resolution = config.resolution or source.resolution
@@ -120,13 +131,14 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
     test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
     train_cache = FeatureCache(source, data, "train", resolution)
+    seeds = range(config.seed_start, config.seed_start + config.seeds)
     subsets = {(shots, seed): few_shot_indices(data.train.labels, shots, seed) for shots in config.shots
-               for seed in range(config.seed_start, config.seed_start + config.seeds)}
-    train_cache.get(np.concatenate(list(subsets.values())), progress=progress)  # all extraction up front
+               for seed in seeds}
+    unlabelled = {seed: unlabelled_indices(len(data.train), config.unlabelled, seed) for seed in seeds}
+    # all extraction up front
+    train_cache.get(np.concatenate(list(subsets.values()) + list(unlabelled.values())), progress=progress)
 
-    grid = [(shots, seed, m) for shots in config.shots
-            for seed in range(config.seed_start, config.seed_start + config.seeds)
-            for m in methods if not (m.needs_shots and shots == 0)]
+    grid = [(shots, seed, m) for shots in config.shots for seed in seeds for m in methods if not (m.needs_shots and shots == 0)]
     todo = [g for g in grid if (g[2].name, g[0], g[1]) not in done]
     new_file = not results.exists() or results.stat().st_size == 0
     with results.open("a", newline="") as f, single_thread():
@@ -140,7 +152,8 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
                 idx = subsets[(shots, seed)]
                 evidence_for[(shots, seed)] = Evidence(
                     source, data.class_names, train_cache.get(idx, progress=False),
-                    torch.from_numpy(data.train.labels[idx]))
+                    torch.from_numpy(data.train.labels[idx]),
+                    unlabelled=train_cache.get(unlabelled[seed], progress=False) if config.unlabelled else None)
             evidence = evidence_for[(shots, seed)]
             start = time.perf_counter()
             torch.manual_seed(seed + TRAIN_SEED_OFFSET)

@@ -70,6 +70,7 @@ def bench(
     resolution: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's)"),
     test_size: Optional[int] = typer.Option(None, help="class-balanced test subset size (default: all)"),
     epochs: int = typer.Option(100, help="full-batch head-training epochs"),
+    unlabelled: int = typer.Option(0, help="training images per seed also given without labels (default uses them)"),
     out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
 ) -> None:
     """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
@@ -77,7 +78,8 @@ def bench(
 
     config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
                          shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
-                         resolution=resolution, test_size=test_size, epochs=epochs, out=str(out))
+                         resolution=resolution, test_size=test_size, epochs=epochs, unlabelled=unlabelled,
+                         out=str(out))
     typer.echo(f"report: {_bench_and_report(config)}")
 
 
@@ -132,12 +134,14 @@ def init(
     classes: str = typer.Option(..., help='comma-separated class names, e.g. "Trouser,Bag"'),
     method: str = typer.Option("headstart", help="a names-only method (see `headstart methods`)"),
     overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    unlabelled: Optional[Path] = typer.Option(
+        None, help="folder of target images without labels (any layout): the default recentres its biases on them"),
     out: Path = typer.Option(..., help="run folder to write"),
 ) -> None:
-    """A zero-shot classifier from class names alone (no images)."""
+    """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
 
-    result = init_head(model, _csv_list(classes), out, method, _overrides(overrides))
+    result = init_head(model, _csv_list(classes), out, method, _overrides(overrides), unlabelled)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
 

@@ -11,6 +11,7 @@ import torch
 
 from headstart import distributed
 from headstart.data import load_image_folder
+from headstart.data.folder import image_paths, load_images
 from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.methods import execute, get_method
@@ -100,15 +101,24 @@ def write_fit_report(out: Path, meta: RunMeta, data_dir) -> None:
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
+def unlabelled_features(source, folder: str | Path, batch_size: int = 64) -> torch.Tensor:
+    """Features [M, D] of every readable image under `folder`, loaded a batch at a time."""
+    paths = image_paths(folder)
+    return torch.cat([extract(source, load_images(paths[i:i + batch_size]), source.resolution, batch_size)
+                      for i in range(0, len(paths), batch_size)])
+
+
 def init_head(model: str, class_names: Sequence[str], out: str | Path, method: str = "headstart",
-              overrides: dict | None = None) -> FitResult:
-    """A zero-shot head from class names alone (no images) written as a run."""
+              overrides: dict | None = None, unlabelled: str | Path | None = None) -> FitResult:
+    """A zero-shot head from class names alone (no labelled images) written as a run; `unlabelled`:
+    a folder of target images without labels, which the default uses to recentre its biases."""
     source = load_source(model)
     chosen = get_method(method)
     if chosen.needs_shots:
-        raise UserError(f"method {method!r} needs images; `init` works from names only")
+        raise UserError(f"method {method!r} needs labelled images; `init` works from names (+ unlabelled images)")
     evidence = Evidence(source, list(class_names), torch.empty(0, source.feature_dim),
-                        torch.empty(0, dtype=torch.long), overrides or {})
+                        torch.empty(0, dtype=torch.long), overrides or {},
+                        unlabelled=None if unlabelled is None else unlabelled_features(source, unlabelled))
     w, b = chosen.build(evidence, 0).init
     meta = RunMeta(model=model, resolution=source.resolution, feature_dim=source.feature_dim,
                    class_names=list(class_names), method=method, synsets=_synsets(evidence))

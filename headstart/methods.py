@@ -161,15 +161,16 @@ IMPRINT_SHARE = 1 / 3
 
 
 @register("headstart", False,
-          "default: Lin top-3 transferred head, biases recentred on the images, as L2 prior (strength 3/N); "
-          "training starts from it blended with 1/3 imprinted rows; logistic regression when the names do "
-          "not beat chance on the shots")
+          "default: Lin top-3 transferred head, biases recentred on the target images (labelled or not), "
+          "as L2 prior (strength 3/N); training starts from it blended with 1/3 imprinted rows; "
+          "logistic regression when the names do not beat chance on the shots")
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
     head = semantic_head(evidence)
-    if len(evidence.labels) == 0:
-        return Plan(head)
+    mean_feature = evidence.target_mean()
+    if len(evidence.labels) == 0:  # names only; recentred when unlabelled images are given
+        return Plan(head if mean_feature is None else transfer.recentre(*head, mean_feature))
     if not names_beat_chance(head, evidence):
         return logreg_plan(evidence, seed)
-    prior = transfer.recentre(*head, evidence.features.mean(dim=0))
+    prior = transfer.recentre(*head, mean_feature)
     init = transfer.blend(prior, imprint_plan(evidence, seed).init, IMPRINT_SHARE)
     return Plan(init, prior=prior, prior_strength=prior_strength(len(evidence.labels)))

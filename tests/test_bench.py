@@ -5,7 +5,7 @@ import csv
 import pytest
 import torch
 
-from headstart.bench import BenchConfig, run_bench
+from headstart.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
@@ -102,3 +102,27 @@ def test_headstart_starts_from_a_third_imprinted_and_keeps_the_transferred_prior
     assert plan.prior_strength == 3 / 50
     names_only = get_method("headstart").build(evidence_with_names(lite0, fashion, fashion.class_names, shots=0), 0)
     assert names_only.prior is None and torch.allclose(names_only.init[0], transferred[0])
+
+
+def test_unlabelled_images_recentre_the_names_only_head(lite0, fashion, bench_dir, tmp_path):
+    out, config = bench_dir
+    names_only = [float(r["accuracy"]) for r in read_rows(out / "results.csv")
+                  if r["shots"] == "0" and r["method"] == "headstart" and r["seed"] == "0"]
+    with_pool = BenchConfig(**{**vars(config), "methods": ["headstart"], "shots": [0], "seeds": 1,
+                               "unlabelled": 100, "out": str(tmp_path)})
+    run_bench(with_pool, progress=False)
+    recentred = [float(r["accuracy"]) for r in read_rows(tmp_path / "results.csv")]
+    assert recentred[0] > names_only[0]  # the same names; 100 unlabelled images (37.5 -> 39.5 % here)
+
+    pool = FeatureCache(lite0, fashion, "train", 112).get(unlabelled_indices(len(fashion.train), 100, 0),
+                                                          progress=False)
+    evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
+    plain = get_method("headstart").build(evidence, 0).init
+    evidence.unlabelled = pool
+    w, b = get_method("headstart").build(evidence, 0).init
+    assert torch.equal(w, plain[0]) and torch.allclose(b, plain[1] - plain[0] @ pool.mean(dim=0))
+
+
+def test_unlabelled_count_must_not_be_negative(tmp_path):
+    with pytest.raises(UserError, match="--unlabelled"):
+        run_bench(BenchConfig(unlabelled=-1, out=str(tmp_path), **SMALL), progress=False)

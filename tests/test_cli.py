@@ -61,3 +61,19 @@ def test_init_makes_a_zero_shot_head(tmp_path):
     headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs")
     meta = json.loads((tmp_path / "zs" / "run.json").read_text())
     assert meta["class_names"] == ["cat", "dog", "car"] and meta["method"] == "headstart"
+
+
+def test_init_recentres_on_a_folder_of_unlabelled_images(tmp_path):
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "fm"
+    headstart("export", "--train-per-class", 2, "--test-per-class", 0, "--out", folder)
+    classes = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+    headstart("init", "--classes", classes, "--out", tmp_path / "plain")
+    headstart("init", "--classes", classes, "--unlabelled", folder / "train", "--out", tmp_path / "recentred")
+    plain, recentred = (load_file(str(tmp_path / run / "head.safetensors")) for run in ("plain", "recentred"))
+    assert torch.equal(plain["weight"], recentred["weight"])
+    assert not torch.allclose(plain["bias"], recentred["bias"])
+    missing = headstart("init", "--classes", classes, "--unlabelled", tmp_path / "none", "--out", tmp_path / "x",
+                        check=False)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr

@@ -52,6 +52,22 @@ def _load_images(paths: list[Path], indices) -> list[Image.Image]:
     return images
 
 
+def image_paths(root: str | Path) -> list[Path]:
+    """Every readable image under `root`, in any layout (for unlabelled images)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"image folder {root} does not exist: pass a folder of images (any layout)")
+    paths = sorted(p for p in root.rglob("*")
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _is_readable_image(p))
+    if not paths:
+        raise UserError(f"{root} has no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return paths
+
+
+def load_images(paths: list[Path]) -> list[Image.Image]:
+    return _load_images(paths, range(len(paths)))
+
+
 def _content_key(root: Path, paths: list[Path]) -> str:
     digest = hashlib.sha1()
     for path in paths:

@@ -20,13 +20,20 @@ from headstart.sources.model import SourceModel
 @dataclass
 class Evidence:
     """What a similarity family may look at: the source model, the target class names (with
-    optional name -> synset overrides) and the few labelled training features [N, D] / [N]."""
+    optional name -> synset overrides), the few labelled training features [N, D] / [N] and
+    optionally features of unlabelled target images [M, D]."""
 
     source: SourceModel
     class_names: list[str]
     features: torch.Tensor
     labels: torch.Tensor
     overrides: dict[str, str] = field(default_factory=dict)
+    unlabelled: torch.Tensor | None = None
+
+    def target_mean(self) -> torch.Tensor | None:
+        """Mean feature [D] of every target image given, labelled or not; None without images."""
+        images = self.features if self.unlabelled is None else torch.cat([self.features, self.unlabelled])
+        return images.mean(dim=0) if len(images) else None
 
     @property
     def n_classes(self) -> int:
