@@ -72,7 +72,7 @@ def main() -> None:
     with single_thread():
         for shots in (int(s) for s in args.shots.split(",")):
             runs = [one_subset(source, data, test_x, test_y, shots, seed) for seed in range(args.seeds)]
-            mean = {k: (100 * np.mean([r[k][0] for r in runs]), 100 * np.mean([r[k][1] for r in runs])) for k in runs[0]}
+            mean = {k: tuple(100 * np.mean([r[k][i] for r in runs]) for i in (0, 1)) for k in runs[0]}
             best = max(PEERS, key=lambda p: mean[p][1])
             cells = " | ".join(f"{mean[name][0]:.1f} / {mean[name][1]:.2f}" for name in SHARES)
             print(f"| {shots} | {cells} | {mean[best][1]:.2f} ({best}) |", flush=True)

@@ -138,7 +138,8 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
     # all extraction up front
     train_cache.get(np.concatenate(list(subsets.values()) + list(unlabelled.values())), progress=progress)
 
-    grid = [(shots, seed, m) for shots in config.shots for seed in seeds for m in methods if not (m.needs_shots and shots == 0)]
+    grid = [(shots, seed, m) for shots in config.shots for seed in seeds for m in methods
+            if not (m.needs_shots and shots == 0)]
     todo = [g for g in grid if (g[2].name, g[0], g[1]) not in done]
     new_file = not results.exists() or results.stat().st_size == 0
     with results.open("a", newline="") as f, single_thread():

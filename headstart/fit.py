@@ -11,8 +11,8 @@ import torch
 
 from headstart import distributed
 from headstart.data import load_image_folder
-from headstart.data.folder import image_paths, load_images
 from headstart.data.features import extract
+from headstart.data.folder import image_paths, load_images
 from headstart.errors import UserError
 from headstart.methods import execute, get_method
 from headstart.run import RunMeta, load_run, save_run

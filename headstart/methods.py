@@ -154,9 +154,9 @@ def names_beat_chance(head: Head, evidence: Evidence, alpha: float = 0.1) -> boo
     return p_value < alpha
 
 
-# The initial head blends in this share of imprinted rows (the shots' own class means): right
-# before training, and one third leaves the final head where the transferred head alone ends
-# (docs/results/quality.md: shares 1/4-2/5 and shot-dependent shares were measured).
+# The initial head blends in this share of imprinted rows (the shots' own class means) so it is
+# right before any training; one third leaves the final head where the transferred head alone
+# ends (benchmarks/imprint_share.py measured 0, 1/4, 1/3, 2/5 and a shot-dependent share).
 IMPRINT_SHARE = 1 / 3
 
 

@@ -5,11 +5,11 @@ import csv
 import pytest
 import torch
 
+from headstart import transfer
 from headstart.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart import transfer
 from headstart.methods import get_method, transferred_head
 from headstart.similarity import Evidence
 
