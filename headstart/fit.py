@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from headstart import distributed
 from headstart.data import load_image_folder
@@ -101,11 +102,12 @@ def write_fit_report(out: Path, meta: RunMeta, data_dir) -> None:
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
-def unlabelled_features(source, folder: str | Path, batch_size: int = 64) -> torch.Tensor:
+def unlabelled_features(source, folder: str | Path, batch_size: int = 64, progress: bool = True) -> torch.Tensor:
     """Features [M, D] of every readable image under `folder`, loaded a batch at a time."""
     paths = image_paths(folder)
+    starts = tqdm(range(0, len(paths), batch_size), desc="features unlabelled", unit="batch", disable=not progress)
     return torch.cat([extract(source, load_images(paths[i:i + batch_size]), source.resolution, batch_size)
-                      for i in range(0, len(paths), batch_size)])
+                      for i in starts])
 
 
 def init_head(model: str, class_names: Sequence[str], out: str | Path, method: str = "headstart",
