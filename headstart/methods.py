@@ -103,9 +103,9 @@ def imprint_plan(evidence: Evidence, seed: int) -> Plan:
                                  scale=typical_source_norm(evidence)))
 
 
-def transferred_head(evidence: Evidence, family: str, top_k: int = 5, match_norm: bool = False) -> Head:
+def transferred_head(evidence: Evidence, family: str, top_k: int = 5) -> Head:
     weights = transfer.top_k_weights(similarity(family, evidence), top_k)
-    return transfer.combine(*source_head(evidence), weights, match_norm=match_norm)
+    return transfer.combine(*source_head(evidence), weights)
 
 
 def _register_family(family: str) -> None:
