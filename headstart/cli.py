@@ -27,6 +27,12 @@ def _int_list(text: str, option: str) -> list[int]:
         raise UserError(f"{option} takes comma-separated integers, e.g. 0,1,5; got {text!r}") from None
 
 
+def _overrides(path: Optional[Path]) -> dict:
+    from headstart.similarity.resolve import load_overrides
+
+    return load_overrides(path) if path else {}
+
+
 @app.command()
 def sources() -> None:
     """List the pretrained source models."""
@@ -49,7 +55,7 @@ def similar(
     """Top source classes per target class, and how each name was resolved to a synset."""
     from headstart.similar import similar_classes
 
-    result = similar_classes(model, _csv_list(classes), measure, top, overrides, heatmap)
+    result = similar_classes(model, _csv_list(classes), measure, top, _overrides(overrides), heatmap)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -120,12 +126,6 @@ def report(
 
     path = write_report(results_dir, csv or None)
     typer.echo(f"report: {path}")
-
-
-def _overrides(path: Optional[Path]) -> dict:
-    from headstart.similarity.resolve import load_overrides
-
-    return load_overrides(path) if path else {}
 
 
 @app.command()

@@ -118,9 +118,8 @@ def init_head(model: str, class_names: Sequence[str], out: str | Path, method: s
     chosen = get_method(method)
     if chosen.needs_shots:
         raise UserError(f"method {method!r} needs labelled images; `init` works from names (+ unlabelled images)")
-    evidence = Evidence(source, list(class_names), torch.empty(0, source.feature_dim),
-                        torch.empty(0, dtype=torch.long), overrides or {},
-                        unlabelled=None if unlabelled is None else unlabelled_features(source, unlabelled))
+    evidence = Evidence.names_only(source, class_names, overrides,
+                                   None if unlabelled is None else unlabelled_features(source, unlabelled))
     w, b = chosen.build(evidence, 0).init
     meta = RunMeta(model=model, resolution=source.resolution, feature_dim=source.feature_dim,
                    class_names=list(class_names), method=method, synsets=_synsets(evidence))

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from headstart.similarity import Evidence, resolutions, similarity
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
 
 
 def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
-                    overrides_path: Path | None = None, heatmap: Path | None = None) -> dict:
+                    overrides: dict[str, str] | None = None, heatmap: Path | None = None) -> dict:
     """-> {"model", "measure", "targets": [{name, synset, gloss, how, alternatives,
-    top: [{label, name, score}]}]}; optionally writes a heatmap of the union of top sources."""
-    from headstart.similarity.resolve import load_overrides
-
+    top: [{label, name, score}]}]}; optionally writes a heatmap of the union of top sources.
+    overrides: name -> synset id (see `resolve.load_overrides`)."""
     source = load_source(model) if isinstance(model, str) else model
-    overrides = load_overrides(overrides_path) if overrides_path else {}
-    evidence = Evidence(source, class_names, torch.empty(0, source.feature_dim),
-                        torch.empty(0, dtype=torch.long), overrides)
+    evidence = Evidence.names_only(source, class_names, overrides)
     matrix = similarity(measure, evidence)
     resolved = resolutions(evidence) if measure != "text" else [None] * len(class_names)
     scores, index = matrix.topk(min(top, matrix.shape[1]), dim=1)

@@ -77,3 +77,10 @@ def test_init_recentres_on_a_folder_of_unlabelled_images(tmp_path):
     missing = headstart("init", "--classes", classes, "--unlabelled", tmp_path / "none", "--out", tmp_path / "x",
                         check=False)
     assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_similar_follows_an_overrides_file(tmp_path):
+    (tmp_path / "map.txt").write_text("Bag=bag.n.06  # the luggage sense\n")
+    result = json.loads(headstart("similar", "--classes", "Bag", "--measure", "wup", "--top", "1",
+                                  "--overrides", tmp_path / "map.txt", "--json").stdout)
+    assert result["targets"][0]["synset"] == "bag.n.06" and "override" in result["targets"][0]["how"]

@@ -30,6 +30,13 @@ class Evidence:
     overrides: dict[str, str] = field(default_factory=dict)
     unlabelled: torch.Tensor | None = None
 
+    @classmethod
+    def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
+                   unlabelled: torch.Tensor | None = None) -> "Evidence":
+        """Evidence without labelled images (optionally with unlabelled ones)."""
+        return cls(source, list(class_names), torch.empty(0, source.feature_dim), torch.empty(0, dtype=torch.long),
+                   dict(overrides or {}), unlabelled)
+
     def target_mean(self) -> torch.Tensor | None:
         """Mean feature [D] of every target image given, labelled or not; None without images."""
         images = self.features if self.unlabelled is None else torch.cat([self.features, self.unlabelled])
