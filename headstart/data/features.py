@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from headstart.cache import cache_root
+from headstart.cache import atomic_write, cache_root
 from headstart.data.dataset import TargetData
 from headstart.sources.model import SourceModel
 
@@ -106,8 +106,4 @@ class FeatureCache:
         self.save_done()  # after the values: a kill in between only costs a recompute
 
     def save_done(self) -> None:
-        # write-then-rename, so a reader in another process never sees a half-written mask
-        partial = self.done_path.with_suffix(f".{os.getpid()}.tmp")
-        with partial.open("wb") as f:
-            np.save(f, self.done)
-        os.replace(partial, self.done_path)
+        atomic_write(self.done_path, lambda f: np.save(f, self.done))

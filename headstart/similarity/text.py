@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from headstart.cache import cache_root
+from headstart.cache import atomic_write, cache_root
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +34,7 @@ def embed(texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
     vectors = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
+    atomic_write(path, lambda f: np.save(f, vectors))
     return torch.from_numpy(vectors)
 
 

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from headstart.cache import cache_root
+from headstart.cache import atomic_write, cache_root
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data
 
@@ -121,9 +120,7 @@ def _taxonomy(corpus: str, cache: str) -> Taxonomy:
     tax = _parse(corpus_dir)
     arrays = {f.name: getattr(tax, f.name) for f in fields(Taxonomy) if f.name != "names"}
     arrays["names"] = np.frombuffer("\n".join(tax.names).encode(), dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     return tax
 
 

@@ -15,11 +15,10 @@ import functools
 import gzip
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
-from headstart.cache import cache_root
+from headstart.cache import atomic_write, cache_root
 from headstart.errors import UserError
 
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
@@ -70,7 +69,7 @@ def prepare_wordnet_dir(source: Path, target: Path, man_page: Path = LEXNAMES_MA
     for name in WORDNET_FILES:
         src, dst = source / name, target / name
         if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
-            _atomic_write(dst, src.read_bytes())
+            atomic_write(dst, lambda f: f.write(src.read_bytes()))
     if not (target / "lexnames").is_file():
         if not man_page.is_file():
             raise UserError(
@@ -81,15 +80,8 @@ def prepare_wordnet_dir(source: Path, target: Path, man_page: Path = LEXNAMES_MA
         if [r[0] for r in rows] != list(range(len(rows))) or len(rows) < 45:
             raise UserError(f"Could not read the lexnames table from {man_page}; reinstall `{INSTALL_HINT}`.")
         text = "".join(f"{num:02d}\t{name}\t{cat}\n" for num, name, cat in rows)
-        _atomic_write(target / "lexnames", text.encode())
+        atomic_write(target / "lexnames", lambda f: f.write(text.encode()))
     return target
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def corpus_dir() -> Path:
