@@ -24,6 +24,15 @@ def _is_readable_image(path: Path) -> bool:
         return False
 
 
+def _scan(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(readable images, other files) under `folder`, at any depth, sorted."""
+    images, others = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        readable = path.suffix.lower() in IMAGE_SUFFIXES and _is_readable_image(path)
+        (images if readable else others).append(path)
+    return images, others
+
+
 def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Path]]:
     """-> (class names, image paths, labels, skipped files) for a folder of class sub-folders."""
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -31,22 +40,19 @@ def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Pa
         raise UserError(f"{root} needs at least two class sub-folders (one per class), found {len(class_dirs)}")
     paths, labels, skipped = [], [], []
     for label, class_dir in enumerate(class_dirs):
-        found = 0
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-            if path.suffix.lower() in IMAGE_SUFFIXES and _is_readable_image(path):
-                paths.append(path)
-                labels.append(label)
-                found += 1
-            else:
-                skipped.append(path)
-        if found == 0:
+        images, others = _scan(class_dir)
+        paths += images
+        labels += [label] * len(images)
+        skipped += others
+        if not images:
             raise UserError(f"class folder {class_dir} has no readable images: add images or remove the folder")
     return [d.name for d in class_dirs], paths, np.asarray(labels, dtype=np.int64), skipped
 
 
-def _load_images(paths: list[Path], indices) -> list[Image.Image]:
+def load_images(paths: list[Path], indices=None) -> list[Image.Image]:
+    """RGB images of paths[indices] (all when None)."""
     images = []
-    for i in indices:
+    for i in range(len(paths)) if indices is None else indices:
         with Image.open(paths[i]) as image:
             images.append(image.convert("RGB"))
     return images
@@ -57,15 +63,10 @@ def image_paths(root: str | Path) -> list[Path]:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"image folder {root} does not exist: pass a folder of images (any layout)")
-    paths = sorted(p for p in root.rglob("*")
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _is_readable_image(p))
+    paths, _ = _scan(root)
     if not paths:
         raise UserError(f"{root} has no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return paths
-
-
-def load_images(paths: list[Path]) -> list[Image.Image]:
-    return _load_images(paths, range(len(paths)))
 
 
 def _content_key(root: Path, paths: list[Path]) -> str:
@@ -77,7 +78,7 @@ def _content_key(root: Path, paths: list[Path]) -> str:
 
 
 def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
-    return Split(name, labels, lambda idx: _load_images(paths, idx))
+    return Split(name, labels, lambda idx: load_images(paths, idx))
 
 
 def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
