@@ -30,7 +30,7 @@ from headstart.data.dataset import stratified_split
 from headstart.data.features import keep_freed_memory
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
-from headstart.train import Head, accuracy
+from headstart.train import Head, accuracy, top1
 
 HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
 OPTIMIZERS = ("adamw", "sgd")
@@ -205,7 +205,7 @@ def evaluate(source: SourceModel, head: Head, images: Sequence, labels, resoluti
     if len(labels) == 0:
         return float("nan")
     logits = sharded_outputs(model, source, images, np.arange(len(labels)), resolution, batch_size, device)
-    return (logits.argmax(1) == labels).float().mean().item()
+    return top1(logits, labels)
 
 
 def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indices: np.ndarray,
@@ -318,7 +318,7 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     model, losses = train_full(source, images, labels, fit_idx, (lp_w, lp_b), config)
     logits = sharded_outputs(model.to(distributed.device()), source, images, val_idx, config.resolution,
                              config.eval_batch_size)
-    full = (logits.argmax(1) == labels[val_idx]).float().mean().item()
+    full = top1(logits, labels[val_idx])
     model.cpu()
     # Rank 0 decides, so every rank returns the same thing even if float noise differed.
     keep_full = distributed.broadcast_object(full > head_only)

@@ -26,11 +26,16 @@ def single_thread():
         torch.set_num_threads(previous)
 
 
-def accuracy(w: torch.Tensor, b: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> float:
-    """Top-1 accuracy of the head (W [C, D], b [C]) on features [N, D] with labels [N]."""
+def top1(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of logits [N, C] against labels [N] (nan for N = 0)."""
     if len(labels) == 0:
         return float("nan")
-    return ((features @ w.T + b).argmax(dim=1) == labels).float().mean().item()
+    return (logits.argmax(dim=1) == labels).float().mean().item()
+
+
+def accuracy(w: torch.Tensor, b: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of the head (W [C, D], b [C]) on features [N, D] with labels [N]."""
+    return top1(features @ w.T + b, labels)
 
 
 @dataclass
