@@ -16,6 +16,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="New classifier heads that start from the most similar source classes.")
 
 
+# Options that several commands share, defined once so their defaults and help stay the same.
+MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model (see `headstart sources`)")
+OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping names to synsets")
+RESOLUTION_OPTION = typer.Option(None, help="input size in pixels (default: the model's)")
+RUN_OUT_OPTION = typer.Option(..., help="run folder to write")
+
+
 def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -44,11 +51,11 @@ def sources() -> None:
 
 @app.command()
 def similar(
-    model: str = typer.Option("efficientnet-lite0", help="source model (see `headstart sources`)"),
+    model: str = MODEL_OPTION,
     classes: str = typer.Option(..., help='comma-separated target class names, e.g. "Trouser,Bag"'),
     measure: str = typer.Option("lin", help="path, wup, lch, res, jcn, lin or text"),
     top: int = typer.Option(5, help="how many source classes to show per target"),
-    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    overrides: Optional[Path] = OVERRIDES_OPTION,
     heatmap: Optional[Path] = typer.Option(None, help="also write a heatmap PNG of the top sources"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
 ) -> None:
@@ -67,13 +74,13 @@ def similar(
 
 @app.command()
 def bench(
-    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    model: str = MODEL_OPTION,
     dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or a path to an image folder"),
     methods: str = typer.Option("random,zero,logreg,imprint,wup,headstart", help="comma-separated methods"),
     shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class (0 = names only)"),
     seeds: int = typer.Option(5, help="subsets per shot count"),
     seed_start: int = typer.Option(0, help="first seed (split a sweep across machines by seed ranges)"),
-    resolution: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's)"),
+    resolution: Optional[int] = RESOLUTION_OPTION,
     test_size: Optional[int] = typer.Option(None, help="class-balanced test subset size (default: all)"),
     epochs: int = typer.Option(100, help="full-batch head-training epochs"),
     unlabelled: int = typer.Option(0, help="training images per seed also given without labels (default uses them)"),
@@ -130,13 +137,13 @@ def report(
 
 @app.command()
 def init(
-    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    model: str = MODEL_OPTION,
     classes: str = typer.Option(..., help='comma-separated class names, e.g. "Trouser,Bag"'),
     method: str = typer.Option("headstart", help="a names-only method (see `headstart methods`)"),
-    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
+    overrides: Optional[Path] = OVERRIDES_OPTION,
     unlabelled: Optional[Path] = typer.Option(
         None, help="folder of target images without labels (any layout): the default recentres its biases on them"),
-    out: Path = typer.Option(..., help="run folder to write"),
+    out: Path = RUN_OUT_OPTION,
 ) -> None:
     """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
@@ -147,13 +154,13 @@ def init(
 
 @app.command()
 def fit(
-    model: str = typer.Option("efficientnet-lite0", help="source model"),
+    model: str = MODEL_OPTION,
     data: Path = typer.Option(..., help="image folder: one sub-folder per class (optional train/ test/)"),
     method: str = typer.Option("headstart", help="head initialisation method (see `headstart methods`)"),
-    resolution: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's)"),
+    resolution: Optional[int] = RESOLUTION_OPTION,
     epochs: int = typer.Option(100, help="head-training epochs"),
-    overrides: Optional[Path] = typer.Option(None, help="JSON or name=id lines mapping names to synsets"),
-    out: Path = typer.Option(..., help="run folder to write"),
+    overrides: Optional[Path] = OVERRIDES_OPTION,
+    out: Path = RUN_OUT_OPTION,
     full_finetune: bool = typer.Option(False, "--full-finetune", help=(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
