@@ -37,12 +37,12 @@ def run_once(args) -> dict:
 
     from headstart import distributed
     from headstart.data import few_shot_indices, load_dataset
-    from headstart.data.features import set_threads
+    from headstart.runtime import configure
     from headstart.finetune import FinetuneConfig, train_full
     from headstart.sources import load_source
 
     if not distributed.init_process_group_from_env():
-        set_threads()
+        configure()
     if args.threads:
         torch.set_num_threads(args.threads)
     source = load_source(args.model)

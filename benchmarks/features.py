@@ -21,7 +21,8 @@ import torch
 import headstart
 from headstart.bench import machine_description
 from headstart.data import load_dataset
-from headstart.data.features import FeatureCache, set_threads
+from headstart.data.features import FeatureCache
+from headstart.runtime import configure
 from headstart.sources.efficientnet_lite import build_reference
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--resolution", type=int, default=224)
     args = parser.parse_args()
-    set_threads()
+    configure()
     source = headstart.load_source("efficientnet-lite0")
     data = load_dataset("fashion-mnist")
     indices = np.arange(args.images)

@@ -1,23 +1,35 @@
-"""Where headstart keeps what it derives once: features, the WordNet copy, text embeddings."""
+"""Where headstart keeps what it derives once: features, the WordNet index, text embeddings.
+
+A cache is only ever a speed-up: when it cannot be written (read-only, full disk) headstart says so
+once and goes on without keeping what it computed.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from headstart.errors import UserError
+
 
 def cache_root() -> Path:
-    """``$HEADSTART_CACHE``, else ``~/.cache/headstart``."""
-    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
+    """``$HEADSTART_CACHE``, else ``~/.cache/headstart``; an error when it names a file."""
+    root = Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
+    if root.exists() and not root.is_dir():
+        raise UserError(f"the cache location {root} is a file, not a folder: set HEADSTART_CACHE to a folder "
+                        "(or unset it to use ~/.cache/headstart)")
+    return root
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Create or replace `path` with what `write(file)` writes, through a temporary file in the same
     folder renamed into place: a reader in another process, or a run killed mid-write, never sees a
     half-written file."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -25,3 +37,25 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+def keep(path: Path, write: Callable[[BinaryIO], object]) -> bool:
+    """`atomic_write` for a cache file: False (with one warning per folder) when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write)
+        return True
+    except OSError as error:
+        warn_not_kept(path.parent, error)
+        return False
+
+
+@lru_cache(maxsize=None)
+def _warned(folder: str, reason: str) -> bool:
+    warnings.warn(f"cannot write to the cache folder {folder} ({reason}): results are computed but not "
+                  "kept; make it writable or set HEADSTART_CACHE to another folder", stacklevel=4)
+    return True
+
+
+def warn_not_kept(folder: Path, error: OSError) -> None:
+    _warned(str(folder), error.strerror or type(error).__name__)

@@ -27,7 +27,6 @@ from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
 from headstart.data.dataset import stratified_split
-from headstart.data.features import keep_freed_memory
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, top1
@@ -215,7 +214,6 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
     One process or one DDP replica per rank; the replicas start from rank 0's weights and stay equal.
     """
-    keep_freed_memory()
     device = distributed.device()
     world, rank = distributed.world_size(), distributed.rank()
     model = Classifier(copy.deepcopy(source.backbone), linear_head(head)).to(device)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from headstart import distributed
 from headstart.data import load_image_folder
-from headstart.data.features import extract
+from headstart.data.features import FeatureCache, extract
 from headstart.data.folder import image_paths, load_images
 from headstart.errors import UserError
 from headstart.methods import execute, get_method
@@ -52,9 +52,9 @@ def fit_folder(model: str, data_dir: str | Path, out: str | Path, method: str = 
     source = load_source(model)
     data = load_image_folder(data_dir)
     resolution = resolution or source.resolution
-    train_x = distributed.sharded_extract(distributed.open_cache(source, data, "train", resolution), progress=progress)
+    train_x = FeatureCache(source, data, "train", resolution).get(progress=progress)
     train_y = torch.from_numpy(data.train.labels)
-    test_x = distributed.sharded_extract(distributed.open_cache(source, data, "test", resolution), progress=progress)
+    test_x = FeatureCache(source, data, "test", resolution).get(progress=progress)
     test_y = torch.from_numpy(data.test.labels)
     evidence = Evidence(source, data.class_names, train_x, train_y, overrides or {})
     evaluate = lambda w, b: accuracy(w, b, test_x, test_y)  # noqa: E731

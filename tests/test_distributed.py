@@ -40,8 +40,7 @@ def fit_run(out: Path, cache_root: Path) -> dict:
     head-only stage, guarded fine-tuning, test accuracy, rank 0 writes the run."""
     source, data = tiny_source(), tiny_data()
     train = data.train
-    features = distributed.sharded_extract(distributed.open_cache(source, data, "train", root=cache_root),
-                                           progress=False)
+    features = FeatureCache(source, data, "train", root=cache_root).get(progress=False)
     images = train.load(np.arange(len(train)))
     init = zero_head_fitter(features, torch.as_tensor(train.labels))
     state, w, b, report = finetune(source, images, train.labels, init, CONFIG, fit_head=zero_head_fitter,
@@ -65,8 +64,8 @@ def worker(rank: int, world: int, port: int, folder: Path) -> None:
         source, data = tiny_source(), tiny_data()
         # Sharded extraction of some rows, through a cache only rank 0 writes.
         wanted = np.array([0, 3, 5, 6, 10, 23, 17])
-        cache = distributed.open_cache(source, data, "train", root=folder / "cache-a")
-        torch.save(distributed.sharded_extract(cache, wanted, batch_size=2, progress=False), folder / f"features-{rank}.pt")
+        cache = FeatureCache(source, data, "train", root=folder / "cache-a")
+        torch.save(cache.get(wanted, batch_size=2, progress=False), folder / f"features-{rank}.pt")
         # DDP training: the replicas must end equal.
         labels = torch.as_tensor(data.train.labels)
         head = (torch.zeros(3, source.feature_dim), torch.zeros(3))
@@ -109,7 +108,7 @@ def test_sharded_extraction_equals_single_process_and_fills_the_cache(ddp_job):
         assert torch.allclose(torch.load(ddp_job / f"features-{rank}.pt"), expected, atol=1e-5)
     cache = FeatureCache(source, data, "train", root=ddp_job / "cache-a")
     assert list(np.flatnonzero(cache.done)) == sorted(wanted)
-    assert torch.allclose(cache.get(wanted, compute=False), expected, atol=1e-5)
+    assert torch.allclose(cache.get(wanted, progress=False), expected, atol=1e-5)  # all rows stored: nothing computed
 
 
 def test_ddp_replicas_end_with_identical_parameters(ddp_job):

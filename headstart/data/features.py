@@ -1,15 +1,20 @@
-"""Frozen-backbone features with an on-disk cache that fills lazily and survives interruption.
+"""Frozen-backbone features: the one extraction path, and an on-disk cache that fills lazily,
+survives interruption and never reads a damaged or foreign file as data.
 
-The cache for (model, resolution, preprocessing version, dataset content, split) is a float32
-memory-mapped array [N, D] plus a boolean `done` mask [N]: only the rows a run needs are computed
-(a 5-shot subset of 60k images costs 50 forward passes), and rows computed once are read back.
+The cache for (model weights, resolution, preprocessing version, dataset content, split) is one
+file: a header naming that full key and the shape, a `done` byte per row, then the float32 values
+[N, D] (memory-mapped). Only the rows a run needs are computed (a 5-shot subset of 60k images
+costs 50 forward passes), rows computed once are read back, and every open checks the header and
+the file size, so a truncated file, a file of another key or garbage is recomputed (with one
+warning) rather than read.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-from functools import lru_cache
+import hashlib
+import json
+import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -17,93 +22,218 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from headstart.cache import atomic_write, cache_root
-from headstart.data.dataset import TargetData
+from headstart import distributed
+from headstart.cache import atomic_write, cache_root, warn_not_kept
+from headstart.data.dataset import Split, TargetData
 from headstart.sources.model import SourceModel
 
-
-def set_threads() -> None:
-    """Use every core for intra-op parallelism (torch's default can be lower in containers), and
-    keep freed activation memory in the heap."""
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    keep_freed_memory()
-
-
-@lru_cache(maxsize=1)
-def keep_freed_memory() -> None:
-    """glibc serves big blocks with mmap and hands them back to the OS on free, so every batch's
-    activations page-fault in anew: Lite0 at 224 px ran at 24 img/s, 68 img/s with both knobs
-    below on this 2-core CPU. Process-wide, glibc only, and harmless where it does not apply."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    libc.mallopt(m_mmap_threshold, 1 << 30)
-    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+MAGIC = b"HEADSTART-FEATURES 1\n"
+HEADER_BYTES = 4096  # magic + JSON {"key", "rows", "dim"}, space-padded; values start page-aligned
 
 
 @torch.inference_mode()
 def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
             batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-    """Images -> features [N, D] (no cache)."""
+    """Images (uint8 arrays / PIL, or a `Split`-like object with `load(indices)`) -> features
+    [N, D] float32 on the CPU, without any cache."""
+    load = images.load if hasattr(images, "load") else (lambda idx: [images[i] for i in idx])
     chunks = []
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="features", unit="batch", disable=not progress):
-        x = model.preprocess(images[start:start + batch_size], resolution)
-        chunks.append(model.features(x).float())
+        batch = load(range(start, min(start + batch_size, len(images))))
+        chunks.append(model.features(model.preprocess(batch, resolution)).float())
     return torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim)
 
 
+def cache_file_name(key: str) -> str:
+    """A short, portable file name for any key: a readable prefix plus a hash of the whole key
+    (names with dots, 240 characters or bytes that are not UTF-8 all map to distinct files)."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:48].strip("_")
+    digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return f"{readable}-{digest}.features"
+
+
+class DamagedCache(Exception):
+    """A cache file that cannot be trusted; the message says why."""
+
+
 class FeatureCache:
-    """Lazily filled features of one split of one dataset under one model and resolution."""
+    """Lazily filled features of one split of one dataset under one model and resolution.
+
+    The file is created on the first write, by rank 0 only under torchrun (the other ranks compute
+    their share and receive the rows). A cache folder that cannot be written is read where it has
+    rows and otherwise bypassed, with one warning.
+    """
 
     def __init__(self, model: SourceModel, data: TargetData, split: str, resolution: int | None = None,
                  root: Path | None = None):
         self.model, self.split = model, data.split(split)
         self.resolution = resolution or model.resolution
-        folder = (root or cache_root()) / "features" / model.cache_key(self.resolution)
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / f"{data.key}-{split}"
-        self.values_path, self.done_path = stem.with_suffix(".f32.npy"), stem.with_suffix(".done.npy")
-        shape = (len(self.split), model.feature_dim)
-        if self.values_path.exists() and self.done_path.exists():
-            self.values = np.load(self.values_path, mmap_mode="r+")
-            self.done = np.load(self.done_path)
-            if self.values.shape == shape and self.done.shape == shape[:1]:
-                return
-        # A fresh sparse file: untouched rows cost no disk.
-        self.values = np.lib.format.open_memmap(self.values_path, mode="w+", dtype=np.float32, shape=shape)
-        self.done = np.zeros(shape[0], dtype=bool)
-        self.save_done()
+        self.key = f"{model.cache_key(self.resolution)}|{data.key}|{split}"
+        self.path = (root or cache_root()) / "features" / cache_file_name(self.key)
+        self.shape = (len(self.split), model.feature_dim)
+        self._done: np.ndarray | None = None  # memory-mapped views once the file is open
+        self._values: np.ndarray | None = None
+        self.writable = True
+        self._open_existing()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _open_existing(self) -> None:
+        if distributed.is_distributed() and not distributed.is_main():
+            return  # only rank 0 reads and writes the file
+        if not self.path.exists():
+            return
+        try:
+            self._map(self._check_header(), mode="r+")
+        except PermissionError:
+            self.writable = False
+            try:
+                self._map(self._check_header(), mode="r")
+            except (OSError, DamagedCache):
+                self._done = self._values = None
+        except (OSError, DamagedCache) as why:
+            warnings.warn(f"feature cache file {self.path} is damaged ({why}); recomputing it", stacklevel=3)
+            self._done = self._values = None
+            self._discard()
+
+    def _check_header(self) -> int:
+        """Validate magic, key, shape and exact size; -> byte offset of the values."""
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+        if not head.startswith(MAGIC) or len(head) < HEADER_BYTES:
+            raise DamagedCache("not a headstart feature file")
+        try:
+            meta = json.loads(head[len(MAGIC):].decode("utf-8", "strict").rstrip(" \n\0"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise DamagedCache("unreadable header") from None
+        if not isinstance(meta, dict) or meta.get("key") != self.key:
+            raise DamagedCache("it belongs to another model, dataset or split")
+        if [meta.get("rows"), meta.get("dim")] != list(self.shape):
+            raise DamagedCache(f"shape {meta.get('rows')}x{meta.get('dim')} instead of {self.shape[0]}x{self.shape[1]}")
+        expected = self._values_offset() + 4 * self.shape[0] * self.shape[1]
+        if size != expected:
+            raise DamagedCache(f"{size} bytes instead of {expected}: truncated or padded")
+        return self._values_offset()
+
+    def _values_offset(self) -> int:
+        done_bytes = -(-self.shape[0] // 64) * 64  # keep the float32 values aligned
+        return HEADER_BYTES + done_bytes
+
+    def _map(self, offset: int, mode: str) -> None:
+        self._done = np.memmap(self.path, dtype=np.uint8, mode=mode, offset=HEADER_BYTES, shape=(self.shape[0],))
+        self._values = np.memmap(self.path, dtype=np.float32, mode=mode, offset=offset, shape=self.shape)
+        if not np.isin(self._done, (0, 1)).all():
+            raise DamagedCache("its done-flags are not 0/1")
+
+    @property
+    def done(self) -> np.ndarray:
+        """[N] bool: which rows are stored."""
+        return np.zeros(self.shape[0], bool) if self._done is None else self._done.astype(bool)
 
     def missing(self, indices: np.ndarray) -> np.ndarray:
         return np.unique(indices[~self.done[indices]])
 
-    def get(self, indices: Sequence[int] | None = None, batch_size: int = 64, progress: bool = True,
-            compute: bool = True) -> torch.Tensor:
+    def get(self, indices: Sequence[int] | None = None, batch_size: int = 64, progress: bool = True) -> torch.Tensor:
         """Features [len(indices), D] of the given split indices (all when None), computing the
-        missing ones in batches and saving each batch as soon as it is done."""
+        missing ones in batches — split across the ranks under torchrun — and storing each batch as
+        soon as it is done. Every rank receives the same tensor."""
         indices = np.arange(len(self.split)) if indices is None else np.asarray(indices, dtype=np.int64)
-        todo = self.missing(indices)
-        if len(todo) and compute:
-            self.compute(todo, batch_size, progress)
-        return torch.from_numpy(np.array(self.values[indices]))
+        if not distributed.is_distributed():
+            return self._get_local(indices, batch_size, progress)
+        todo = distributed.broadcast_object(self._todo(indices) if distributed.is_main() else None)
+        fresh = None
+        if len(todo):
+            fresh = distributed.gather_sharded(
+                lambda part: extract(self.model, self._subset(part), self.resolution, batch_size,
+                                     progress=progress and distributed.is_main()), todo)
+        rows = None
+        if distributed.is_main():
+            if fresh is not None:
+                self.store(todo, fresh)
+            rows = self._assemble(indices, todo, fresh)
+        return distributed.broadcast_tensor(rows)
 
-    def compute(self, todo: np.ndarray, batch_size: int = 64, progress: bool = True) -> None:
-        set_threads()
-        bar = tqdm(total=len(todo), desc=f"features {self.split.name}", unit="img", disable=not progress)
+    def _get_local(self, indices: np.ndarray, batch_size: int, progress: bool) -> torch.Tensor:
+        todo = self._todo(indices)
+        parts = []
+        bar = tqdm(total=len(todo), desc=f"features {self.split.name}", unit="img", disable=not progress or not len(todo))
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            self.store(batch, extract(self.model, self.split.load(batch), self.resolution, batch_size))
+            parts.append(extract(self.model, self._subset(batch), self.resolution, batch_size))
+            self.store(batch, parts[-1])
             bar.update(len(batch))
         bar.close()
+        fresh = torch.cat(parts) if parts else None
+        return self._assemble(indices, todo, fresh)
+
+    def _todo(self, indices: np.ndarray) -> np.ndarray:
+        """Rows to compute: not stored, or stored but not finite (then with a warning)."""
+        todo = self.missing(indices)
+        stored = np.setdiff1d(np.unique(indices), todo)
+        if len(stored):
+            bad = stored[~np.isfinite(self._values[stored]).all(axis=1)]
+            if len(bad):
+                warnings.warn(f"feature cache file {self.path} has {len(bad)} rows that are not finite; "
+                              "recomputing them", stacklevel=3)
+                todo = np.union1d(todo, bad)
+        return todo
+
+    def _assemble(self, indices: np.ndarray, todo: np.ndarray, fresh: torch.Tensor | None) -> torch.Tensor:
+        out = torch.empty(len(indices), self.shape[1])
+        is_fresh = np.isin(indices, todo)
+        if fresh is not None and is_fresh.any():
+            out[torch.from_numpy(is_fresh)] = fresh[torch.from_numpy(np.searchsorted(todo, indices[is_fresh]))]
+        if (~is_fresh).any():
+            out[torch.from_numpy(~is_fresh)] = torch.from_numpy(np.array(self._values[indices[~is_fresh]]))
+        return out
+
+    def _subset(self, indices: np.ndarray) -> Split:
+        return Split(self.split.name, self.split.labels[indices], lambda idx: self.split.load(indices[list(idx)]))
+
+    # -- writing --------------------------------------------------------------------------------
 
     def store(self, indices: np.ndarray, features: torch.Tensor) -> None:
-        self.values[indices] = features.numpy()
-        self.values.flush()
-        self.done[indices] = True
-        self.save_done()  # after the values: a kill in between only costs a recompute
+        """Write rows, then flag them done (a kill in between only costs a recompute)."""
+        if not self.writable or (self._values is None and not self._create()):
+            return
+        try:
+            self._values[indices] = features.numpy()
+            self._values.flush()
+            self._done[indices] = 1
+            self._done.flush()
+        except OSError as error:  # a full disk: keep going without the cache
+            self._stop_writing(error)
 
-    def save_done(self) -> None:
-        atomic_write(self.done_path, lambda f: np.save(f, self.done))
+    def _create(self) -> bool:
+        """A fresh file (sparse: untouched rows cost no disk), renamed into place whole, so a
+        concurrent process never maps a file that is being truncated."""
+        meta = json.dumps({"key": self.key, "rows": self.shape[0], "dim": self.shape[1]}, ensure_ascii=True)
+        header = MAGIC + meta.encode()
+        if len(header) >= HEADER_BYTES:
+            raise ValueError("feature cache key too long for the header")
+        total = self._values_offset() + 4 * self.shape[0] * self.shape[1]
+
+        def write(f) -> None:
+            f.write(header.ljust(HEADER_BYTES, b" "))
+            f.truncate(total)
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, write)
+            self._map(self._values_offset(), mode="r+")
+        except OSError as error:
+            self._stop_writing(error)
+            return False
+        return True
+
+    def _stop_writing(self, error: OSError) -> None:
+        self.writable = False
+        warn_not_kept(self.path.parent, error)
+
+    def _discard(self) -> None:
+        try:
+            self.path.unlink()
+        except OSError:
+            pass

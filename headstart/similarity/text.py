@@ -11,7 +11,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from headstart.cache import atomic_write, cache_root
+from headstart.cache import cache_root, keep
+
+EMBEDDING_DIM = 384
 
 
 @lru_cache(maxsize=1)
@@ -29,12 +31,15 @@ def embed(texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
     texts = list(texts)
     digest = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:16]
     path = cache_root() / "text" / f"minilm-{digest}.npy"
-    if path.exists():
-        return torch.from_numpy(np.load(path))
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(texts), EMBEDDING_DIM) and vectors.dtype == np.float32 and np.isfinite(vectors).all():
+            return torch.from_numpy(vectors)
+    except (OSError, ValueError, EOFError):  # absent, torn or foreign: compute again
+        pass
     vectors = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: np.save(f, vectors))
+    keep(path, lambda f: np.save(f, vectors))
     return torch.from_numpy(vectors)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from headstart.cache import atomic_write, cache_root
+from headstart.cache import cache_root, keep
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data
 
@@ -120,7 +120,7 @@ def _taxonomy(corpus: str, cache: str) -> Taxonomy:
     tax = _parse(corpus_dir)
     arrays = {f.name: getattr(tax, f.name) for f in fields(Taxonomy) if f.name != "names"}
     arrays["names"] = np.frombuffer("\n".join(tax.names).encode(), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    keep(path, lambda f: np.savez(f, **arrays))
     return tax
 
 
