@@ -1,4 +1,4 @@
-"""Class names -> noun synsets: Fashion-MNIST names, ids, overrides, helpful errors."""
+"""Class names -> noun synsets or text: real dataset names, ids, overrides, per-class fallback."""
 
 import json
 from pathlib import Path
@@ -12,6 +12,12 @@ from headstart.similarity.resolve import Resolution, load_overrides, resolve_cla
 
 FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CALTECH50 = ("Faces Faces_easy Leopards ant beaver bonsai brain brontosaurus butterfly chair chandelier cougar_body "
+             "cougar_face crayfish crocodile dalmatian emu ewer flamingo flamingo_head garfield gerenuk grand_piano "
+             "hawksbill headphone ibis joshua_tree kangaroo ketch lamp mandolin okapi panda rhino rooster saxophone "
+             "schooner scissors scorpion sea_horse snoopy stapler stegosaurus strawberry sunflower trilobite umbrella "
+             "wild_cat windsor_chair wrench").split()
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +52,36 @@ def test_fashion_mnist_names_resolve_sensibly(fashion):
 def test_resolution_explains_the_choice(fashion):
     bag = fashion["Bag"]
     assert isinstance(bag, Resolution) and bag.synset_id == D.synset_id(D.synset(bag.synset_name))
-    assert "container" in bag.gloss and "noun senses" in bag.how and "source classes" in bag.how
+    assert "container" in bag.gloss and "9 noun senses, decided by" in bag.how and bag.source == "wordnet"
     assert bag.alternatives and all(": " in a for a in bag.alternatives)
     assert not any(a.startswith(bag.synset_name + ":") for a in bag.alternatives)
     assert "head word 'boot'" in fashion["Ankle boot"].how
+    assert fashion["T-shirt/top"].synset_name == "jersey.n.03"  # the unambiguous alternative keeps its weight
+    assert bag.as_dict() == {"name": "Bag", "synset": bag.synset_name, "source": "wordnet", "how": bag.how,
+                             "alternatives": bag.alternatives, "gloss": bag.gloss, "part": None}
+
+
+def test_caltech50_folder_names_all_get_an_answer(imagenet_ids):
+    got = {r.name: r for r in resolve_classes(CALTECH50, imagenet_ids)}
+    assert len(got) == 50 and all(r.source in ("wordnet", "text") for r in got.values())
+    expected = {"Faces": "face.n.01", "Faces_easy": "face.n.01", "brain": "brain.n.01",
+                "cougar_body": "cougar.n.01", "cougar_face": "cougar.n.01", "flamingo_head": "flamingo.n.01",
+                "sea_horse": "seahorse.n.02", "hawksbill": "hawksbill_turtle.n.01", "Leopards": "leopard.n.02",
+                "crayfish": "crayfish.n.03", "dalmatian": "dalmatian.n.02", "emu": "emu.n.02",
+                "scorpion": "scorpion.n.03", "wild_cat": "wildcat.n.03", "grand_piano": "grand_piano.n.01",
+                "windsor_chair": "windsor_chair.n.01", "joshua_tree": "joshua_tree.n.01", "panda": "giant_panda.n.01"}
+    assert {n: got[n].synset_name for n in expected} == expected
+    assert got["flamingo_head"].part == "head" and got["cougar_body"].part == "body"
+    for person in ("garfield", "snoopy"):  # one person's name is no class of images: text
+        assert got[person].source == "text" and got[person].synset_id is None and "one person" in got[person].how
+        assert got[person].text == person
+    assert sum(r.source == "wordnet" for r in got.values()) == 48
+
+
+def test_cifar10_names(imagenet_ids):
+    got = [r.synset_name for r in resolve_classes(CIFAR10, imagenet_ids)]
+    assert got == ["airplane.n.01", "car.n.01", "bird.n.01", "cat.n.01", "deer.n.01", "dog.n.01", "frog.n.01",
+                   "horse.n.01", "ship.n.01", "truck.n.01"]
 
 
 def test_plurals_case_and_separators(imagenet_ids):
@@ -59,17 +91,24 @@ def test_plurals_case_and_separators(imagenet_ids):
     assert got[3].synset_name == "jersey.n.03"
 
 
-def test_without_sources_the_first_sense_wins():
+def test_without_sources_wordnet_frequency_decides():
     (bag,) = resolve_classes(["bag"], [])
-    assert bag.synset_name == "bag.n.01" and "first" in bag.how
+    assert bag.synset_name == "bag.n.01" and "WordNet's frequency" in bag.how
+    (brain,) = resolve_classes(["brain"], [])
+    assert brain.synset_name == "brain.n.01"
 
 
 def test_explicit_ids_and_overrides(imagenet_ids):
     got = resolve_classes(["bag.n.04", "n02774152", "Bag"], imagenet_ids, overrides={"bag": "bag.n.06"})
     assert [r.synset_name for r in got] == ["bag.n.04", "bag.n.04", "bag.n.06"]
-    assert "explicit" in got[0].how and "override" in got[2].how
+    assert "explicit" in got[0].how and got[0].source == "wordnet"
+    assert "override" in got[2].how and got[2].source == "override"
     with pytest.raises(UserError, match="bag.n.99"):
         resolve_classes(["Bag"], imagenet_ids, overrides={"Bag": "bag.n.99"})
+    with pytest.raises(UserError, match="bag.n.99"):  # an unused entry is still a mistake in the file
+        resolve_classes(["Coat"], imagenet_ids, overrides={"Bag": "bag.n.99"})
+    with pytest.raises(UserError, match="written as a synset id"):
+        resolve_classes(["Coat", "bag.n.99"], imagenet_ids)
 
 
 def test_load_overrides_json_and_lines(tmp_path):
@@ -84,9 +123,15 @@ def test_load_overrides_json_and_lines(tmp_path):
         load_overrides(tmp_path / "missing.txt")
 
 
-def test_unknown_names_suggest_near_lemmas(imagenet_ids):
-    with pytest.raises(UserError) as err:
-        resolve_classes(["Bag", "sneekers", "qwzx"], imagenet_ids)
-    message = str(err.value)
-    assert "sneaker" in message and "'qwzx'" in message and "overrides" in message
-    assert "'Bag'" not in message
+def test_unknown_names_fall_back_to_text_one_by_one(imagenet_ids):
+    got = resolve_classes(["Bag", "qwzx", "", "easy_2"], imagenet_ids)
+    assert got[0].source == "wordnet" and got[0].synset_name
+    for r in got[1:]:
+        assert r.source == "text" and r.synset_id is None and r.synset_name is None and "text embedding" in r.how
+    assert got[1].text == "qwzx" and "not a WordNet noun" in got[1].how
+
+
+def test_source_labels_that_are_not_synsets_make_every_row_text():
+    got = resolve_classes(["Bag", "garfield"], ["tabby", "purse"])
+    assert [r.source for r in got] == ["text", "text"]
+    assert got[0].synset_name == "bag.n.01" and "not WordNet ids" in got[0].how

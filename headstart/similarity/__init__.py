@@ -1,11 +1,15 @@
 """Similarity between target classes and source classes: one module per family, one registry.
 
-Every family returns S [n_targets, n_sources] >= 0. Semantic families (WordNet measures, text)
-use only the class names; visual ones use only the few training features they are given.
+Every family returns S [n_targets, n_sources] >= 0. Semantic families use the class names: a
+WordNet measure gives each class whose name resolves its WordNet row and every other class a
+text-embedding row on the same scale (``mixed``); the images, when given, only choose among a
+name's senses (``vote``). Visual families use only the few training features they are given.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -13,6 +17,7 @@ from typing import Callable
 import torch
 
 from headstart.errors import UserError
+from headstart.similarity.resolve import Resolution, resolution_table
 from headstart.similarity.wordnet import MEASURES, wordnet_matrix
 from headstart.sources.model import SourceModel
 
@@ -47,47 +52,89 @@ class Evidence:
         return len(self.class_names)
 
 
-@lru_cache(maxsize=8)
-def _resolve(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple) -> tuple:
+@lru_cache(maxsize=16)
+def _names_only(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple) -> tuple:
     from headstart.similarity.resolve import resolve_classes
 
     return tuple(resolve_classes(list(names), list(source_labels), dict(overrides) or None))
 
 
+_VOTED: OrderedDict = OrderedDict()  # (names key, images digest) -> resolutions; the bench asks often
+_VOTED_SIZE = 32
+
+
+def _digest(*tensors: torch.Tensor | None) -> str:
+    h = hashlib.sha1()
+    for t in tensors:
+        h.update(b"-" if t is None else t.detach().cpu().contiguous().numpy().tobytes() + str(tuple(t.shape)).encode())
+    return h.hexdigest()
+
+
 def resolutions(evidence: Evidence) -> list:
-    """Name -> synset resolution of the target classes (cached per name list)."""
-    return list(_resolve(tuple(evidence.class_names), tuple(evidence.source.labels),
-                         tuple(sorted(evidence.overrides.items()))))
+    """Name -> synset (or text) resolution of each target class: ``resolve.Resolution``s.
+
+    From the names (with overrides and the source's labels), cached per name list; when the
+    evidence holds training or unlabelled images, they vote among each class's credible senses
+    (``vote.image_vote``), cached per image set."""
+    key = (tuple(evidence.class_names), tuple(evidence.source.labels), tuple(sorted(evidence.overrides.items())))
+    resolved = list(_names_only(*key))
+    has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
+    if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in resolved):
+        return resolved
+    full_key = (key, _digest(evidence.features, evidence.labels, evidence.unlabelled))
+    if full_key not in _VOTED:
+        from headstart.similarity.vote import VOTE_MEASURE, image_vote
+
+        head = evidence.source.head
+        _VOTED[full_key] = image_vote(resolved, list(evidence.source.labels), (head.weight, head.bias),
+                                      _class_rows(evidence, resolved, VOTE_MEASURE), evidence.features,
+                                      evidence.labels, evidence.unlabelled if has_unlabelled else None)
+        while len(_VOTED) > _VOTED_SIZE:
+            _VOTED.popitem(last=False)
+    _VOTED.move_to_end(full_key)
+    return list(_VOTED[full_key])
 
 
 def has_wordnet_labels(source: SourceModel) -> bool:
+    from headstart.similarity.wordnet import taxonomy
     from headstart.similarity.wordnet_data import is_synset_id
 
-    return all(is_synset_id(label) for label in source.labels)
+    index = taxonomy().index
+    return all(is_synset_id(label) and label in index for label in source.labels)
 
 
-def _require_wordnet_labels(source: SourceModel) -> None:
-    if not has_wordnet_labels(source):
-        raise UserError(
-            f"WordNet similarity needs source labels that are WordNet synset ids; {source.name}'s are not "
-            "(use the text or visual family, or pass labels=[...synset ids...] to SourceModel.from_module)"
-        )
+def _class_rows(evidence: Evidence, resolved: list, measure: str) -> torch.Tensor:
+    """[C, S] per class: the WordNet ``measure`` row where it resolved, a calibrated text row
+    elsewhere (text rows only, against the source names, when the labels are not WordNet ids)."""
+    from headstart.similarity.mixed import mixed_rows
+
+    is_text = [r.source == "text" for r in resolved]
+    wordnet_rows = text_rows = None
+    if not all(is_text):
+        wordnet_rows = wordnet_matrix([r.synset_id for r, t in zip(resolved, is_text) if not t],
+                                      evidence.source.labels, measure)
+    if any(is_text):
+        from headstart.similarity.text import text_matrix
+
+        text_rows = text_matrix([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(evidence.source))
+    return mixed_rows(wordnet_rows, text_rows, is_text)
 
 
 def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
-    _require_wordnet_labels(evidence.source)
-    targets = [r.synset_id for r in resolutions(evidence)]
-    return wordnet_matrix(targets, evidence.source.labels, measure)
+    return _class_rows(evidence, resolutions(evidence), measure)
 
 
 def source_texts(source: SourceModel) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas when labels are synset ids
     ('jersey, T-shirt, tee shirt'), else its name."""
-    from headstart.similarity.wordnet_data import synset
+    from headstart.similarity import mixed
+    from headstart.similarity.lexicon import lexicon
+    from headstart.similarity.wordnet import taxonomy
 
-    if has_wordnet_labels(source):
-        return [", ".join(lemma.replace("_", " ") for lemma in synset(label).lemma_names()) for label in source.labels]
-    return list(source.names)
+    if not has_wordnet_labels(source):
+        return mixed.source_texts(source.labels, source.names)
+    lex, index = lexicon(), taxonomy().index
+    return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_names(index[label]))
 
 
 def text_similarity(evidence: Evidence) -> torch.Tensor:
@@ -150,4 +197,4 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "resolutions", "similarity", "wordnet_matrix"]
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "resolution_table", "resolutions", "similarity", "wordnet_matrix"]

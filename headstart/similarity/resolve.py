@@ -1,47 +1,58 @@
-"""Class name -> WordNet noun synset, with the choice explained.
+"""Class name -> WordNet noun synset (or a text embedding), with the choice explained.
 
-Users name classes as datasets do (``T-shirt/top``, ``Ankle boot``, ``sneakers``). Each name is
-tried as: an override, an explicit synset id, then WordNet lemmas of each ``/`` alternative
-(case, plurals via NLTK's morphy, spaces/hyphens as ``_``), and for a multiword name not in
-WordNet, its head word (``ankle boot`` -> ``boot``). When several noun senses remain, the one
-closest to the source classes wins: the mean Wu-Palmer similarity to its 3 nearest source
-synsets, minus a small penalty per WordNet sense rank (senses are listed by frequency, so the
-commoner sense wins a near tie).
+For each class: an override, else an explicit synset id, else the normalisation ladder
+(``names.read_name``) finds its noun lemmas and ``senses`` scores their senses on WordNet's own
+frequencies, the task's other names and closeness to the source classes. A name nothing
+resolves, or whose only senses are one person (``garfield``), gets ``source="text"``: its row
+comes from text embeddings. One class never decides for another: unresolved names are reported,
+not raised; only a bad synset id (an override value, or a class name written as an id) is an error.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from headstart.errors import UserError
-from headstart.similarity import wordnet_data
-from headstart.similarity.wordnet import wordnet_matrix
+from headstart.similarity import senses as S
+from headstart.similarity.lexicon import lexicon
+from headstart.similarity.names import read_name, tokens
+from headstart.similarity.wordnet import taxonomy
+from headstart.similarity.wordnet_data import is_synset_id
 
-TOP_K = 3  # nearest sources averaged: one lucky match alone should not pick a sense
-SENSE_RANK_PENALTY = 0.005  # per WordNet sense rank: breaks near ties toward the commoner sense
 MAX_ALTERNATIVES = 8
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resolution:
-    """How one class name became a synset.
+    """How one class name became a synset, or why it uses text.
 
-    ``alternatives``: the other candidate senses, best first, each as ``"bag.n.04: <gloss>"``.
+    ``synset_id`` ``n02774152`` / ``synset_name`` ``bag.n.04`` (both None for text);
+    ``source``: ``wordnet`` | ``text`` | ``override``; ``alternatives``: the other candidate
+    senses, best first, as ``"bag.n.06: <gloss>"``; ``part``: ``head`` for ``flamingo_head``;
+    ``text``: what a text embedding of the class reads; ``options``: (synset row, names-only
+    score) of the credible senses, best first, for the image vote.
     """
 
     name: str
-    synset_id: str  # 'n02774152'
-    synset_name: str  # 'bag.n.04'
+    synset_id: str | None
+    synset_name: str | None
     gloss: str
-    how: str  # short human explanation
+    source: str
+    how: str
     alternatives: list[str] = field(default_factory=list)
+    part: str | None = None
+    text: str = ""
+    options: tuple[tuple[int, float], ...] = field(default=(), repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        """The run.json / ``similar --json`` form: name, synset (``face.n.01`` or None), source,
+        how, alternatives, gloss, part."""
+        return {"name": self.name, "synset": self.synset_name, "source": self.source, "how": self.how,
+                "alternatives": list(self.alternatives), "gloss": self.gloss, "part": self.part}
 
 
 def _key(name: str) -> str:
@@ -76,113 +87,106 @@ def load_overrides(path) -> dict[str, str]:
 
 
 def resolve_classes(names, source_ids, overrides=None) -> list[Resolution]:
-    """Resolve each class name to a noun synset, preferring senses near ``source_ids``.
+    """Resolve each class name to a noun synset, or to ``source="text"`` when none is credible.
 
-    names: C class names or synset ids; source_ids: the source model's synset ids (may be empty:
-    then WordNet's first sense wins); overrides: name -> synset id, matched case-insensitively.
-    Returns C ``Resolution``s in order. Raises UserError listing every unresolvable name with
-    near WordNet lemmas.
+    names: C class names or synset ids; source_ids: the source model's labels (WordNet ids add
+    the closeness evidence; other labels, or none, leave it out and make every row text);
+    overrides: name -> synset id, matched case-insensitively. Returns C ``Resolution``s in
+    order. Raises UserError naming a bad override id or a name written as an id WordNet lacks.
     """
-    wn = wordnet_data.wordnet()
+    lex, tax = lexicon(), taxonomy()
+    names = list(names)
+    fixed = _fixed_rows(tax, names, overrides or {})
     source_ids = list(source_ids)
-    overrides = {_key(k): v for k, v in (overrides or {}).items()}
-    fixed, candidates, failed = {}, {}, []
-    for i, name in enumerate(names):
-        if _key(name) in overrides:
-            fixed[i] = (wordnet_data.synset(overrides[_key(name)]), f"override for {name!r}")
-        elif wordnet_data.is_synset_id(name.strip()):
-            fixed[i] = (wordnet_data.synset(name), "explicit synset id")
-        else:
-            found = _candidates(wn, name)
-            if found[0]:
-                candidates[i] = found
-            else:
-                failed.append(name)
-    if failed:
-        raise UserError(_unknown_message(wn, failed))
+    wordnet_sources = bool(source_ids) and all(is_synset_id(i) and i in tax.index for i in source_ids)
+    source_rows = np.array([tax.index[i] for i in source_ids]) if wordnet_sources else None
 
-    scores = _scores([s for synsets, _ in candidates.values() for s in synsets], source_ids)
+    readings = [None if i in fixed else read_name(lex, name) for i, name in enumerate(names)]
+    candidates = [S.candidate_senses(lex, r.lemmas) if r else [] for r in readings]
+    terms = S.names_terms(lex, tax, candidates, source_rows)
     out = []
     for i, name in enumerate(names):
         if i in fixed:
-            s, how = fixed[i]
-            out.append(Resolution(name, wordnet_data.synset_id(s), s.name(), s.definition(), how, []))
-            continue
-        synsets, via = candidates[i]
-        if len(synsets) == 1:
-            chosen, how, others = synsets[0], f"{via}; its only noun sense", []
+            row, source, how = fixed[i]
+            res = Resolution(name, f"n{tax.offsets[row]:08d}", tax.names[row], lex.glosses[row], source, how,
+                             text=" ".join(tokens(lex.lemma_names(row)[0])), options=((row, 0.0),))
         else:
-            ranked = sorted(synsets, key=lambda s: -(scores.get(s.name(), 0.0) - SENSE_RANK_PENALTY * synsets.index(s)))
-            chosen, others = ranked[0], ranked[1:]
-            if scores:
-                how = (f"{via}; {len(synsets)} noun senses, chose the closest to the {len(source_ids)} source "
-                       f"classes (mean wup to its {TOP_K} nearest: {scores[chosen.name()]:.3f})")
-            else:
-                how = f"{via}; {len(synsets)} noun senses, chose WordNet's first (most frequent) one"
-        out.append(Resolution(
-            name, wordnet_data.synset_id(chosen), chosen.name(), chosen.definition(), how,
-            [f"{s.name()}: {s.definition()}" for s in others[:MAX_ALTERNATIVES]],
-        ))
+            res = _choose(lex, tax, name, readings[i], candidates[i], terms[i])
+        if not wordnet_sources and res.source == "wordnet":
+            res = replace(res, source="text", how=res.how + "; the source labels are not WordNet ids, so its row "
+                          "comes from text embeddings of the source names")
+        out.append(res)
     return out
 
 
-def _candidates(wn, name: str):
-    """(noun synsets in WordNet sense order, how they were found) for a free-text class name."""
-    alternatives = [a.strip() for a in name.split("/") if a.strip()]
-    found, hows = [], []
-    for alt in alternatives:
-        forms = _forms(alt)
-        synsets = _lookup(wn, forms)
-        if synsets:
-            hows.append(f"{alt!r} is a WordNet noun")
-        else:
-            words = [w for w in re.split(r"[\s_\-]+", alt) if w]
-            if len(words) > 1:
-                synsets = _lookup(wn, [words[-1]])
-                if synsets:
-                    hows.append(f"{alt!r} is not in WordNet, used its head word {words[-1]!r}")
-        found += [s for s in synsets if s not in found]
-    return found, "; ".join(hows)
+def _fixed_rows(tax, names: list[str], overrides: dict[str, str]) -> dict[int, tuple[int, str, str]]:
+    """Class index -> (synset row, source, how) for overridden names and explicit ids. Every
+    override value is checked, used or not: a typo in the file is a mistake either way."""
+    by_key = {}
+    for name, synset in overrides.items():
+        synset = str(synset).strip()
+        if synset not in tax.index:
+            raise UserError(f"override {name!r} -> {synset!r}: WordNet 3.0 has no noun synset {synset!r}; "
+                            "use an id like 'n02769748' or 'bag.n.04' (`headstart similar` shows candidates)")
+        by_key[_key(name)] = (tax.index[synset], synset)
+    fixed = {}
+    for i, name in enumerate(names):
+        if _key(name) in by_key:
+            row, synset = by_key[_key(name)]
+            fixed[i] = (row, "override", f"override {synset}")
+        elif is_synset_id(name.strip()):
+            if name.strip() not in tax.index:
+                raise UserError(f"class {name!r} is written as a synset id, but WordNet 3.0 has no noun synset "
+                                f"{name.strip()!r}; fix the id (e.g. 'bag.n.04' or 'n02769748') or rename the class")
+            fixed[i] = (tax.index[name.strip()], "wordnet", "explicit synset id")
+    return fixed
 
 
-def _forms(text: str) -> list[str]:
-    """Lemma spellings to try: WordNet joins words with ``_`` and keeps some hyphens (``t-shirt``)."""
-    base = "_".join(text.split())
-    return list(dict.fromkeys([base, base.replace("-", "_"), base.replace("-", "")]))
+def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -> Resolution:
+    """The best credible sense of one name, or text when it has none."""
+    scores = terms.sum(axis=1) if len(candidates) else np.zeros(0)
+    credible = [k for k, s in enumerate(candidates) if S.credible(lex, s.row)]
+    ranked = sorted(credible, key=lambda k: -scores[k])
+    rejected = [k for k in range(len(candidates)) if k not in credible]
+    alternatives = [f"{tax.names[candidates[k].row]}: {lex.glosses[candidates[k].row]}"
+                    for k in ranked[1:] + rejected][:MAX_ALTERNATIVES]
+    if not ranked:
+        how = reading.how
+        if candidates:
+            people = ", ".join(f"{tax.names[s.row]} ({lex.glosses[s.row].split(';')[0].strip()})" for s in candidates)
+            how += f"; its only sense is one person, not a class of images: {people}"
+        return Resolution(name, None, None, "", "text", how + f"; text embedding of {reading.text!r}",
+                          alternatives, reading.part, reading.text)
+    best = candidates[ranked[0]]
+    if len(candidates) == 1:
+        why = "its only noun sense"
+    elif len(ranked) == 1:
+        why = f"the only sense that is not one person ({', '.join(tax.names[candidates[k].row] for k in rejected)})"
+    else:
+        lead = terms[ranked[0]] - terms[ranked[1]]
+        why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]} "
+               f"(over {tax.names[candidates[ranked[1]].row]}; {lex.lexname(best.row)})")
+    return Resolution(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
+                      f"{reading.how}; {why}", alternatives, reading.part, reading.text,
+                      tuple((candidates[k].row, float(scores[k])) for k in ranked))
 
 
-def _lookup(wn, forms: list[str]) -> list:
-    synsets = []
-    for form in forms:
-        # wn.synsets lower-cases and applies morphy (sneakers -> sneaker) itself
-        synsets += [s for s in wn.synsets(form, pos="n") if s not in synsets]
-    return synsets
-
-
-def _scores(candidates: list, source_ids: list[str]) -> dict[str, float]:
-    """Synset name -> mean wup to its TOP_K nearest sources ({} without sources)."""
-    if not candidates or not source_ids:
-        return {}
-    unique = list(dict.fromkeys(s.name() for s in candidates))
-    sim = wordnet_matrix(unique, source_ids, "wup").numpy()
-    k = min(TOP_K, sim.shape[1])
-    top = -np.sort(-sim, axis=1)[:, :k]
-    return dict(zip(unique, top.mean(axis=1).tolist()))
-
-
-@functools.lru_cache(maxsize=1)
-def _noun_lemmas(wn) -> list[str]:
-    return sorted(wn.all_lemma_names(pos="n"))
-
-
-def _unknown_message(wn, failed: list[str]) -> str:
+def resolution_table(resolved, alternatives: int = 2) -> str:
+    """The compact resolution report: one line per class, ``name -> synset`` (or ``text``), how,
+    and the first ``alternatives`` other senses."""
+    resolved = list(resolved)
+    if not resolved:
+        return ""
+    name_width = min(max(len(r.name) for r in resolved), 24)
+    target_width = min(max(len(_target(r)) for r in resolved), 28)
     lines = []
-    for name in failed:
-        query = "_".join(name.lower().replace("/", " ").split())
-        near = difflib.get_close_matches(query, _noun_lemmas(wn), n=5, cutoff=0.6)
-        hint = ", ".join(n.replace("_", " ") for n in near) if near else "no close WordNet noun"
-        lines.append(f"  {name!r}: did you mean {hint}?")
-    return (
-        "No WordNet noun for these class names:\n" + "\n".join(lines)
-        + "\nRename the class, or map it to a synset with an overrides file (`name=n02774152` lines or JSON)."
-    )
+    for r in resolved:
+        also = ", ".join(a.split(":", 1)[0] for a in r.alternatives[:alternatives])
+        lines.append(f"{r.name:<{name_width}} -> {_target(r):<{target_width}}  {r.how}" + (f"  [also: {also}]" if also else ""))
+    return "\n".join(lines)
+
+
+def _target(r: Resolution) -> str:
+    if r.source == "text":
+        return "text"
+    return r.synset_name + (" (override)" if r.source == "override" else "")

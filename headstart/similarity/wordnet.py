@@ -44,6 +44,7 @@ MEASURES = ("path", "wup", "lch", "res", "jcn", "lin")
 IC_MODES = ("intrinsic", "semcor")
 JCN_MIN_DISTANCE = 1e-4  # jcn <= 1e4: identical synsets (distance 0) score highest, finitely
 _CACHE_VERSION = 2
+TARGET_CHUNK = 512  # targets per block of a matrix: bounds memory, keeps the numpy ops large
 _K = 20  # bits per distance step in the min-plus trick: exact while < 2**(_K/2) shared ancestors
 
 
@@ -247,14 +248,18 @@ def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic"
         raise UserError(f"Unknown information content {ic!r}; choose one of {', '.join(IC_MODES)}.")
     tax = taxonomy()
     t_rows, s_rows = synset_rows(targets, tax), synset_rows(sources, tax)
-    out = _MEASURE_FNS[measure](tax, t_rows, s_rows, ic)
-    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+    out = np.empty((len(t_rows), len(s_rows)), np.float32)
+    # Chunks of targets bound the dense [targets, ancestor columns] work arrays (10,000 targets
+    # at once would need gigabytes); each pair's value depends only on its two synsets.
+    for lo in range(0, len(t_rows), TARGET_CHUNK):
+        out[lo: lo + TARGET_CHUNK] = _MEASURE_FNS[measure](tax, t_rows[lo: lo + TARGET_CHUNK], s_rows, ic)
+    return torch.from_numpy(out)
 
 
 # --- per-matrix building blocks ------------------------------------------------------------
 
 
-def _ancestor_entries(tax: Taxonomy, rows: np.ndarray, values: np.ndarray | None = None):
+def ancestor_entries(tax: Taxonomy, rows: np.ndarray, values: np.ndarray | None = None):
     """CSR entries of ``rows``: (row position [E], ancestor synset [E], ``values`` (up-distance) [E])."""
     starts, lengths = tax.anc_ptr[rows], np.diff(tax.anc_ptr)[rows]
     pos = np.repeat(np.arange(len(rows)), lengths)
@@ -266,7 +271,7 @@ def _ancestor_entries(tax: Taxonomy, rows: np.ndarray, values: np.ndarray | None
 def _up_distances(tax: Taxonomy, rows: np.ndarray, cols: np.ndarray, path: bool = False) -> np.ndarray:
     """[len(rows), len(cols)] float64 up-distance (``path``: shortest path) from each row to each
     column; inf where the column is not an ancestor."""
-    pos, a, d = _ancestor_entries(tax, rows, tax.anc_path if path else tax.anc_dist)
+    pos, a, d = ancestor_entries(tax, rows, tax.anc_path if path else tax.anc_dist)
     dist = np.full((len(rows), len(cols)), np.inf)
     dist[pos, np.searchsorted(cols, a)] = d
     return dist
@@ -313,7 +318,7 @@ def _first_shared(t_member: np.ndarray, s_member: np.ndarray, chunk: int = 64) -
 
 def _columns(tax: Taxonomy, *row_sets: np.ndarray) -> np.ndarray:
     """Sorted synsets that are ancestors (or self) of any row: an upward-closed column set."""
-    return np.unique(np.concatenate([_ancestor_entries(tax, r)[1] for r in row_sets]))
+    return np.unique(np.concatenate([ancestor_entries(tax, r)[1] for r in row_sets]))
 
 
 def _shortest_paths(tax, t_rows, s_rows, ic=None) -> np.ndarray:

@@ -1,0 +1,193 @@
+"""WordNet's noun lexicon without NLTK: lemma -> senses, glosses, lemma names, SemCor counts.
+
+NLTK's reader takes 5-10 s to load; names are resolved on every `similar`, `init` and `fit`. So
+the few facts resolution needs are parsed once from the WordNet files into arrays kept in
+headstart's cache (one ``.npz``, ~0.1 s to load):
+
+* each noun synset, in ``data.noun`` order (the rows of ``wordnet.taxonomy()``): its definition, its
+  lemma names (first = the synset's head word), its lexicographer file (``noun.animal`` ...) and
+  whether it is an instance (one individual: a person, a city, a fictional character);
+* each noun lemma (lower case, words joined by ``_``): its senses in WordNet's sense order, with
+  the SemCor tag count of each (``index.sense``);
+* the irregular plurals of ``noun.exc`` (``geese`` -> ``goose``).
+
+``base_forms`` applies WordNet's morphy rules for nouns (man page ``morphy(7WN)``): exceptions,
+then the detachment suffixes, keeping the forms that are lemmas.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from headstart.cache import cache_root, keep
+from headstart.similarity import wordnet_data
+
+_CACHE_VERSION = 2
+_SEP = "\x1f"  # joins strings in the cache file; never part of WordNet text
+# morphy(7WN)'s detachment rules for nouns: (inflected suffix, base suffix)
+NOUN_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
+                 ("men", "man"), ("ies", "y"))
+
+
+@dataclass(frozen=True, eq=False)
+class Lexicon:
+    """Noun lemmas and synsets as arrays (N synsets, L lemmas, M lemma senses).
+
+    ``offsets [N]``, ``lexfile [N]`` (number of the lexicographer file, named in ``lexnames``),
+    ``instance [N]`` bool,
+    ``glosses`` / ``synset_lemmas`` (N strings; lemmas joined by ``,``); ``lemmas`` (L sorted
+    strings), ``sense_ptr [L+1]`` / ``sense_row [M]`` / ``sense_count [M]``: CSR rows of each
+    lemma's synset rows in sense order and their SemCor counts; ``exceptions``: inflected -> bases.
+    """
+
+    offsets: np.ndarray
+    lexfile: np.ndarray
+    instance: np.ndarray
+    lexnames: list[str]
+    glosses: list[str]
+    synset_lemmas: list[str]
+    lemmas: list[str]
+    sense_ptr: np.ndarray
+    sense_row: np.ndarray
+    sense_count: np.ndarray
+    exceptions: dict[str, list[str]]
+
+    @functools.cached_property
+    def lemma_index(self) -> dict[str, int]:
+        return {lemma: i for i, lemma in enumerate(self.lemmas)}
+
+    def has(self, lemma: str) -> bool:
+        return lemma in self.lemma_index
+
+    def senses(self, lemma: str) -> list[tuple[int, int]]:
+        """(synset row, SemCor count) of each noun sense of an exact lemma, in WordNet's order."""
+        i = self.lemma_index.get(lemma)
+        if i is None:
+            return []
+        lo, hi = self.sense_ptr[i], self.sense_ptr[i + 1]
+        return list(zip(self.sense_row[lo:hi].tolist(), self.sense_count[lo:hi].tolist()))
+
+    def base_forms(self, word: str) -> list[str]:
+        """Lemmas that ``word`` (lower case, ``_`` for spaces) may be an inflection of, itself first.
+
+        Exceptions first, else the suffix rules; only the last word of a collocation inflects
+        (``ankle_boots`` -> ``ankle_boot``)."""
+        head, sep, last = word.rpartition("_")
+        if last in self.exceptions:  # an irregular form: the rules do not apply (``axes``: not ``axe``)
+            forms = [word] + [head + sep + base for base in self.exceptions[last]]
+        else:
+            forms = [word] + [head + sep + last[: -len(suffix)] + base for suffix, base in NOUN_SUFFIXES
+                              if last.endswith(suffix) and len(last) > len(suffix)]
+        return [f for f in dict.fromkeys(forms) if self.has(f)]
+
+    def lemma_names(self, row: int) -> list[str]:
+        return self.synset_lemmas[row].split(",")
+
+    def lexname(self, row: int) -> str:
+        return self.lexnames[self.lexfile[row]]
+
+
+def lexicon() -> Lexicon:
+    """The noun lexicon, parsed once per machine (disk cache) and loaded once per process."""
+    return _lexicon(str(wordnet_data.corpus_dir()), str(cache_root()))
+
+
+_STRING_FIELDS = ("lexnames", "glosses", "synset_lemmas", "lemmas")
+
+
+@functools.lru_cache(maxsize=2)
+def _lexicon(corpus: str, cache: str) -> Lexicon:
+    corpus_dir = Path(corpus)
+    stamp = "_".join(str((corpus_dir / f).stat().st_size) for f in ("data.noun", "index.sense", "noun.exc"))
+    path = Path(cache) / f"wordnet_lexicon_v{_CACHE_VERSION}_{stamp}.npz"
+    if path.is_file():
+        try:
+            return _from_arrays(path)
+        except Exception:  # a torn or foreign cache file is rebuilt below
+            pass
+    lex = _parse(corpus_dir)
+    arrays = {f.name: getattr(lex, f.name) for f in fields(Lexicon) if f.name not in _STRING_FIELDS + ("exceptions",)}
+    for name in _STRING_FIELDS:
+        arrays[name] = _pack(getattr(lex, name))
+    arrays["exceptions"] = _pack(f"{k} {' '.join(v)}" for k, v in lex.exceptions.items())
+    keep(path, lambda f: np.savez(f, **arrays))
+    return lex
+
+
+def _pack(strings) -> np.ndarray:
+    return np.frombuffer(_SEP.join(strings).encode(), dtype=np.uint8)
+
+
+def _unpack(array: np.ndarray) -> list[str]:
+    return bytes(array).decode().split(_SEP)
+
+
+def _from_arrays(path: Path) -> Lexicon:
+    """Load and check a cached lexicon; raises on anything inconsistent."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for name in _STRING_FIELDS:
+        arrays[name] = _unpack(arrays[name])
+    arrays["exceptions"] = {k: v for k, *v in (line.split(" ") for line in _unpack(arrays["exceptions"]))}
+    lex = Lexicon(**arrays)
+    n, n_lemmas = len(lex.offsets), len(lex.lemmas)
+    if not (len(lex.glosses) == len(lex.synset_lemmas) == len(lex.lexfile) == len(lex.instance) == n
+            and len(lex.sense_ptr) == n_lemmas + 1 and lex.sense_ptr[-1] == len(lex.sense_row) == len(lex.sense_count)
+            and (lex.sense_row < n).all() and (lex.sense_row >= 0).all()
+            and int(lex.lexfile.max()) < len(lex.lexnames)):
+        raise ValueError(f"inconsistent lexicon cache {path}")
+    return lex
+
+
+def _parse(corpus_dir: Path) -> Lexicon:
+    """Build the lexicon from ``data.noun``, ``index.sense``, ``noun.exc`` and ``lexnames``."""
+    lexnames = [line.split("\t")[1] for line in (corpus_dir / "lexnames").read_text().splitlines()]
+    offsets, lexfile, instance, glosses, synset_lemmas = [], [], [], [], []
+    with open(corpus_dir / "data.noun", encoding="utf8") as f:
+        for line in f:
+            if line.startswith(" "):  # licence header
+                continue
+            head, _, gloss = line.partition(" | ")
+            t = head.split()
+            n_words = int(t[3], 16)
+            at = 4 + 2 * n_words
+            pointers = t[at + 1: at + 1 + 4 * int(t[at])]
+            offsets.append(int(t[0]))
+            lexfile.append(int(t[1]))
+            instance.append("@i" in pointers[0::4])
+            synset_lemmas.append(",".join(_strip_marker(w) for w in t[4:at:2]))
+            glosses.append(gloss.split('"', 1)[0].strip().rstrip(";").strip())  # the definition, not the examples
+    row = {o: i for i, o in enumerate(offsets)}
+
+    senses: dict[str, list[tuple[int, int, int]]] = {}
+    with open(corpus_dir / "index.sense", encoding="utf8") as f:
+        for line in f:
+            key, offset, number, count = line.split()
+            lemma, _, rest = key.partition("%")
+            if rest.startswith("1:"):
+                senses.setdefault(lemma, []).append((int(number), row[int(offset)], int(count)))
+    lemmas = sorted(senses)
+    ordered = [sorted(senses[lemma]) for lemma in lemmas]
+    sense_ptr = np.concatenate([[0], np.cumsum([len(s) for s in ordered])]).astype(np.int64)
+    sense_row = np.array([r for s in ordered for _, r, _ in s], np.int32)
+    sense_count = np.array([c for s in ordered for _, _, c in s], np.int32)
+
+    exceptions = {}
+    with open(corpus_dir / "noun.exc", encoding="utf8") as f:
+        for line in f:
+            inflected, *bases = line.split()
+            exceptions[inflected] = bases
+    return Lexicon(
+        offsets=np.array(offsets, np.int64), lexfile=np.array(lexfile, np.int8), instance=np.array(instance),
+        lexnames=lexnames, glosses=glosses, synset_lemmas=synset_lemmas, lemmas=lemmas, sense_ptr=sense_ptr,
+        sense_row=sense_row, sense_count=sense_count, exceptions=exceptions,
+    )
+
+
+def _strip_marker(word: str) -> str:
+    """Adjective lemmas carry syntactic markers like ``(p)``; nouns do not, but be safe."""
+    return word.split("(", 1)[0]

@@ -1,0 +1,168 @@
+"""Which sense of a name: evidence from WordNet, from the task's other names, from the sources.
+
+Each candidate sense ``s`` of a class name gets a names-only score, a sum of log-probabilities
+and one weighted closeness (every term cheap, so 10,000 names score in well under a second):
+
+* ``log P(s | name)``: WordNet's SemCor tag count of (name, s), Laplace-smoothed over the
+  name's senses, times ``1 / position`` of the name among the synset's lemmas (Zipf): a thing
+  is mostly called by its first lemma (``sea_horse`` is the fish's first lemma, the walrus's
+  third);
+* ``log P(lexfile(s) | siblings)``: how common the sense's lexicographer file (``noun.animal``,
+  ``noun.food``, ``noun.person`` ...) is among the *other* class names of the task, each
+  spread over its own senses by the first term (Laplace-smoothed): among animals, ``crayfish``
+  is the animal, not the food;
+* ``CLOSENESS_WEIGHT * closeness(s)``: Wu-Palmer similarity to the nearest source class (through
+  the best shared ancestor): image classes are things a photo shows, as the source classes are.
+
+Senses that name one person (WordNet instances in ``noun.person``: ``garfield`` is the 20th US
+president, ``snoopy`` a fictional beagle) are not credible as a class of images; a name with no
+credible sense falls back to text. Images, when given, add their log-likelihood (``image_scores``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from headstart.similarity.lexicon import Lexicon
+from headstart.similarity.wordnet import Taxonomy, ancestor_entries
+
+# Weight of source closeness (in [0, 1]) against the log-probabilities; chosen on the tuning half
+# of tests/data/senses.csv (benchmarks/names.py), see docs/results/names.md.
+CLOSENESS_WEIGHT = 4.0
+LEXFILE_SMOOTHING = 1.0  # pseudo-count per lexicographer file in the siblings' distribution
+
+
+@dataclass(frozen=True)
+class Sense:
+    """One candidate sense of a name: its synset row, the lemma it was found by, that lemma's
+    SemCor count for it and its 1-based position among the synset's lemmas."""
+
+    row: int
+    lemma: str
+    count: int
+    position: int
+
+
+def candidate_senses(lex: Lexicon, lemmas: tuple[str, ...]) -> list[Sense]:
+    """Noun senses of the lemmas, in WordNet's order (first lemma's senses first), each row once."""
+    out, seen = [], set()
+    for lemma in lemmas:
+        for row, count in lex.senses(lemma):
+            if row not in seen:
+                seen.add(row)
+                out.append(Sense(row, lemma, count, _position(lex.lemma_names(row), lemma)))
+    return out
+
+
+def _position(synset_lemmas: list[str], lemma: str) -> int:
+    """1-based position of ``lemma`` among a synset's lemmas, ignoring case and ``_``/``-``."""
+    key = lemma.replace("_", "").replace("-", "")
+    for i, name in enumerate(synset_lemmas, 1):
+        if name.lower().replace("_", "").replace("-", "") == key:
+            return i
+    return len(synset_lemmas)
+
+
+def credible(lex: Lexicon, row: int) -> bool:
+    """False for one person (a ``noun.person`` instance): never a class of images."""
+    return not (lex.instance[row] and lex.lexname(row) == "noun.person")
+
+
+def name_log_prior(senses: list[Sense]) -> np.ndarray:
+    """[len(senses)] log P(s | name): Laplace-smoothed SemCor counts times Zipf over lemma position,
+    normalised per lemma, then the lemmas equally likely (``T-shirt/top``: ``t-shirt`` has one
+    sense, which keeps half the mass; ``top``'s twelve share the other half)."""
+    counts = np.array([s.count for s in senses], np.float64) + 1.0
+    p = counts / np.array([s.position for s in senses], np.float64)
+    lemmas = [s.lemma for s in senses]
+    group = np.array([lemmas.index(lemma) for lemma in lemmas])
+    p = p / np.bincount(group, weights=p)[group] / len(set(lemmas))
+    return np.log(p)
+
+
+def sibling_log_context(lex: Lexicon, senses_per_name: list[list[Sense]]) -> list[np.ndarray]:
+    """Per name, [len(senses)] log P(lexfile of s | the other names), leave-one-out.
+
+    Each name spreads one unit over the lexicographer files of its senses by ``name_log_prior``."""
+    n_files = len(lex.lexnames)
+    spread = np.zeros((len(senses_per_name), n_files))
+    for i, senses in enumerate(senses_per_name):
+        if senses:
+            np.add.at(spread[i], [lex.lexfile[s.row] for s in senses], np.exp(name_log_prior(senses)))
+    total = spread.sum(axis=0)
+    n_named = spread.sum()
+    out = []
+    for i, senses in enumerate(senses_per_name):
+        others = total - spread[i]
+        p = (others + LEXFILE_SMOOTHING) / (n_named - spread[i].sum() + LEXFILE_SMOOTHING * n_files)
+        out.append(np.log(p[[lex.lexfile[s.row] for s in senses]]) if senses else np.zeros(0))
+    return out
+
+
+def source_closeness(tax: Taxonomy, rows: np.ndarray, source_rows: np.ndarray) -> np.ndarray:
+    """[len(rows)] Wu-Palmer-style similarity of each synset to its nearest source synset.
+
+    For each shared ancestor a: ``2 (D_a + 1) / (d(s, a) + d(a, nearest source below a) + 2 (D_a + 1))``
+    (D = max depth), maximised over a. One pass over ancestor lists, no [rows, sources] matrix."""
+    if len(rows) == 0 or len(source_rows) == 0:
+        return np.zeros(len(rows))
+    _, anc, dist = ancestor_entries(tax, np.asarray(source_rows))
+    down = np.full(len(tax.names), np.inf)
+    np.minimum.at(down, anc, dist.astype(np.float64))
+    pos, anc, dist = ancestor_entries(tax, np.asarray(rows))
+    depth = 2.0 * (tax.max_depth[anc] + 1.0)
+    value = depth / (dist + down[anc] + depth)  # down = inf -> 0: no source below a
+    out = np.zeros(len(rows))
+    np.maximum.at(out, pos, value)
+    return out
+
+
+TERMS = ("WordNet's frequency", "the other class names", "closeness to the source classes")
+
+
+def names_terms(lex: Lexicon, tax: Taxonomy, senses_per_name: list[list[Sense]],
+                source_rows: np.ndarray | None) -> list[np.ndarray]:
+    """Per name, [len(senses), 3] the three weighted terms of each candidate's names-only score
+    (see TERMS; their sum is the score, higher is likelier)."""
+    context = sibling_log_context(lex, senses_per_name)
+    flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
+    closeness = (source_closeness(tax, flat, source_rows) if source_rows is not None
+                 else np.zeros(len(flat)))
+    out, at = [], 0
+    for senses, ctx in zip(senses_per_name, context):
+        close = closeness[at: at + len(senses)]
+        at += len(senses)
+        prior = name_log_prior(senses) if senses else np.zeros(0)
+        out.append(np.stack([prior, ctx, CLOSENESS_WEIGHT * close], axis=1))
+    return out
+
+
+def image_scores(rows: torch.Tensor, head_w: torch.Tensor, head_b: torch.Tensor, cls: int,
+                 features: torch.Tensor, labels: torch.Tensor,
+                 unlabelled: torch.Tensor | None = None) -> torch.Tensor:
+    """How well each candidate row for class ``cls`` explains the images: [n_candidates] log-likelihood.
+
+    rows: [n_candidates, D + 1] candidate (weight, bias) rows for the class; head_w [C, D],
+    head_b [C]: the head with every class's current row. Labelled images of the class add
+    ``sum log p(cls | x)`` under the head with the candidate swapped in (the other classes'
+    rows compete). Unlabelled images [M, D] add one image's worth: ``log(C * min(share, 1 / C))``,
+    share = the mean probability the class claims of them (capped at its even share, so a row
+    that claims everything gains nothing over one that claims its part)."""
+    n_classes = head_w.shape[0]
+    others = torch.cat([head_w, head_b[:, None]], dim=1)
+    mine = features[labels == cls]
+    out = torch.zeros(len(rows))
+    for i, row in enumerate(rows):
+        head = others.clone()
+        head[cls] = row
+        if len(mine):
+            logits = mine @ head[:, :-1].T + head[:, -1]
+            out[i] += torch.log_softmax(logits, dim=1)[:, cls].sum()
+        if unlabelled is not None and len(unlabelled):
+            share = torch.softmax(unlabelled @ head[:, :-1].T + head[:, -1], dim=1)[:, cls].mean()
+            out[i] += math.log(n_classes) + torch.log(share.clamp(1e-12, 1.0 / n_classes))
+    return out

@@ -1,0 +1,66 @@
+"""Images choose among a class's credible senses.
+
+Each candidate sense of an ambiguous class gives a different transferred row (the default
+head's recipe: Lin, top-3 source rows). The sense whose row, beside the other classes' rows,
+explains the class's training images best — the highest sum of log p(class | image) — wins,
+added to its names-only score (a log-probability), so one clear image outweighs a weak names-only
+preference and a confusing image does not overturn a strong one. Only training images (and
+unlabelled ones) are used, never test labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from headstart import transfer
+from headstart.similarity.lexicon import lexicon
+from headstart.similarity.resolve import Resolution
+from headstart.similarity.senses import image_scores
+from headstart.similarity.wordnet import taxonomy, wordnet_matrix
+
+VOTE_MEASURE, VOTE_TOP_K = "lin", 3  # the default head's recipe (methods.semantic_head)
+
+
+def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple[torch.Tensor, torch.Tensor],
+               base_similarity: torch.Tensor, features: torch.Tensor, labels: torch.Tensor,
+               unlabelled: torch.Tensor | None = None) -> list[Resolution]:
+    """Re-choose the sense of every class with several credible senses by its images.
+
+    source_labels: S WordNet ids; head: source (W [S, D], b [S]); base_similarity: [C, S] the
+    current rows of every class (VOTE_MEASURE); features [N, D] / labels [N]: training images;
+    unlabelled: [M, D] or None. -> the resolutions, changed where the images chose another sense.
+    """
+    tax, lex = taxonomy(), lexicon()
+    w_src, b_src = (t.detach().float() for t in head)
+    base_w, base_b = transfer.combine(w_src, b_src, transfer.top_k_weights(base_similarity, VOTE_TOP_K))
+    has_unlabelled = unlabelled is not None and len(unlabelled) > 0
+    out = []
+    for c, res in enumerate(resolved):
+        n_images = int((labels == c).sum())
+        if res.source != "wordnet" or len(res.options) < 2 or not (n_images or has_unlabelled):
+            out.append(res)
+            continue
+        rows = np.array([row for row, _ in res.options])
+        sim = wordnet_matrix([tax.names[r] for r in rows], source_labels, VOTE_MEASURE)
+        w, b = transfer.combine(w_src, b_src, transfer.top_k_weights(sim, VOTE_TOP_K))
+        evidence = image_scores(torch.cat([w, b[:, None]], dim=1), base_w, base_b, c,
+                                features.float(), labels, unlabelled.float() if has_unlabelled else None)
+        total = np.array([score for _, score in res.options]) + evidence.double().numpy()
+        order = np.argsort(-total, kind="stable")
+        what = f"{n_images} image{'s' if n_images != 1 else ''}" + (" + unlabelled images" if has_unlabelled else "")
+        if order[0] == 0:
+            out.append(replace(res, how=res.how + f"; the {what} agree"))
+            continue
+        best, old = rows[order[0]], rows[0]
+        option_names = {tax.names[r] for r in rows}
+        others = [f"{tax.names[r]}: {lex.glosses[r]}" for r in rows[order[1:]]]
+        others += [a for a in res.alternatives if a.split(":", 1)[0] not in option_names]
+        out.append(replace(
+            res, synset_id=f"n{tax.offsets[best]:08d}", synset_name=tax.names[best], gloss=lex.glosses[best],
+            how=res.how + f"; the {what} chose {tax.names[best]} over {tax.names[old]}",
+            alternatives=others[:len(res.alternatives)],
+            options=tuple(res.options[k] for k in order)))
+    return out
