@@ -8,6 +8,8 @@ is dropped and recomputed.
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
 import platform
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from headstart.cache import atomic_write
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
@@ -29,7 +32,7 @@ from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy, single_thread
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
-           "resolution", "test_size", "seconds"]
+           "resolution", "test_size", "seconds", "config"]
 TEST_SUBSET_SEED = 20190901  # one fixed test subset for every run of a given --test-size
 TRAIN_SEED_OFFSET = 1_000_003  # training randomness has its own seed, apart from subset sampling
 UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
@@ -66,20 +69,73 @@ def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_images, size=min(count, n_images), replace=False))
 
 
-def read_done(path: Path) -> set[tuple[str, int, int]]:
-    """Complete (method, shots, seed) groups in an existing results.csv; rewrites the file without
-    rows of incomplete groups (a run killed mid-group) or torn lines."""
+def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.ndarray) -> dict:
+    """Everything that changes a result row besides (method, shots, seed): a resumed bench must
+    have exactly these, or its old rows would be relabelled as the new configuration's."""
+    return {"model": source.cache_key(resolution), "dataset": data.key, "resolution": resolution,
+            "test_images": len(test_idx), "test_subset_seed": TEST_SUBSET_SEED, "epochs": config.epochs,
+            "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled}
+
+
+def config_id(shared: dict, method) -> str:
+    """Short id of the shared settings plus one method's options: the `config` column of its rows."""
+    text = json.dumps({"settings": shared, "method": method.name, "options": method.options}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def read_done(path: Path, expected: dict[str, str], previous: dict | None, current: dict) -> set[tuple[str, int, int]]:
+    """Complete (method, shots, seed) groups in an existing results.csv whose rows were made with
+    this configuration (`expected`: method -> config id); rewrites the file (atomically) without
+    rows of incomplete groups (a run killed mid-group) or torn lines. Rows of another configuration
+    are an error: resuming must never mix two configurations under one label."""
     if not path.exists():
         return set()
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("final") in ("0", "1") and r.get("seconds")]
-    done = {(r["method"], int(r["shots"]), int(r["seed"])) for r in rows if r["final"] == "1"}
-    kept = [r for r in rows if (r["method"], int(r["shots"]), int(r["seed"])) in done]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f) if _group(r) is not None]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path} is not a results file of headstart bench ({error}); "
+                        "use a new --out folder or delete it") from None
+    changed = [f"{k} {previous.get(k)!r} -> {current[k]!r}" for k in current
+               if previous is not None and previous.get(k) != current[k]]
+    foreign = sorted({r["method"] for r in rows
+                      if not r.get("config") or r["config"] != expected.get(r["method"], r["config"])})
+    if rows and (changed or foreign):
+        what = "; ".join(changed) if changed else f"other options for {', '.join(foreign)}, or an older headstart"
+        raise UserError(f"{path.parent} holds results of another configuration ({what}): use a new --out "
+                        f"folder, or delete {path} to start over")
+    done = {_group(r) for r in rows if r["final"] == "1"}
+    kept = [r for r in rows if _group(r) in done]
+
+    def write(f) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        writer = csv.DictWriter(text, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({k: r.get(k, "") for k in COLUMNS} for r in kept)
+        text.flush()
+        text.detach()
+
+    atomic_write(path, write)
     return done
+
+
+def _group(row: dict) -> tuple[str, int, int] | None:
+    """(method, shots, seed) of a complete row; None for a torn or foreign line."""
+    try:
+        if row.get("final") in ("0", "1") and row.get("seconds") and float(row["accuracy"]) >= 0:
+            return row["method"], int(row["shots"]), int(row["seed"])
+    except (TypeError, ValueError, KeyError):
+        pass
+    return None
+
+
+def read_previous_settings(out: Path) -> dict | None:
+    """The settings an earlier run wrote into out/run.json (None when absent or unreadable)."""
+    try:
+        previous = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        return previous.get("settings") if isinstance(previous, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 def machine_description() -> str:
@@ -118,16 +174,19 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
     data = load_dataset(config.dataset)
     resolution = config.resolution or source.resolution
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps({**asdict(config), "resolution": resolution,
-                                              "command": " ".join(["headstart"] + sys.argv[1:]),
-                                              "machine": machine_description()}, indent=2))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: pass a folder for the results")
+    test_idx = test_indices(data.test.labels, config.test_size)
+    shared = settings(config, source, data, resolution, test_idx)
+    ids = {m.name: config_id(shared, m) for m in methods}
     results = out / "results.csv"
-    done = read_done(results)
+    done = read_done(results, ids, read_previous_settings(out), shared)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "run.json", lambda f: f.write(json.dumps(
+        {**asdict(config), "resolution": resolution, "settings": shared,
+         "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
     if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
         write_similarity_heatmap(source, data.class_names, out / "similarity.png")
-
-    test_idx = test_indices(data.test.labels, config.test_size)
     test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
     train_cache = FeatureCache(source, data, "train", resolution)
@@ -166,6 +225,7 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
                 writer.writerow({"model": config.model, "dataset": config.dataset, "method": method.name,
                                  "shots": shots, "seed": seed, "epoch": epoch, "accuracy": f"{acc:.6f}",
                                  "final": int(i == len(history) - 1), "resolution": resolution,
-                                 "test_size": len(test_idx), "seconds": f"{seconds:.3f}"})
+                                 "test_size": len(test_idx), "seconds": f"{seconds:.3f}",
+                                 "config": ids[method.name]})
             f.flush()
     return results

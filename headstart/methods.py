@@ -5,7 +5,7 @@ trains. The bench, `fit` and `init` all pick methods from this registry."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -43,6 +43,7 @@ class Method:
     build: Callable[[Evidence, int], Plan]
     needs_shots: bool
     description: str
+    options: dict = field(default_factory=dict)
 
 
 METHODS: dict[str, Method] = {}

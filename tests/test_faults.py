@@ -182,3 +182,75 @@ def test_long_and_non_utf8_folder_names_get_their_own_cache_files(tmp_path, tiny
     assert train.path != test.path and len(train.path.name) < 100
     assert torch.allclose(train.get(progress=False), extract(tiny, data.train.load(np.arange(len(data.train)))),
                           atol=1e-6)
+
+
+TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],
+                  seeds=2, resolution=32, test_size=20, epochs=2, eval_epochs=[0, 2])
+
+
+def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(tmp_path):
+    from headstart.bench import BenchConfig, run_bench
+
+    out = tmp_path / "B"
+    results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+    before, run_json = results.read_bytes(), (out / "run.json").read_bytes()
+    for change in ({"test_size": 30}, {"resolution": 48}, {"epochs": 3}, {"unlabelled": 5}):
+        with pytest.raises(UserError, match="another configuration") as error:
+            run_bench(BenchConfig(out=str(out), **{**TINY_BENCH, **change}), progress=False)
+        assert "new --out folder" in str(error.value)
+        assert results.read_bytes() == before and (out / "run.json").read_bytes() == run_json
+    # the same configuration with one more method resumes and adds only that method's rows
+    run_bench(BenchConfig(out=str(out), **{**TINY_BENCH, "methods": ["zero", "imprint", "random"]}), progress=False)
+    assert results.read_text().startswith(before.decode().splitlines()[0])
+    assert results.read_text().count(",random,") == 2 * 2
+
+
+def test_a_results_file_of_an_older_headstart_is_not_resumed(tmp_path):
+    from headstart.bench import BenchConfig, run_bench
+
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "results.csv").write_text("model,dataset,method,shots,seed,epoch,accuracy,final,resolution,test_size,"
+                                     "seconds\nefficientnet-lite0,fashion-mnist,zero,1,0,2,0.5,1,32,20,0.1\n")
+    with pytest.raises(UserError, match="another configuration"):
+        run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+
+
+def test_a_kill_while_the_results_are_rewritten_loses_nothing(tmp_path, monkeypatch):
+    from headstart import bench
+    from headstart.bench import BenchConfig, run_bench
+
+    out = tmp_path / "B"
+    results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+    complete = results.read_bytes()
+
+    class Killed(BaseException):
+        pass
+
+    real = bench.atomic_write
+
+    def killed_mid_write(path, write):
+        def half(f):
+            write(f)
+            f.truncate(f.tell() // 2)
+            raise Killed
+
+        real(path, half)
+
+    monkeypatch.setattr(bench, "atomic_write", killed_mid_write)
+    with pytest.raises(Killed):
+        run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+    assert results.read_bytes() == complete
+
+
+def test_junk_rows_in_results_are_dropped_on_resume(tmp_path):
+    from headstart.bench import BenchConfig, run_bench
+
+    out = tmp_path / "B"
+    results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+    complete = results.read_text()
+    config = complete.splitlines()[1].rsplit(",", 1)[1]
+    with results.open("a") as f:
+        f.write(f"efficientnet-lite0,fashion-mnist,zero,five,0,2,0.5,1,32,20,0.1,{config}\n\x00\x01junk\n")
+    run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
+    assert results.read_text() == complete
