@@ -1,6 +1,7 @@
 """Time the 1000 x 1000 ImageNet-1k WordNet similarity matrix per measure against NLTK.
 
     python benchmarks/similarity.py [--pairs 20000] [--repeats 3] > docs/results/similarity.md
+    python benchmarks/similarity.py --names 100,1000,10000 [--repeats 3] >> docs/results/similarity.md
 
 Ours: ``headstart.similarity.wordnet_matrix(ids, ids, measure)`` after the one-time load (timed
 separately: a cold parse into an empty cache dir, then a warm load from the disk cache).
@@ -8,6 +9,14 @@ NLTK: the per-pair ``Synset.<measure>_similarity`` loop on a seeded random sampl
 (target, source) pairs from the same grid, extrapolated linearly to the full 1,000,000 pairs.
 NLTK's IC measures get an IC dict built from our SemCor counts, so they are compared with
 ``ic="semcor"``; the sample also checks that both give the same values.
+
+``--names``: names at scale. For each count N, a fresh process resolves N class names (seeded
+sample of single-word WordNet noun lemmas whose first sense is a common noun, not an instance)
+against the 1000 ImageNet-1k classes and builds the [N, 1000] Lin matrix of the default head —
+``similarity("lin", Evidence)`` with the source's labels only, as `similar` and `init` do —
+with a warm cache. Reported: seconds for that work (median of --repeats processes), names/s,
+and the process's peak resident memory (``ru_maxrss``, imports included; an empty run of the
+same imports is shown as the baseline).
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,12 +94,70 @@ def nltk_ic(tax) -> dict:
     return {"n": nouns, "v": defaultdict(float, {0: 1.0})}
 
 
+def sample_names(count: int, seed: int = 0) -> list[str]:
+    """``count`` single-word noun lemmas whose first sense is a common noun (not an instance)."""
+    from headstart.similarity.lexicon import lexicon
+
+    lex = lexicon()
+    pool = [lemma for lemma in lex.lemmas
+            if lemma.isalpha() and not lex.instance[lex.senses(lemma)[0][0]]]
+    return random.Random(seed).sample(pool, count)
+
+
+def one_scale_run(count: int) -> dict:
+    """Resolve ``count`` names and build their Lin rows in this process; -> seconds, peak RSS."""
+    from headstart.similar import SourceLabels
+    from headstart.similarity import Evidence, resolutions, similarity
+    from headstart.sources import source_labels
+
+    names = sample_names(count) if count else []
+    source = SourceLabels("efficientnet-lite0", *source_labels("efficientnet-lite0"))
+    start = time.perf_counter()
+    if count:
+        evidence = Evidence.names_only(source, names)
+        matrix = similarity("lin", evidence)
+        n_text = sum(r.source == "text" for r in resolutions(evidence))
+        assert matrix.shape == (count, 1000)
+    else:
+        n_text = 0
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "text": n_text}
+
+
+def names_at_scale(counts: list[int], repeats: int) -> None:
+    print(f"\n## Names at scale: resolution + Lin similarity of N names against 1000 sources\n")
+    print(f"Command: `python {' '.join(sys.argv)}`  ")
+    print(f"Machine: {machine()}\n")
+    print("| names | seconds (median of {0}) | names/s | peak memory (MB) | classes on text rows |".format(repeats))
+    print("|---:|---:|---:|---:|---:|")
+    for count in [0] + counts:
+        runs = []
+        for _ in range(repeats):
+            out = subprocess.run([sys.executable, __file__, "--scale-one", str(count)], capture_output=True,
+                                 text=True, check=True)
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        seconds = statistics.median(r["seconds"] for r in runs)
+        peak = statistics.median(r["peak_mb"] for r in runs)
+        if count == 0:
+            print(f"| 0 (imports and labels only) | — | — | {peak:.0f} | — |")
+        else:
+            print(f"| {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {peak:.0f} | {runs[0]['text']} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=20000, help="NLTK sample size per measure")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each matrix (median reported)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--names", default=None, help="comma-separated name counts: the names-at-scale table only")
+    parser.add_argument("--scale-one", type=int, default=None, help=argparse.SUPPRESS)  # one child process
     args = parser.parse_args()
+    if args.scale_one is not None:
+        print(json.dumps(one_scale_run(args.scale_one)))
+        return
+    if args.names:
+        names_at_scale([int(n) for n in args.names.split(",")], args.repeats)
+        return
 
     ids = imagenet_ids()
     loads = load_times()

@@ -61,13 +61,15 @@ def similar(
 ) -> None:
     """Top source classes per target class, and how each name was resolved to a synset."""
     from headstart.similar import similar_classes
+    from headstart.similarity import resolution_table
 
     result = similar_classes(model, _csv_list(classes), measure, top, _overrides(overrides), heatmap)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "resolutions"}, indent=2))
         return
+    typer.echo(resolution_table(result["resolutions"]) + "\n")
     for row in result["targets"]:
-        typer.echo(f"{row['name']}  ->  {row['synset']} ({row['how']}): {row['gloss']}")
+        typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
         for match in row["top"]:
             typer.echo(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]")
 

@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from headstart.similarity import Evidence, resolutions, similarity
-from headstart.sources import load_source
+from headstart.similarity import Evidence, Resolution, resolutions, similarity
+from headstart.sources import source_labels
 from headstart.sources.model import SourceModel
+
+
+@dataclass
+class SourceLabels:
+    """What the semantic families read of a source: its labels and names. A built-in source's
+    weights (and the network code they need) are never loaded for `similar`."""
+
+    name: str
+    labels: list[str]
+    names: list[str]
+    feature_dim: int = 0
 
 
 def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
                     overrides: dict[str, str] | None = None, heatmap: Path | None = None) -> dict:
-    """-> {"model", "measure", "targets": [{name, synset, gloss, how, alternatives,
-    top: [{label, name, score}]}]}; optionally writes a heatmap of the union of top sources.
-    overrides: name -> synset id (see `resolve.load_overrides`)."""
-    source = load_source(model) if isinstance(model, str) else model
+    """-> {"model", "measure", "targets": [{name, synset, source, how, alternatives, gloss, part,
+    synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict`` plus the top sources);
+    optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
+    `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported."""
+    source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     evidence = Evidence.names_only(source, class_names, overrides)
     matrix = similarity(measure, evidence)
-    resolved = resolutions(evidence) if measure != "text" else [None] * len(class_names)
+    if measure == "text":
+        resolved = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
+                    for name in class_names]
+    else:
+        resolved = resolutions(evidence)
     scores, index = matrix.topk(min(top, matrix.shape[1]), dim=1)
     targets = []
-    for name, res, row_scores, row_index in zip(class_names, resolved, scores.tolist(), index.tolist()):
+    for res, row_scores, row_index in zip(resolved, scores.tolist(), index.tolist()):
         targets.append({
-            "name": name,
-            "synset": res.synset_name if res else "-",
-            "synset_id": res.synset_id if res else None,
-            "gloss": res.gloss if res else "(text embedding of the name; no synset needed)",
-            "how": res.how if res else "text",
-            "alternatives": res.alternatives if res else [],
+            **res.as_dict(),
+            "synset_id": res.synset_id,
             "top": [{"label": source.labels[i], "name": source.names[i], "score": round(s, 4)}
                     for s, i in zip(row_scores, row_index)],
         })
@@ -37,4 +50,4 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
         columns = sorted(set(index.flatten().tolist()))
         plot_similarity_heatmap(matrix[:, columns].numpy(), class_names,
                                 [source.names[i] for i in columns], heatmap)
-    return {"model": source.name, "measure": measure, "targets": targets}
+    return {"model": source.name, "measure": measure, "resolutions": resolved, "targets": targets}

@@ -68,8 +68,14 @@ class Lexicon:
         i = self.lemma_index.get(lemma)
         if i is None:
             return []
-        lo, hi = self.sense_ptr[i], self.sense_ptr[i + 1]
-        return list(zip(self.sense_row[lo:hi].tolist(), self.sense_count[lo:hi].tolist()))
+        return self._sense_lists[i]
+
+    @functools.cached_property
+    def _sense_lists(self) -> list[list[tuple[int, int]]]:
+        """Per lemma, its senses as Python pairs: thousands of names then cost no array slicing."""
+        pairs = list(zip(self.sense_row.tolist(), self.sense_count.tolist()))
+        ptr = self.sense_ptr.tolist()
+        return [pairs[lo:hi] for lo, hi in zip(ptr[:-1], ptr[1:])]
 
     def base_forms(self, word: str) -> list[str]:
         """Lemmas that ``word`` (lower case, ``_`` for spaces) may be an inflection of, itself first.

@@ -116,9 +116,7 @@ def source_closeness(tax: Taxonomy, rows: np.ndarray, source_rows: np.ndarray) -
     pos, anc, dist = ancestor_entries(tax, np.asarray(rows))
     depth = 2.0 * (tax.max_depth[anc] + 1.0)
     value = depth / (dist + down[anc] + depth)  # down = inf -> 0: no source below a
-    out = np.zeros(len(rows))
-    np.maximum.at(out, pos, value)
-    return out
+    return np.maximum.reduceat(value, np.searchsorted(pos, np.arange(len(rows))))  # each row has >= 1 entry
 
 
 TERMS = ("WordNet's frequency", "the other class names", "closeness to the source classes")

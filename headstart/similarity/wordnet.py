@@ -356,13 +356,22 @@ def _wup(tax, t_rows, s_rows, ic=None) -> np.ndarray:
 
 
 def _lcs_ic(tax, t_rows, s_rows, ic):
-    """IC of the targets [T], the sources [S] and of their most informative shared ancestor [T, S]."""
+    """IC of the targets [T], the sources [S] and of their most informative shared ancestor [T, S].
+
+    A shared ancestor is an ancestor of some source, so a table [ancestors of the sources, S]
+    holds IC(a) where a is above source s (else 0, the root's IC, which every pair shares); each
+    target's value is the max over the table rows of its own ancestors."""
     values = tax.ic(ic)
-    cols = _columns(tax, t_rows, s_rows)
-    order = np.argsort(-values[cols], kind="stable")
-    t_up, s_up = _up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols)
-    first = _first_shared(np.isfinite(t_up[:, order]), np.isfinite(s_up[:, order]))
-    return values[t_rows], values[s_rows], values[cols[order[first]]]
+    s_pos, s_anc, _ = ancestor_entries(tax, s_rows)
+    cols = np.unique(s_anc)
+    table = np.zeros((len(cols), len(s_rows)))
+    table[np.searchsorted(cols, s_anc), s_pos] = values[s_anc]
+    t_pos, t_anc, _ = ancestor_entries(tax, t_rows)
+    shared = np.isin(t_anc, cols)
+    t_pos, t_anc = t_pos[shared], t_anc[shared]  # every target keeps the root: no empty segment
+    starts = np.searchsorted(t_pos, np.arange(len(t_rows)))
+    lcs = np.maximum.reduceat(table[np.searchsorted(cols, t_anc)], starts, axis=0)
+    return values[t_rows], values[s_rows], lcs
 
 
 def _res(tax, t_rows, s_rows, ic) -> np.ndarray:
