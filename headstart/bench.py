@@ -26,8 +26,9 @@ from headstart.cache import atomic_write
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import execute, get_method
-from headstart.similarity import Evidence
+from headstart.estimator import check_resolution
+from headstart.methods import create_method, execute
+from headstart.similarity import Evidence, resolutions
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy, single_thread
 
@@ -50,6 +51,8 @@ class BenchConfig:
     test_size: int | None = None
     epochs: int = 100
     unlabelled: int = 0  # training images per seed given without labels (to methods that use them)
+    overrides: dict[str, str] = field(default_factory=dict)  # class name -> synset id
+    method_options: dict[str, dict] = field(default_factory=dict)  # method -> options (create_method)
     eval_epochs: list[int] = field(default_factory=lambda: list(EVAL_EPOCHS))
     out: str = "bench-out"
 
@@ -74,7 +77,8 @@ def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.nd
     have exactly these, or its old rows would be relabelled as the new configuration's."""
     return {"model": source.cache_key(resolution), "dataset": data.key, "resolution": resolution,
             "test_images": len(test_idx), "test_subset_seed": TEST_SUBSET_SEED, "epochs": config.epochs,
-            "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled}
+            "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled,
+            "overrides": dict(sorted(config.overrides.items()))}
 
 
 def config_id(shared: dict, method) -> str:
@@ -149,30 +153,39 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
 
 
-def write_similarity_heatmap(source, class_names: list[str], path: Path) -> None:
-    """The default method's names-only similarity (top-3 sources per class) for the report;
-    skipped when the names do not resolve to synsets."""
+def write_similarity_heatmap(source, class_names: list[str], overrides: dict, path: Path) -> None:
+    """The default method's names-only similarity (its top sources per class) for the report."""
     from headstart.methods import DEFAULT_MEASURE, DEFAULT_TOP_K
     from headstart.similar import similar_classes
 
-    try:
-        similar_classes(source, class_names, DEFAULT_MEASURE, DEFAULT_TOP_K, heatmap=path)
-    except UserError:
-        pass
+    similar_classes(source, class_names, DEFAULT_MEASURE, DEFAULT_TOP_K, overrides, heatmap=path)
 
 
-def run_bench(config: BenchConfig, progress: bool = True) -> Path:
-    """Run the grid, appending rows to `out/results.csv`; returns the results path."""
-    methods = [get_method(name) for name in config.methods]
+def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path:
+    """Run the grid, appending rows to `out/results.csv`; returns the results path.
+
+    Everything that can fail is checked before a feature is extracted: methods and their options,
+    numbers, and the class names' resolution, which `announce(resolutions)` receives (a list of
+    `Resolution`s) — the CLI prints it."""
+    methods = [create_method(name, **config.method_options.get(name, {})) for name in config.methods]
     if not config.shots or min(config.shots) < 0:
         raise UserError("--shots must be a list of integers >= 0, e.g. 0,1,5")
     if config.seeds < 1:
         raise UserError("--seeds must be >= 1")
     if config.unlabelled < 0:
         raise UserError("--unlabelled must be >= 0 (a number of training images given without labels)")
+    if config.test_size is not None and config.test_size < 1:
+        raise UserError("--test-size must be >= 1 (or left out for the whole test set)")
+    if config.epochs < 0:
+        raise UserError("--epochs must be >= 0")
     source = load_source(config.model)
     data = load_dataset(config.dataset)
-    resolution = config.resolution or source.resolution
+    resolution = check_resolution(config.resolution or source.resolution)
+    if max(config.shots) == 0 and any(m.needs_shots for m in methods):
+        raise UserError(f"{', '.join(m.name for m in methods if m.needs_shots)} need labelled images: add shots >= 1")
+    resolved = resolutions(Evidence.names_only(source, data.class_names, config.overrides))
+    if announce is not None:
+        announce(resolved)
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: pass a folder for the results")
@@ -186,7 +199,7 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
         {**asdict(config), "resolution": resolution, "settings": shared,
          "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
     if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
-        write_similarity_heatmap(source, data.class_names, out / "similarity.png")
+        write_similarity_heatmap(source, data.class_names, config.overrides, out / "similarity.png")
     test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
     train_cache = FeatureCache(source, data, "train", resolution)
@@ -212,7 +225,7 @@ def run_bench(config: BenchConfig, progress: bool = True) -> Path:
                 idx = subsets[(shots, seed)]
                 evidence_for[(shots, seed)] = Evidence(
                     source, data.class_names, train_cache.get(idx, progress=False),
-                    torch.from_numpy(data.train.labels[idx]),
+                    torch.from_numpy(data.train.labels[idx]), config.overrides,
                     unlabelled=train_cache.get(unlabelled[seed], progress=False) if config.unlabelled else None)
             evidence = evidence_for[(shots, seed)]
             start = time.perf_counter()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,27 +19,82 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 # Options that several commands share, defined once so their defaults and help stay the same.
-MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model (see `headstart sources`)")
-OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping names to synsets")
-RESOLUTION_OPTION = typer.Option(None, help="input size in pixels (default: the model's)")
+MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`) "
+                                                       "or package.module:function returning a SourceModel")
+OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping class names to WordNet synsets")
+RESOLUTION_OPTION = typer.Option(None, min=16, max=1024, help="input size in pixels (default: the model's)")
+EPOCHS_OPTION = typer.Option(100, min=0, max=100_000, help="full-batch head-training epochs")
 RUN_OUT_OPTION = typer.Option(..., help="run folder to write")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from headstart import __version__
+
+        typer.echo(f"headstart {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+) -> None:
+    """New classifier heads that start from the most similar source classes."""
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def _compute() -> None:
+    """Process-wide settings for commands that run the network (threads, allocator)."""
+    from headstart.runtime import configure
+
+    configure()
 
 
 def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _int_list(text: str, option: str) -> list[int]:
+def _class_list(text: str) -> list[str]:
+    names = _csv_list(text)
+    if len(names) < 2:
+        raise UserError(f"--classes needs at least two comma-separated class names, got {text!r}")
+    return names
+
+
+def _int_list(text: str, option: str, low: int = 0) -> list[int]:
     try:
-        return [int(part) for part in _csv_list(text)]
+        values = [int(part) for part in _csv_list(text)]
     except ValueError:
         raise UserError(f"{option} takes comma-separated integers, e.g. 0,1,5; got {text!r}") from None
+    if not values or min(values) < low:
+        raise UserError(f"{option} takes comma-separated integers >= {low}, e.g. 0,1,5; got {text!r}")
+    return values
 
 
 def _overrides(path: Optional[Path]) -> dict:
     from headstart.similarity.resolve import load_overrides
 
     return load_overrides(path) if path else {}
+
+
+def _output_file(path: Path, option: str) -> Path:
+    """A file to write: its folder is created; an existing folder in its place is an error."""
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder: pass a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"{option} {path}: {path.parent} is not a folder") from None
+    return path
+
+
+def _print_resolutions(resolved: list) -> None:
+    """The compact table of how each class name was resolved (`Resolution`s)."""
+    from headstart.similarity import resolution_table
+
+    typer.echo(resolution_table(resolved))
 
 
 @app.command()
@@ -50,11 +107,20 @@ def sources() -> None:
 
 
 @app.command()
+def methods() -> None:
+    """List the head-initialisation methods usable in bench, fit and init."""
+    from headstart.methods import METHODS
+
+    for method in METHODS.values():
+        typer.echo(f"{method.name:10s} {'(needs images) ' if method.needs_shots else ''}{method.description}")
+
+
+@app.command()
 def similar(
     model: str = MODEL_OPTION,
     classes: str = typer.Option(..., help='comma-separated target class names, e.g. "Trouser,Bag"'),
     measure: str = typer.Option("lin", help="path, wup, lch, res, jcn, lin or text"),
-    top: int = typer.Option(5, help="how many source classes to show per target"),
+    top: int = typer.Option(5, min=1, max=1000, help="how many source classes to show per target"),
     overrides: Optional[Path] = OVERRIDES_OPTION,
     heatmap: Optional[Path] = typer.Option(None, help="also write a heatmap PNG of the top sources"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
@@ -63,7 +129,11 @@ def similar(
     from headstart.similar import similar_classes
     from headstart.similarity import resolution_table
 
-    result = similar_classes(model, _csv_list(classes), measure, top, _overrides(overrides), heatmap)
+    names = _csv_list(classes)
+    if not names:
+        raise UserError(f"--classes needs at least one class name, got {classes!r}")
+    result = similar_classes(model, names, measure, top, _overrides(overrides),
+                             heatmap and _output_file(heatmap, "--heatmap"))
     if as_json:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "resolutions"}, indent=2))
         return
@@ -72,69 +142,6 @@ def similar(
         typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
         for match in row["top"]:
             typer.echo(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]")
-
-
-@app.command()
-def bench(
-    model: str = MODEL_OPTION,
-    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or a path to an image folder"),
-    methods: str = typer.Option("random,zero,logreg,imprint,wup,headstart", help="comma-separated methods"),
-    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class (0 = names only)"),
-    seeds: int = typer.Option(5, help="subsets per shot count"),
-    seed_start: int = typer.Option(0, help="first seed (split a sweep across machines by seed ranges)"),
-    resolution: Optional[int] = RESOLUTION_OPTION,
-    test_size: Optional[int] = typer.Option(None, help="class-balanced test subset size (default: all)"),
-    epochs: int = typer.Option(100, help="full-batch head-training epochs"),
-    unlabelled: int = typer.Option(0, help="training images per seed also given without labels (default uses them)"),
-    out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
-) -> None:
-    """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
-    from headstart.bench import BenchConfig
-
-    config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
-                         shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
-                         resolution=resolution, test_size=test_size, epochs=epochs, unlabelled=unlabelled,
-                         out=str(out))
-    typer.echo(f"report: {_bench_and_report(config)}")
-
-
-def _bench_and_report(config) -> Path:
-    """Run the bench, write the report, print the summary; -> report.html."""
-    from headstart.bench import run_bench
-    from headstart.report import write_report
-
-    run_bench(config)
-    path = write_report(Path(config.out))
-    typer.echo((Path(config.out) / "summary.md").read_text())
-    return path.resolve()
-
-
-DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
-            methods=["random", "zero", "logreg", "imprint", "wup", "text", "headstart"],
-            shots=[0, 1, 2, 5, 10, 20], seeds=5, resolution=224, test_size=2000)
-
-
-@app.command()
-def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder")) -> None:
-    """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
-    from headstart.bench import BenchConfig
-
-    typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
-    start = time.perf_counter()
-    path = _bench_and_report(BenchConfig(out=str(out), **DEMO))
-    typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path}")
-
-
-@app.command()
-def report(
-    results_dir: Path = typer.Argument(..., help="folder to write the report into"),
-    csv: Optional[List[Path]] = typer.Option(None, help="results CSVs to merge (default: RESULTS_DIR/results.csv)"),
-) -> None:
-    """(Re)build summary.md, plots and report.html from results CSVs (merges split sweeps)."""
-    from headstart.report import write_report
-
-    path = write_report(results_dir, csv or None)
-    typer.echo(f"report: {path}")
 
 
 @app.command()
@@ -150,23 +157,26 @@ def init(
     """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
 
-    result = init_head(model, _csv_list(classes), out, method, _overrides(overrides), unlabelled)
+    _compute()
+    result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled)
+    _print_resolutions(result.estimator.resolved_)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
 
 @app.command()
 def fit(
     model: str = MODEL_OPTION,
-    data: Path = typer.Option(..., help="image folder: one sub-folder per class (optional train/ test/)"),
+    data: Path = typer.Option(..., help="image folder (one sub-folder per class; optional train/ + test/ or "
+                                        "val/) or a CSV of path,label[,split]"),
     method: str = typer.Option("headstart", help="head initialisation method (see `headstart methods`)"),
     resolution: Optional[int] = RESOLUTION_OPTION,
-    epochs: int = typer.Option(100, help="head-training epochs"),
+    epochs: int = EPOCHS_OPTION,
     overrides: Optional[Path] = OVERRIDES_OPTION,
     out: Path = RUN_OUT_OPTION,
     full_finetune: bool = typer.Option(False, "--full-finetune", help=(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
-    finetune_epochs: int = typer.Option(3, help="epochs of full fine-tuning"),
+    finetune_epochs: int = typer.Option(3, min=1, max=1000, help="epochs of full fine-tuning"),
 ) -> None:
     """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT
     (and backbone.safetensors when full fine-tuning won)."""
@@ -174,11 +184,13 @@ def fit(
     from headstart.finetune import FinetuneConfig
     from headstart.fit import fit_folder
 
+    _compute()
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
                         full_finetune=full_finetune, finetune_config=FinetuneConfig(epochs=finetune_epochs))
     if not distributed.is_main():
         return
     metrics = result.meta.metrics
+    _print_resolutions(result.estimator.resolved_)
     if "finetune" in metrics:
         typer.echo(metrics["finetune"]["message"])
     typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "
@@ -190,56 +202,154 @@ def fit(
 def predict(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
     images: List[Path] = typer.Argument(..., help="image files"),
-    top: int = typer.Option(3, help="how many classes per image"),
+    top: int = typer.Option(3, min=1, help="how many classes per image"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
 ) -> None:
-    """Top classes with probabilities for each image."""
-    from PIL import Image
-
+    """Top classes with probabilities for each image (the model is loaded once)."""
+    from headstart.data.folder import ImageFiles
+    from headstart.estimator import HeadStart
     from headstart.fit import predict as predict_images
 
-    loaded = []
+    _compute()
+    estimator = HeadStart.load(run)
     for path in images:
-        try:
-            with Image.open(path) as image:
-                loaded.append(image.convert("RGB"))
-        except (OSError, ValueError):
-            raise UserError(f"cannot read image {path}: pass image files (jpg, png, ...)") from None
-    for path, ranked in zip(images, predict_images(run, loaded, top)):
-        typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+        if not path.is_file():
+            raise UserError(f"image {path} does not exist")
+    for path, ranked in zip(images, predict_images(estimator, ImageFiles(images), top)):
+        if as_json:
+            typer.echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
+                                                               for c, p in ranked]}))
+        else:
+            typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
 
 
 @app.command()
 def export(
+    run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
+    torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
+) -> None:
+    """Export a run as a standalone model: input uint8 RGB images [N, R, R, 3] already resized to the
+    run's resolution R (run.json -> resolution), output probabilities [N, C]."""
+    from headstart.estimator import HeadStart
+    from headstart.export import export_onnx, export_torchscript
+
+    if (onnx is None) == (torchscript is None):
+        raise UserError("pass exactly one of --onnx FILE or --torchscript FILE")
+    estimator = HeadStart.load(run)
+    if onnx is not None:
+        path = export_onnx(estimator, _output_file(onnx, "--onnx"))
+    else:
+        path = export_torchscript(estimator, _output_file(torchscript, "--torchscript"))
+    typer.echo(f"wrote {path} (input uint8 [N, {estimator.resolution_}, {estimator.resolution_}, 3], "
+               f"output probabilities over {len(estimator.classes_)} classes)")
+
+
+@app.command("export-images")
+def export_images(
     dataset: str = typer.Option("fashion-mnist", help="built-in dataset"),
-    train_per_class: int = typer.Option(5, help="training images per class"),
-    test_per_class: int = typer.Option(20, help="test images per class"),
-    seed: int = typer.Option(0, help="which images are drawn"),
-    out: Path = typer.Option(..., help="folder to write (train/<class>/, test/<class>/)"),
+    train_per_class: int = typer.Option(5, min=1, max=100_000, help="training images per class"),
+    test_per_class: int = typer.Option(20, min=0, max=100_000, help="test images per class (0: none)"),
+    seed: int = typer.Option(0, min=0, help="which images are drawn"),
+    out: Path = typer.Option(..., help="new folder to write (train/<class>/, test/<class>/)"),
 ) -> None:
     """Write a built-in dataset's images as an image folder, e.g. to try fit and predict."""
     from headstart.data import load_dataset
     from headstart.data.export import export_folder
 
-    path = export_folder(load_dataset(dataset), out, train_per_class, test_per_class, seed)
-    typer.echo(f"wrote {path}/train and {path}/test")
+    counts = export_folder(load_dataset(dataset), out, train_per_class, test_per_class, seed)
+    typer.echo(f"wrote {counts['train']} training images to {out}/train"
+               + (f" and {counts['test']} test images to {out}/test" if counts["test"] else ""))
 
 
 @app.command()
-def methods() -> None:
-    """List the head-initialisation methods usable in bench, fit and init."""
-    from headstart.methods import METHODS
+def bench(
+    model: str = MODEL_OPTION,
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist, an image folder or a CSV of path,label"),
+    methods: str = typer.Option("random,zero,logreg,imprint,wup,headstart", help="comma-separated methods"),
+    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class (0 = names only)"),
+    seeds: int = typer.Option(5, min=1, max=10_000, help="subsets per shot count"),
+    seed_start: int = typer.Option(0, min=0, help="first seed (split a sweep across machines by seed ranges)"),
+    resolution: Optional[int] = RESOLUTION_OPTION,
+    test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
+    epochs: int = EPOCHS_OPTION,
+    unlabelled: int = typer.Option(0, min=0, help="training images per seed also given without labels "
+                                                   "(the default uses them)"),
+    overrides: Optional[Path] = OVERRIDES_OPTION,
+    out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
+) -> None:
+    """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
+    from headstart.bench import BenchConfig
 
-    for method in METHODS.values():
-        typer.echo(f"{method.name:10s} {'(needs images) ' if method.needs_shots else ''}{method.description}")
+    _compute()
+    config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
+                         shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
+                         resolution=resolution, test_size=test_size, epochs=epochs, unlabelled=unlabelled,
+                         overrides=_overrides(overrides), out=str(out))
+    typer.echo(f"report: {_bench_and_report(config)}")
+
+
+def _bench_and_report(config) -> Path:
+    """Run the bench, write the report, print the summary; -> report.html."""
+    from headstart.bench import run_bench
+    from headstart.report import write_report
+
+    run_bench(config, announce=_print_resolutions)
+    path = write_report(Path(config.out))
+    typer.echo((Path(config.out) / "summary.md").read_text())
+    return path.resolve()
+
+
+DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
+            methods=["random", "zero", "logreg", "imprint", "wup", "text", "headstart"],
+            shots=[0, 1, 2, 5, 10, 20], seeds=5, resolution=224, test_size=2000)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder")) -> None:
+    """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
+    from headstart.bench import BenchConfig
+
+    _compute()
+    typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
+    start = time.perf_counter()
+    path = _bench_and_report(BenchConfig(out=str(out), **DEMO))
+    typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path}")
+
+
+@app.command()
+def report(
+    results_dir: Path = typer.Argument(..., help="folder to write the report into"),
+    csv: Optional[List[Path]] = typer.Option(None, help="results CSVs to merge (default: RESULTS_DIR/results.csv)"),
+) -> None:
+    """(Re)build summary.md, plots and report.html from results CSVs (merges split sweeps)."""
+    from headstart.report import write_report
+
+    if results_dir.exists() and not results_dir.is_dir():
+        raise UserError(f"{results_dir} is a file: pass the folder to write the report into")
+    path = write_report(results_dir, csv or None)
+    typer.echo(f"report: {path}")
+
+
+# Failures of the environment rather than of headstart: one line, no traceback.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
+                       errno.EISDIR, errno.ENOTDIR, errno.EPERM}
 
 
 def main() -> None:
-    """Entry point: user errors print one line and exit 2, without a traceback."""
+    """Entry point: user errors print one line and exit 2, without a traceback; so do a full disk,
+    missing permissions and similar failures of the environment (exit 1)."""
     try:
         app()
     except UserError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        typer.echo(f"error: cannot write or read{where}: {error.strerror}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -148,17 +148,17 @@ def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
     return cross_validated_logreg(features, labels, int(labels.max()) + 1)
 
 
-def method_head(method: str, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
+def method_head(method, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
                 epochs: int = 100, seed: int = 0) -> HeadFitter:
     """The head-only stage of `headstart fit` as a function of the training features
-    ([N, D], [N]) -> (W [C, D], b [C]): the method's plan built from those features alone (so the
-    validation images never leak into it), then trained like `fit_folder` trains it."""
-    from headstart.methods import execute, get_method
+    ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
+    features alone (so the validation images never leak into it), then trained as `fit` trains it."""
+    from headstart.methods import execute
     from headstart.similarity import Evidence
 
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
         evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}))
-        plan = get_method(method).build(evidence, seed)
+        plan = method.build(evidence, seed)
         return execute(plan, features, labels, epochs=epochs)[0]
 
     return fit

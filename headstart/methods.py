@@ -18,12 +18,14 @@ from headstart.train import EVAL_EPOCHS, Head, HeadTraining, accuracy, cross_val
 @dataclass
 class Plan:
     """init: the head before training; prior/prior_strength: the L2 pull during training;
-    trains: False for closed-form heads (logistic regression), which are final as they are."""
+    trains: False for closed-form heads (logistic regression), which are final as they are;
+    record: what the method decided (families per class, fallbacks, constants), kept in run.json."""
 
     init: Head
     prior: Head | None = None
     prior_strength: float = 0.0
     trains: bool = True
+    record: dict = field(default_factory=dict)
 
 
 def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
@@ -37,31 +39,69 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
     return training.fit(features, labels, plan.init, plan.prior, evaluate)
 
 
-@dataclass
-class Method:
+@dataclass(frozen=True)
+class MethodKind:
+    """A registered method: build(evidence, seed, **options) -> Plan, with its default options."""
+
     name: str
-    build: Callable[[Evidence, int], Plan]
+    build: Callable[..., Plan]
     needs_shots: bool
     description: str
-    options: dict = field(default_factory=dict)
+    defaults: dict
 
 
-METHODS: dict[str, Method] = {}
+@dataclass(frozen=True)
+class Method:
+    """A method with its options fixed: what the bench, fit and the estimator run."""
+
+    kind: MethodKind
+    options: dict
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def needs_shots(self) -> bool:
+        return self.kind.needs_shots
+
+    @property
+    def description(self) -> str:
+        return self.kind.description
+
+    def build(self, evidence: Evidence, seed: int) -> Plan:
+        return self.kind.build(evidence, seed, **self.options)
 
 
-def register(name: str, needs_shots: bool, description: str):
-    def decorator(build: Callable[[Evidence, int], Plan]):
+METHODS: dict[str, MethodKind] = {}
+
+
+def register(name: str, needs_shots: bool, description: str, **defaults):
+    """Register `build(evidence, seed, **options) -> Plan` under `name`; `defaults` are its options."""
+    def decorator(build: Callable[..., Plan]):
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = Method(name, build, needs_shots, description)
+        METHODS[name] = MethodKind(name, build, needs_shots, description, dict(defaults))
         return build
     return decorator
 
 
-def get_method(name: str) -> Method:
+def create_method(name: str, **options) -> Method:
+    """The method `name` with `options` overriding its defaults; unknown names or options are errors
+    that list the valid ones."""
     if name not in METHODS:
         raise UserError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
-    return METHODS[name]
+    kind = METHODS[name]
+    unknown = sorted(set(options) - set(kind.defaults))
+    if unknown:
+        valid = ", ".join(kind.defaults) or "none"
+        raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    return Method(kind, {**kind.defaults, **options})
+
+
+def get_method(name: str) -> Method:
+    """The method `name` with its default options."""
+    return create_method(name)
 
 
 def source_head(evidence: Evidence) -> Head:
@@ -112,9 +152,9 @@ def transferred_head(evidence: Evidence, family: str, top_k: int = 5) -> Head:
 def _register_family(family: str) -> None:
     needs_shots = family in VISUAL_FAMILIES
 
-    @register(family, needs_shots, f"seed-paper transfer: top-5 source rows by {family} similarity")
-    def plan(evidence: Evidence, seed: int) -> Plan:
-        return Plan(transferred_head(evidence, family))
+    @register(family, needs_shots, f"seed-paper transfer: top-k source rows by {family} similarity", top_k=5)
+    def plan(evidence: Evidence, seed: int, top_k: int) -> Plan:
+        return Plan(transferred_head(evidence, family, top_k))
 
 
 for _family in FAMILIES:
@@ -168,10 +208,15 @@ IMPRINT_SHARE = 1 / 3
 def headstart_plan(evidence: Evidence, seed: int) -> Plan:
     head = semantic_head(evidence)
     mean_feature = evidence.target_mean()
+    record = {"measure": DEFAULT_MEASURE, "top_k": DEFAULT_TOP_K}
     if len(evidence.labels) == 0:  # names only; recentred when unlabelled images are given
-        return Plan(head if mean_feature is None else transfer.recentre(*head, mean_feature))
+        record["recentred"] = mean_feature is not None
+        return Plan(head if mean_feature is None else transfer.recentre(*head, mean_feature), record=record)
     if not names_beat_chance(head, evidence):
-        return logreg_plan(evidence, seed)
+        return Plan(logreg_plan(evidence, seed).init, trains=False,
+                    record={**record, "fallback": "logreg: the names did not beat chance on the training images"})
     prior = transfer.recentre(*head, mean_feature)
     init = transfer.blend(prior, imprint_plan(evidence, seed).init, IMPRINT_SHARE)
-    return Plan(init, prior=prior, prior_strength=prior_strength(len(evidence.labels)))
+    strength = prior_strength(len(evidence.labels))
+    return Plan(init, prior=prior, prior_strength=strength,
+                record={**record, "recentred": True, "imprint_share": IMPRINT_SHARE, "prior_strength": strength})

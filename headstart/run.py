@@ -1,56 +1,197 @@
-"""A fitted head on disk: `head.safetensors` (weight [C, D], bias [C]) + `run.json` (source model,
-resolution, class names, synsets, method, metrics). Loading checks it matches the source model."""
+"""A fitted classifier on disk — the run folder that `headstart fit`, `init` and `HeadStart.save`
+write and `predict`, `export` and `HeadStart.load` read:
+
+    run.json            what the run is: model spec and weights key, resolution, normalisation,
+                        classes (with how each name was resolved), method, its options and record,
+                        metrics, and the list of the folder's files
+    head.safetensors    weight [C, D], bias [C] (float32)
+    backbone.safetensors  only when full fine-tuning changed the backbone
+    report.md           a human-readable summary (fit)
+
+A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
+leaves the previous run intact and no file of an earlier run (a stale backbone) survives. Reading
+validates everything: a tampered or truncated run is an error that says so, never a traceback.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from headstart.errors import UserError
-from headstart.sources import load_source
-from headstart.sources.model import SourceModel
 
-HEAD_FILE, META_FILE = "head.safetensors", "run.json"
+FORMAT, VERSION = "headstart-run", 2
+META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 
 
 @dataclass
 class RunMeta:
-    model: str
+    """The contents of run.json (see the module docstring)."""
+
+    model: str | None
+    model_key: str
     resolution: int
     feature_dim: int
+    mean: list[float]
+    std: list[float]
     class_names: list[str]
     method: str
-    synsets: list[str | None] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    classes: list[dict] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
 
 
-def save_run(folder: Path, weight: torch.Tensor, bias: torch.Tensor, meta: RunMeta,
-             backbone_state: dict | None = None) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(folder / HEAD_FILE))
-    if backbone_state is not None:  # full fine-tuning changed the backbone too
-        save_file({k: v.contiguous() for k, v in backbone_state.items()}, str(folder / "backbone.safetensors"))
-    (folder / META_FILE).write_text(json.dumps(asdict(meta), indent=2))
+@dataclass
+class Run:
+    meta: RunMeta
+    weight: torch.Tensor
+    bias: torch.Tensor
+    backbone_state: dict | None = None
 
 
-def load_run(folder: Path) -> tuple[SourceModel, torch.Tensor, torch.Tensor, RunMeta]:
-    """-> (source model, possibly with its fine-tuned backbone, W [C, D], b [C], meta)."""
+def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
+    """Write `run` as a complete run folder at `folder`, replacing an earlier run there (never a
+    folder that is not a headstart run)."""
     folder = Path(folder)
-    if not (folder / META_FILE).exists() or not (folder / HEAD_FILE).exists():
-        raise UserError(f"{folder} is not a headstart run: expected {META_FILE} and {HEAD_FILE} (made by `headstart fit`)")
-    meta = RunMeta(**json.loads((folder / META_FILE).read_text()))
-    tensors = load_file(str(folder / HEAD_FILE))
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file: pass a folder for the run")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / META_FILE).is_file():
+        raise UserError(f"{folder} exists and is not a headstart run folder: pass a new or empty folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    files = {HEAD_FILE: lambda path: save_file({"weight": run.weight.float().contiguous(),
+                                                 "bias": run.bias.float().contiguous()}, str(path))}
+    if run.backbone_state is not None:
+        files[BACKBONE_FILE] = lambda path: save_file(
+            {k: v.contiguous() for k, v in run.backbone_state.items()}, str(path))
+    if report is not None:
+        files[REPORT_FILE] = lambda path: path.write_text(report, encoding="utf-8")
+    meta = {"format": FORMAT, "version": VERSION, **asdict(run.meta), "files": sorted(files)}
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".headstart-run-"))
+    try:
+        for name, write in files.items():
+            write(staging / name)
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=True), encoding="utf-8")
+        _swap_in(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Rename the finished `staging` folder to `folder`, moving an earlier run aside first."""
+    old = None
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".headstart-old-"))
+        folder.rename(old / "run")
+    try:
+        staging.rename(folder)
+    except BaseException:
+        if old is not None:
+            (old / "run").rename(folder)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_run(folder: str | Path) -> Run:
+    """The run in `folder`, validated; UserError naming what is wrong (and the fix) otherwise."""
+    folder = Path(folder)
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise UserError(f"{folder} is not a headstart run: expected {META_FILE} (made by `headstart fit` or "
+                        "`headstart init`)")
+    meta = _read_meta(meta_path)
+    for name in meta.files:
+        if not (folder / name).is_file():
+            raise UserError(f"{folder / name} is missing: the run folder is incomplete; fit it again")
+    weight, bias = _read_head(folder / HEAD_FILE, meta)
+    backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
+    return Run(meta, weight, bias, backbone)
+
+
+def _damaged(path: Path, why: str) -> UserError:
+    return UserError(f"{path} is damaged ({why}): fit the run again or restore the file")
+
+
+def _read_meta(path: Path) -> RunMeta:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _damaged(path, f"not valid JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise _damaged(path, "not a JSON object")
+    if raw.get("format") != FORMAT or raw.get("version") != VERSION:
+        raise _damaged(path, f"not a {FORMAT} version {VERSION} file; runs of older headstart versions must "
+                             "be fitted again")
+    names = {f.name for f in RunMeta.__dataclass_fields__.values()}
+    missing, extra = sorted(names - raw.keys()), sorted(raw.keys() - names - {"format", "version"})
+    if missing or extra:
+        raise _damaged(path, f"missing keys {missing}" if missing else f"unknown keys {extra}")
+    meta = RunMeta(**{k: raw[k] for k in names})
+    checks = [
+        (meta.model is None or isinstance(meta.model, str), "model must be a name or null"),
+        (isinstance(meta.model_key, str), "model_key must be a string"),
+        (_is_int(meta.resolution) and MIN_RESOLUTION <= meta.resolution <= MAX_RESOLUTION,
+         f"resolution must be an integer in {MIN_RESOLUTION}..{MAX_RESOLUTION}"),
+        (_is_int(meta.feature_dim) and meta.feature_dim > 0, "feature_dim must be a positive integer"),
+        (_floats(meta.mean, 3) and _floats(meta.std, 3) and min(meta.std) > 0, "mean and std need 3 numbers"),
+        (isinstance(meta.class_names, list) and len(meta.class_names) >= 2
+         and all(isinstance(n, str) for n in meta.class_names)
+         and len(set(meta.class_names)) == len(meta.class_names), "class_names must be >= 2 distinct strings"),
+        (isinstance(meta.method, str), "method must be a string"),
+        (isinstance(meta.options, dict) and isinstance(meta.record, dict) and isinstance(meta.metrics, dict),
+         "options, record and metrics must be objects"),
+        (isinstance(meta.classes, list) and len(meta.classes) in (0, len(meta.class_names or []))
+         and all(isinstance(c, dict) for c in meta.classes), "classes must list one object per class"),
+        (isinstance(meta.files, list) and HEAD_FILE in meta.files
+         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE}, f"files must list {HEAD_FILE}"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            raise _damaged(path, why)
+    return meta
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _floats(values, n: int) -> bool:
+    return (isinstance(values, list) and len(values) == n
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise _damaged(path, f"not a readable safetensors file: {error}") from None
+
+
+def _read_head(path: Path, meta: RunMeta) -> tuple[torch.Tensor, torch.Tensor]:
+    tensors = _read_tensors(path)
+    if set(tensors) != {"weight", "bias"}:
+        raise _damaged(path, f"expected tensors 'weight' and 'bias', found {sorted(tensors)}")
     weight, bias = tensors["weight"], tensors["bias"]
-    source = load_source(meta.model)
-    if weight.shape != (len(meta.class_names), source.feature_dim) or bias.shape != (len(meta.class_names),):
-        raise UserError(
-            f"the head in {folder} has shape {tuple(weight.shape)} but {meta.model} needs "
-            f"({len(meta.class_names)}, {source.feature_dim}): it was made for another model; refit it"
-        )
-    if (folder / "backbone.safetensors").exists():
-        source.backbone.load_state_dict(load_file(str(folder / "backbone.safetensors")))
-    return source, weight, bias, meta
+    n_classes = len(meta.class_names)
+    if not weight.is_floating_point() or not bias.is_floating_point():
+        raise _damaged(path, f"weights must be floating point, found {weight.dtype} and {bias.dtype}")
+    if tuple(weight.shape) != (n_classes, meta.feature_dim) or tuple(bias.shape) != (n_classes,):
+        raise _damaged(path, f"weight {tuple(weight.shape)} and bias {tuple(bias.shape)} do not fit "
+                             f"{n_classes} classes of {meta.feature_dim} features (weight ({n_classes}, "
+                             f"{meta.feature_dim}), bias ({n_classes},))")
+    if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+        raise _damaged(path, "it holds NaN or infinite values")
+    return weight.float(), bias.float()

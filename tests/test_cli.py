@@ -41,20 +41,24 @@ def test_similar_json_maps_trouser_to_jeans():
 
 def test_fit_then_predict_on_an_exported_folder(tmp_path):
     folder, run = tmp_path / "fm", tmp_path / "run"
-    headstart("export", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)
+    headstart("export-images", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)
     out = headstart("fit", "--data", folder, "--resolution", 112, "--epochs", 20, "--out", run).stdout
-    assert "test accuracy" in out
+    assert "test accuracy" in out and "Trouser" in out and "trouser.n.01" in out  # the resolution table
     meta = json.loads((run / "run.json").read_text())
     assert meta["model"] == "efficientnet-lite0" and len(meta["class_names"]) == 10
-    assert "Trouser" in meta["class_names"] and meta["synsets"][meta["class_names"].index("Trouser")] == "n04489008"
+    trouser = meta["classes"][meta["class_names"].index("Trouser")]
+    assert trouser["synset"] == "trouser.n.01" and trouser["source"] == "wordnet" and trouser["how"]
+    assert sorted(meta["files"]) == ["head.safetensors", "report.md"]
     assert (run / "head.safetensors").exists() and (run / "report.md").exists()
     images = sorted((folder / "test" / "Trouser").glob("*.png"))
     lines = headstart("predict", run, *images, "--top", 2).stdout.strip().splitlines()
     assert len(lines) == 2 and all(line.count("%") == 2 for line in lines)
+    records = [json.loads(line) for line in headstart("predict", run, *images, "--json").stdout.splitlines()]
+    assert [r["image"] for r in records] == [str(p) for p in images] and len(records[0]["top"]) == 3
 
     save_file({"weight": torch.zeros(10, 7), "bias": torch.zeros(10)}, str(run / "head.safetensors"))
     result = headstart("predict", run, images[0], check=False)
-    assert result.returncode == 2 and "another model" in result.stderr
+    assert result.returncode == 2 and "damaged" in result.stderr and "(10, 1280)" in result.stderr
 
 
 def test_init_makes_a_zero_shot_head(tmp_path):
@@ -67,7 +71,7 @@ def test_init_recentres_on_a_folder_of_unlabelled_images(tmp_path):
     from safetensors.torch import load_file
 
     folder = tmp_path / "fm"
-    headstart("export", "--train-per-class", 2, "--test-per-class", 0, "--out", folder)
+    headstart("export-images", "--train-per-class", 2, "--test-per-class", 0, "--out", folder)
     classes = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
     headstart("init", "--classes", classes, "--out", tmp_path / "plain")
     headstart("init", "--classes", classes, "--unlabelled", folder / "train", "--out", tmp_path / "recentred")

@@ -121,3 +121,42 @@ def test_feature_cache_is_keyed_by_resolution(lite0, fashion, tmp_path):
     large = FeatureCache(lite0, fashion, "test", resolution=96, root=tmp_path)
     assert small.path != large.path
     assert not torch.allclose(small.get([0], progress=False), large.get([0], progress=False))
+
+
+@pytest.mark.parametrize("test_name", ["val", "validation"])
+def test_train_and_val_folders_are_the_splits_not_classes(tmp_path, test_name):
+    write_folder(tmp_path / "train", {"cat": 3, "dog": 3})
+    write_folder(tmp_path / test_name, {"cat": 1, "dog": 2})
+    data = load_image_folder(tmp_path)
+    assert data.class_names == ["cat", "dog"] and len(data.train) == 6 and len(data.test) == 3
+
+
+def test_a_lone_train_folder_is_split(tmp_path):
+    write_folder(tmp_path / "train", {"cat": 5, "dog": 5})
+    data = load_image_folder(tmp_path)
+    assert data.class_names == ["cat", "dog"] and len(data.train) + len(data.test) == 10 and len(data.test) == 2
+
+
+@pytest.mark.parametrize("layout, message", [
+    (["train", "val", "test"], "several test splits"),
+    (["val"], "no train/ folder"),
+])
+def test_ambiguous_split_layouts_are_errors(tmp_path, layout, message):
+    for split in layout:
+        write_folder(tmp_path / split, {"cat": 2, "dog": 2})
+    with pytest.raises(UserError, match=message):
+        load_image_folder(tmp_path)
+
+
+def test_a_csv_of_paths_and_labels(tmp_path):
+    write_folder(tmp_path / "images", {"a": 4, "b": 4})
+    rows = [f"images/{c}/{i}.png,{c},{'test' if i == 3 else 'train'}" for c in "ab" for i in range(4)]
+    (tmp_path / "list.csv").write_text("path,label,split\n" + "\n".join(rows) + "\n")
+    data = load_image_folder(tmp_path / "list.csv")
+    assert data.class_names == ["a", "b"] and len(data.train) == 6 and list(data.test.labels) == [0, 1]
+    (tmp_path / "nosplit.csv").write_text("path,label\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
+    assert len(load_image_folder(tmp_path / "nosplit.csv").test) == 2
+    (tmp_path / "bad.csv").write_text("path,label\nimages/a/missing.png,a\nimages/b/0.png,b\n")
+    with pytest.raises(UserError, match="missing files"):
+        load_image_folder(tmp_path / "bad.csv")
+    assert load_dataset(str(tmp_path / "list.csv")).class_names == ["a", "b"]

@@ -19,7 +19,8 @@ from headstart import distributed
 from headstart.data.dataset import Split, TargetData
 from headstart.data.features import FeatureCache, extract
 from headstart.finetune import FinetuneConfig, evaluate, finetune, train_full
-from headstart.run import RunMeta, load_run, save_run
+from headstart.estimator import HeadStart
+from headstart.run import Run, RunMeta, save_run
 from headstart.sources import list_sources, register_source
 from test_finetune import colour_images, tiny_source, zero_head_fitter
 
@@ -48,10 +49,11 @@ def fit_run(out: Path, cache_root: Path) -> dict:
     test_images = data.test.load(np.arange(len(data.test)))
     test_accuracy = evaluate(source, (w, b), test_images, data.test.labels, backbone_state=state)
     if distributed.is_main():
-        meta = RunMeta(model=TINY, resolution=source.resolution, feature_dim=source.feature_dim,
+        meta = RunMeta(model=None, model_key=source.weights_key, resolution=source.resolution,
+                       feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=data.class_names, method="zero",
                        metrics={"test_accuracy": test_accuracy, "finetune": report})
-        save_run(out, w, b, meta, backbone_state=state)
+        save_run(out, Run(meta, w, b, state))
     return report
 
 
@@ -116,7 +118,7 @@ def test_ddp_replicas_end_with_identical_parameters(ddp_job):
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
     start = tiny_source().backbone.state_dict()
-    assert not torch.equal(first["backbone.0.weight"], start["0.weight"])  # it did train
+    assert not torch.equal(first["backbone.module.0.weight"], start["module.0.weight"])  # it did train
     reports = {(ddp_job / f"report-{rank}.json").read_text() for rank in (0, 1)}
     assert len(reports) == 1  # every rank took the same decision
 
@@ -136,7 +138,7 @@ def test_the_ddp_run_folder_has_the_single_process_format(ddp_job, tmp_path, mon
     assert ddp_meta.keys() == single_meta.keys() and ddp_meta["metrics"].keys() == single_meta["metrics"].keys()
     assert ddp_meta["metrics"]["finetune"]["world_size"] == 2
     # The run loads back and its fine-tuned backbone reproduces the recorded test accuracy.
-    source, w, b, meta = load_run(ddp_run)
+    estimator = HeadStart.load(ddp_run, source=tiny_source())
     data = tiny_data()
-    accuracy = evaluate(source, (w, b), data.test.load(np.arange(len(data.test))), data.test.labels)
-    assert accuracy == pytest.approx(meta.metrics["test_accuracy"])
+    accuracy = estimator.score(data.test.load(np.arange(len(data.test))), data.test.labels)
+    assert accuracy == pytest.approx(ddp_meta["metrics"]["test_accuracy"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -254,3 +255,232 @@ def test_junk_rows_in_results_are_dropped_on_resume(tmp_path):
         f.write(f"efficientnet-lite0,fashion-mnist,zero,five,0,2,0.5,1,32,20,0.1,{config}\n\x00\x01junk\n")
     run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
     assert results.read_text() == complete
+
+
+# -- image files -----------------------------------------------------------------------------------
+
+
+def test_a_truncated_jpeg_is_skipped_with_the_warning(tmp_path):
+    root = write_images(tmp_path / "data", per_class=3)
+    jpeg = root / "cat" / "photo.jpg"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(jpeg, quality=90)
+    jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size // 2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_image_folder(root)
+    assert any("photo.jpg" in str(w.message) for w in caught)
+    assert len(data.train) + len(data.test) == 6  # the truncated file is not a sample
+
+
+def test_a_16_bit_png_is_scaled_not_clipped_to_white(tmp_path):
+    from headstart.data.images import open_image
+
+    ramp = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    image = np.asarray(open_image(tmp_path / "deep.png"))
+    assert image.dtype == np.uint8 and image.shape == (8, 8, 3)
+    assert image[0, 0, 0] == 0 and image[-1, -1, 0] == 255 and 120 < image[4, 0, 0] < 136
+
+
+def test_a_huge_image_is_one_clear_error(tmp_path, monkeypatch):
+    from headstart.data.images import open_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # as a 14000 x 14000 image is against the default
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(UserError, match="big.png has more than"):
+        open_image(tmp_path / "big.png")
+
+
+# -- run folders -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    from headstart import HeadStart
+
+    folder = tmp_path_factory.mktemp("runs") / "run"
+    HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog", "car"]).save(folder)
+    return folder
+
+
+def tampered_copy(run_folder, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy)
+    return copy
+
+
+def edit_meta(folder, change):
+    import json
+
+    meta = json.loads((folder / "run.json").read_text())
+    change(meta)
+    (folder / "run.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda f: (f / "run.json").write_text("{not json"), "not valid JSON"),
+    (lambda f: (f / "run.json").write_text(""), "not valid JSON"),
+    (lambda f: (f / "run.json").write_text("[1, 2]"), "not a JSON object"),
+    (lambda f: edit_meta(f, lambda m: m.pop("resolution")), "missing keys"),
+    (lambda f: edit_meta(f, lambda m: m.update(extra=1)), "unknown keys"),
+    (lambda f: edit_meta(f, lambda m: m.update(resolution=-1)), "resolution must be"),
+    (lambda f: edit_meta(f, lambda m: m.update(resolution="224")), "resolution must be"),
+    (lambda f: edit_meta(f, lambda m: m.update(class_names=None)), "class_names"),
+    (lambda f: edit_meta(f, lambda m: m.update(version=1)), "version"),
+    (lambda f: edit_meta(f, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"])), "missing"),
+    (lambda f: (f / "head.safetensors").write_bytes(b"garbage"), "not a readable safetensors"),
+    (lambda f: (f / "head.safetensors").unlink(), "missing"),
+])
+def test_a_tampered_run_folder_is_one_clear_error(run_folder, tmp_path, tamper, message):
+    from headstart import HeadStart
+
+    folder = tampered_copy(run_folder, tmp_path)
+    tamper(folder)
+    with pytest.raises(UserError, match=message):
+        HeadStart.load(folder)
+
+
+@pytest.mark.parametrize("tensors, message", [
+    ({"weight": torch.zeros(3, 1280, dtype=torch.int32), "bias": torch.zeros(3)}, "floating point"),
+    ({"weight": torch.zeros(3, 7), "bias": torch.zeros(3)}, r"\(3, 1280\)"),
+    ({"weight": torch.zeros(3, 1280)}, "'weight' and 'bias'"),
+    ({"weight": torch.full((3, 1280), float("nan")), "bias": torch.zeros(3)}, "NaN"),
+])
+def test_a_bad_head_file_is_one_clear_error(run_folder, tmp_path, tensors, message):
+    from safetensors.torch import save_file
+
+    from headstart import HeadStart
+
+    folder = tampered_copy(run_folder, tmp_path)
+    save_file(tensors, str(folder / "head.safetensors"))
+    with pytest.raises(UserError, match=message):
+        HeadStart.load(folder)
+
+
+def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_folder, tmp_path):
+    from safetensors.torch import save_file
+
+    from headstart import HeadStart
+
+    with pytest.raises(UserError, match="was made with model efficientnet-lite0"):
+        HeadStart.load(run_folder, source="efficientnet-lite1")
+    folder = tampered_copy(run_folder, tmp_path)
+    save_file({"nonsense": torch.zeros(2)}, str(folder / "backbone.safetensors"))
+    edit_meta(folder, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"]))
+    with pytest.raises(UserError, match="fine-tuned backbone does not fit"):
+        HeadStart.load(folder)
+
+
+def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
+    """A stale backbone.safetensors of an earlier --full-finetune run must not survive a plain fit."""
+    from headstart import HeadStart
+
+    folder = tampered_copy(run_folder, tmp_path)
+    (folder / "backbone.safetensors").write_bytes(b"an earlier run's fine-tuned backbone")
+    HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog"]).save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["head.safetensors", "run.json"]
+    assert HeadStart.load(folder).classes_ == ["cat", "dog"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
+
+
+def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch):
+    from headstart import HeadStart, run
+
+    folder = tampered_copy(run_folder, tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "_swap_in", killed)
+    with pytest.raises(KeyboardInterrupt):
+        HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["x", "y"]).save(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_run_is_never_written_over_a_folder_that_is_not_a_run(tmp_path):
+    from headstart import HeadStart
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_bytes(b"precious")
+    (tmp_path / "afile").write_text("x")
+    clf = HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["x", "y"])
+    with pytest.raises(UserError, match="not a headstart run folder"):
+        clf.save(tmp_path / "photos")
+    with pytest.raises(UserError, match="is a file"):
+        clf.save(tmp_path / "afile")
+    assert (tmp_path / "photos" / "holiday.jpg").read_bytes() == b"precious"
+
+
+# -- the command line: every bad input is one line and a non-zero exit -------------------------------
+
+
+def run_main(monkeypatch, capsys, *args):
+    """`headstart ARGS` in this process -> (exit code, stdout, stderr)."""
+    from headstart import cli
+
+    monkeypatch.setattr("sys.argv", ["headstart", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "--data", ".", "--out", "x", "--resolution", "-1"], "--resolution"),
+    (["fit", "--data", ".", "--out", "x", "--resolution", "0"], "--resolution"),
+    (["fit", "--data", ".", "--out", "x", "--resolution", "8"], "--resolution"),
+    (["fit", "--data", ".", "--out", "x", "--epochs", "-3"], "--epochs"),
+    (["similar", "--classes", "cat", "--top", "-1"], "--top"),
+    (["bench", "--test-size", "0"], "--test-size"),
+    (["bench", "--test-size", "-5"], "--test-size"),
+    (["bench", "--seeds", "0"], "--seeds"),
+    (["bench", "--shots", "1,-2"], "--shots"),
+    (["bench", "--shots", "five"], "--shots"),
+    (["export-images", "--train-per-class", "-3", "--out", "x"], "--train-per-class"),
+    (["export-images", "--train-per-class", "0", "--out", "x"], "--train-per-class"),
+    (["similar", "--classes", ""], "--classes"),
+    (["similar", "--classes", ",,,"], "--classes"),
+    (["init", "--classes", "cat", "--out", "x"], "at least two"),
+    (["init", "--classes", "cat,Cat", "--out", "x"], "duplicate class names"),
+    (["export", "no-such-run", "--onnx", "m.onnx"], "not a headstart run"),
+    (["predict", "no-such-run", "x.png"], "not a headstart run"),
+])
+def test_bad_numbers_and_names_are_one_line_errors(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_files_and_folders_in_the_wrong_place_are_one_line_errors(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("x")
+    Path("fm").mkdir()
+    (Path("fm") / "x").write_text("x")
+    cases = [
+        (["init", "--classes", "cat,dog", "--out", "afile"], "is a file"),
+        (["bench", "--out", "afile"], "is a file"),
+        (["similar", "--classes", "cat", "--heatmap", "afile/h.png"], "not a folder"),
+        (["export-images", "--out", "fm"], "already exists"),
+        (["init", "--classes", "cat,dog", "--overrides", "missing.txt", "--out", "x"], "overrides file"),
+    ]
+    for args, message in cases:
+        code, _, err = run_main(monkeypatch, capsys, *args)
+        assert code == 2 and message in err and "Traceback" not in err, (args, err)
+
+
+def test_a_utf16_overrides_file_is_read(monkeypatch, capsys, tmp_path):
+    (tmp_path / "map.txt").write_text("Bag=bag.n.06\n", encoding="utf-16")
+    code, out, err = run_main(monkeypatch, capsys, "similar", "--classes", "Bag", "--top", "1",
+                              "--overrides", tmp_path / "map.txt", "--json")
+    assert code == 0, err
+    assert '"synset": "bag.n.06"' in out
+
+
+def test_a_bad_override_id_is_an_error_that_names_it(monkeypatch, capsys, tmp_path):
+    (tmp_path / "map.txt").write_text("Bag=bag.n.99\n")
+    code, _, err = run_main(monkeypatch, capsys, "init", "--classes", "Bag,Coat", "--overrides",
+                            tmp_path / "map.txt", "--out", tmp_path / "run")
+    assert code == 2 and "bag.n.99" in err and not (tmp_path / "run").exists()

@@ -72,7 +72,7 @@ def test_train_full_updates_weights_keeps_batchnorm_statistics_and_the_source():
     assert len(losses) == 2 and all(np.isfinite(losses))
     stats = [k for k in after if "running" in k]
     assert stats and all(torch.equal(after[k], before[k]) for k in stats)
-    assert not torch.equal(after["0.weight"], before["0.weight"])  # the backbone trained
+    assert not torch.equal(after["module.0.weight"], before["module.0.weight"])  # the backbone trained
     assert model.head.weight.abs().sum() > 0  # and the head
     assert all(torch.equal(v, before[k]) for k, v in source.backbone.state_dict().items())  # source untouched
 

@@ -19,7 +19,8 @@ def load_dataset(name_or_path: str) -> TargetData:
     if Path(name_or_path).expanduser().exists():
         return load_image_folder(name_or_path)
     raise UserError(
-        f"unknown dataset {name_or_path!r}: use one of {', '.join(BUILTIN)} or a path to an image folder"
+        f"unknown dataset {name_or_path!r}: use one of {', '.join(BUILTIN)}, a path to an image folder "
+        "or a CSV of path,label"
     )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from headstart.data.dataset import TargetData, few_shot_indices
+from headstart.errors import UserError
 
 
 def folder_name(class_name: str) -> str:
@@ -18,9 +19,16 @@ def folder_name(class_name: str) -> str:
 
 
 def export_folder(data: TargetData, out: str | Path, train_per_class: int, test_per_class: int,
-                  seed: int = 0) -> Path:
-    """Write `train_per_class` training and `test_per_class` test images of each class as PNGs."""
+                  seed: int = 0) -> dict[str, int]:
+    """Write `train_per_class` training and `test_per_class` test images of each class as PNGs into
+    the new folder `out` -> images written per split. An existing non-empty folder is refused
+    (exporting twice into one folder would merge two draws)."""
     out = Path(out)
+    if train_per_class < 1 or test_per_class < 0:
+        raise UserError("export needs at least 1 training image per class (and 0 or more test images)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} already exists and is not an empty folder: choose a new --out or delete it")
+    counts = {}
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):
         source = data.split(split)
         chosen = few_shot_indices(source.labels, per_class, seed)
@@ -29,4 +37,5 @@ def export_folder(data: TargetData, out: str | Path, train_per_class: int, test_
             folder.mkdir(parents=True, exist_ok=True)
             array = image if isinstance(image, np.ndarray) else np.asarray(image)
             Image.fromarray(array).save(folder / f"{split}-{index:05d}.png")
-    return out
+        counts[split] = len(chosen)
+    return counts

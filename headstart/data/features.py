@@ -25,13 +25,14 @@ from tqdm.auto import tqdm
 from headstart import distributed
 from headstart.cache import atomic_write, cache_root, warn_not_kept
 from headstart.data.dataset import Split, TargetData
+from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 
 MAGIC = b"HEADSTART-FEATURES 1\n"
 HEADER_BYTES = 4096  # magic + JSON {"key", "rows", "dim"}, space-padded; values start page-aligned
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: the features feed head training (autograd) later
 def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
             batch_size: int = 64, progress: bool = False) -> torch.Tensor:
     """Images (uint8 arrays / PIL, or a `Split`-like object with `load(indices)`) -> features
@@ -41,7 +42,12 @@ def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="features", unit="batch", disable=not progress):
         batch = load(range(start, min(start + batch_size, len(images))))
-        chunks.append(model.features(model.preprocess(batch, resolution)).float())
+        x = model.preprocess(batch, resolution)
+        try:
+            chunks.append(model.features(x).float())
+        except RuntimeError as error:  # e.g. an input smaller than the network's kernels
+            raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
+                            f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
     return torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim)
 
 

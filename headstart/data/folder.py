@@ -1,36 +1,63 @@
-"""Image folders: one sub-folder per class (folder name = class name), optional train/ and test/."""
+"""Image folders (one sub-folder per class, folder name = class name) and CSV lists of images.
+
+Layouts read as a dataset:
+    ROOT/train/<class>/...  with  ROOT/test/<class>/...  (or val/ or validation/ as the test split)
+    ROOT/train/<class>/...  alone, or  ROOT/<class>/...   -> a seeded stratified split
+    a CSV file with columns path,label[,split]  (paths relative to the CSV; split train/test)
+Files that are not images, or that do not decode (a truncated JPEG, a 200-megapixel image), are
+skipped with one warning line; which files decode is remembered in the cache per folder content.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import os
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
+from headstart.cache import cache_root, keep
 from headstart.data.dataset import Split, TargetData, stratified_split
+from headstart.data.images import DECODE_VERSION, decodes, display_name, open_image
 from headstart.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+TEST_SPLIT_NAMES = ("test", "val", "validation")
 
 
-def _is_readable_image(path: Path) -> bool:
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _content_digest(root: Path, paths: list[Path]) -> str:
+    digest = hashlib.sha1(f"decode-v{DECODE_VERSION}\n".encode())
+    for path in paths:
+        stat = path.stat()
+        relative = os.fsencode(path.relative_to(root))
+        digest.update(relative + f"|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def readable(root: Path, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(images that decode, other files) among `paths` (under `root`); the verdicts are cached by
+    the files' names, sizes and modification times."""
+    candidates = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
+    record = cache_root() / "scans" / f"{_content_digest(root, candidates)}.json"
+    bad = None
     try:
-        with Image.open(path) as image:
-            image.verify()
-        return True
-    except Exception:  # PIL raises many types for broken files; all mean "skip it"
-        return False
-
-
-def _scan(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(readable images, other files) under `folder`, at any depth, sorted."""
-    images, others = [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        readable = path.suffix.lower() in IMAGE_SUFFIXES and _is_readable_image(path)
-        (images if readable else others).append(path)
-    return images, others
+        bad = set(json.loads(record.read_text(encoding="utf-8"))["unreadable"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if bad is None:
+        bad = {str(p.relative_to(root)) for p in candidates if not decodes(p)}
+        keep(record, lambda f: f.write(json.dumps({"unreadable": sorted(bad)}).encode()))
+    good = [p for p in candidates if str(p.relative_to(root)) not in bad]
+    return good, [p for p in paths if p not in set(good)]
 
 
 def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Path]]:
@@ -38,72 +65,145 @@ def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Pa
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
         raise UserError(f"{root} needs at least two class sub-folders (one per class), found {len(class_dirs)}")
-    paths, labels, skipped = [], [], []
-    for label, class_dir in enumerate(class_dirs):
-        images, others = _scan(class_dir)
-        paths += images
-        labels += [label] * len(images)
-        skipped += others
+    members = [_files(d) for d in class_dirs]
+    good, skipped = readable(root, [p for files in members for p in files])
+    good = set(good)
+    paths, labels = [], []
+    for label, (class_dir, files) in enumerate(zip(class_dirs, members)):
+        images = [p for p in files if p in good]
         if not images:
             raise UserError(f"class folder {class_dir} has no readable images: add images or remove the folder")
-    return [d.name for d in class_dirs], paths, np.asarray(labels, dtype=np.int64), skipped
+        paths += images
+        labels += [label] * len(images)
+    return [display_name(d.name) for d in class_dirs], paths, np.asarray(labels, dtype=np.int64), skipped
+
+
+class ImageFiles:
+    """Image files loaded on demand: `len()` and `load(indices)` -> RGB PIL images."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load(self, indices=None) -> list[Image.Image]:
+        return [open_image(self.paths[i]) for i in (range(len(self.paths)) if indices is None else indices)]
+
+
+class UnlabelledImages(ImageFiles):
+    """Every readable image under a folder, in any layout."""
+
+    def __init__(self, root: str | Path):
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise UserError(f"image folder {root} does not exist: pass a folder of images (any layout)")
+        paths, _ = readable(root, _files(root))
+        if not paths:
+            raise UserError(f"{root} has no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        super().__init__(paths)
 
 
 def load_images(paths: list[Path], indices=None) -> list[Image.Image]:
     """RGB images of paths[indices] (all when None)."""
-    images = []
-    for i in range(len(paths)) if indices is None else indices:
-        with Image.open(paths[i]) as image:
-            images.append(image.convert("RGB"))
-    return images
-
-
-def image_paths(root: str | Path) -> list[Path]:
-    """Every readable image under `root`, in any layout (for unlabelled images)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise UserError(f"image folder {root} does not exist: pass a folder of images (any layout)")
-    paths, _ = _scan(root)
-    if not paths:
-        raise UserError(f"{root} has no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return paths
-
-
-def _content_key(root: Path, paths: list[Path]) -> str:
-    digest = hashlib.sha1()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return f"folder-{root.name}-{digest.hexdigest()[:12]}"
+    return ImageFiles(paths).load(indices)
 
 
 def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
-    return Split(name, labels, lambda idx: load_images(paths, idx))
+    files = ImageFiles(paths)
+    return Split(name, labels, files.load)
+
+
+def _warn_skipped(root: Path, skipped: list[Path]) -> None:
+    if skipped:
+        shown = ", ".join(display_name(str(p.relative_to(root))) for p in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        warnings.warn(f"skipped {len(skipped)} non-image or unreadable files: {shown}{more}", stacklevel=3)
+
+
+def _key(root: Path, paths: list[Path], suffix: str = "") -> str:
+    return f"folder-{display_name(root.name)}-{_content_digest(root, paths)}{suffix}"
 
 
 def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
-    """An image folder as a dataset. With train/ and test/ sub-folders they are the splits (same
-    class names required); otherwise a seeded stratified split keeps `test_fraction` for testing."""
+    """An image folder (or a CSV list of images) as a dataset; see the module docstring for layouts.
+    A seeded stratified split keeps `test_fraction` of each class for testing when there is no
+    test split."""
     root = Path(root).expanduser()
+    if root.is_file() and root.suffix.lower() == ".csv":
+        return load_image_csv(root, test_fraction, split_seed)
     if not root.is_dir():
-        raise UserError(f"dataset folder {root} does not exist: pass a folder with one sub-folder per class")
-    skipped: list[Path] = []
-    if (root / "train").is_dir() and (root / "test").is_dir():
+        raise UserError(f"dataset folder {root} does not exist: pass a folder with one sub-folder per class "
+                        "(or a CSV of path,label)")
+    test_dirs = [root / n for n in TEST_SPLIT_NAMES if (root / n).is_dir()]
+    if (root / "train").is_dir() and len(test_dirs) > 1:
+        raise UserError(f"{root} has several test splits ({', '.join(d.name for d in test_dirs)}): keep one")
+    if (root / "train").is_dir() and test_dirs:
         names, train_paths, train_labels, skip_train = scan_classes(root / "train")
-        test_names, test_paths, test_labels, skip_test = scan_classes(root / "test")
+        test_names, test_paths, test_labels, skip_test = scan_classes(test_dirs[0])
         if test_names != names:
-            raise UserError(f"train/ and test/ in {root} must hold the same class folders: {names} vs {test_names}")
-        skipped = skip_train + skip_test
-        train, test = _split("train", train_paths, train_labels), _split("test", test_paths, test_labels)
-        key = _content_key(root, train_paths + test_paths)
-    else:
-        names, paths, labels, skipped = scan_classes(root)
-        train_idx, test_idx = stratified_split(labels, test_fraction, split_seed)
-        train = _split("train", [paths[i] for i in train_idx], labels[train_idx])
-        test = _split("test", [paths[i] for i in test_idx], labels[test_idx])
-        key = f"{_content_key(root, paths)}-split{split_seed}-{test_fraction:g}"
-    if skipped:
-        shown = ", ".join(str(p.relative_to(root)) for p in skipped[:10])
-        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        warnings.warn(f"skipped {len(skipped)} non-image or unreadable files: {shown}{more}", stacklevel=2)
-    return TargetData(str(root), key, names, train, test)
+            raise UserError(f"train/ and {test_dirs[0].name}/ in {root} must hold the same class folders: "
+                            f"{names} vs {test_names}")
+        _warn_skipped(root, skip_train + skip_test)
+        return TargetData(str(root), _key(root, train_paths + test_paths), names,
+                          _split("train", train_paths, train_labels), _split("test", test_paths, test_labels))
+    if test_dirs:
+        raise UserError(f"{root} has a {test_dirs[0].name}/ folder but no train/ folder: add train/ "
+                        "(one sub-folder per class)")
+    classes_root = root / "train" if (root / "train").is_dir() else root
+    names, paths, labels, skipped = scan_classes(classes_root)
+    _warn_skipped(root, skipped)
+    return _split_dataset(root, names, paths, labels, test_fraction, split_seed)
+
+
+def _split_dataset(root: Path, names: list[str], paths: list[Path], labels: np.ndarray,
+                   test_fraction: float, split_seed: int, name: str | None = None, tag: str = "") -> TargetData:
+    """A seeded stratified split of images under `root` (`name`: what the dataset is called)."""
+    train_idx, test_idx = stratified_split(labels, test_fraction, split_seed)
+    if len(test_idx) == 0:
+        raise UserError(f"{name or root} has too few images to hold some out for testing: give each class at least 2")
+    return TargetData(name or str(root), _key(root, paths, f"{tag}-split{split_seed}-{test_fraction:g}"), names,
+                      _split("train", [paths[i] for i in train_idx], labels[train_idx]),
+                      _split("test", [paths[i] for i in test_idx], labels[test_idx]))
+
+
+def load_image_csv(path: Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
+    """A CSV with a header `path,label[,split]`: image paths relative to the CSV's folder, class
+    names as labels (classes in sorted order), split `train` or `test` (a seeded split without it)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path} is not a UTF-8 CSV file ({error})") from None
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise UserError(f"{path} needs a header line with the columns path,label (and optionally split)")
+    base = path.parent
+    splits = [(r.get("split") or "").strip().lower() for r in rows]
+    if any(s not in ("", "train", "test") for s in splits) or (any(splits) and not all(splits)):
+        raise UserError(f"{path}: the split column must be 'train' or 'test' on every row (or absent)")
+    names = sorted({r["label"].strip() for r in rows})
+    if len(names) < 2 or "" in names:
+        raise UserError(f"{path} needs non-empty labels of at least two classes")
+    files = [base / r["path"].strip() for r in rows]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UserError(f"{path} lists {len(missing)} missing files, e.g. {missing[0]}: fix the paths "
+                        "(relative to the CSV's folder)")
+    good, skipped = readable(base, files)
+    _warn_skipped(base, skipped)
+    ok = set(good)
+    kept = [(f, names.index(r["label"].strip()), s) for f, r, s in zip(files, rows, splits) if f in ok]
+    paths = [f for f, _, _ in kept]
+    labels = np.asarray([label for _, label, _ in kept], dtype=np.int64)
+    if not any(splits):
+        return _split_dataset(base, names, paths, labels, test_fraction, split_seed, str(path), f"-csv-{path.name}")
+    pick = lambda which: [i for i, (_, _, s) in enumerate(kept) if s == which]  # noqa: E731
+    train, test = pick("train"), pick("test")
+    for which, idx in (("train", train), ("test", test)):
+        missing_classes = sorted(set(range(len(names))) - set(labels[idx].tolist()))
+        if missing_classes:
+            raise UserError(f"{path}: the {which} split has no readable image of "
+                            f"{', '.join(names[c] for c in missing_classes)}")
+    return TargetData(str(path), _key(base, paths, f"-csv-{path.name}"), names,
+                      _split("train", [paths[i] for i in train], labels[train]),
+                      _split("test", [paths[i] for i in test], labels[test]))

@@ -63,15 +63,21 @@ def load_overrides(path) -> dict[str, str]:
     """Name -> synset id from a JSON object file or a ``name=id`` lines file (``#`` comments)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf8")
+        raw = path.read_bytes()
     except OSError as e:
         raise UserError(f"Cannot read the overrides file {path}: {e.strerror}. Pass an existing file.") from e
+    # Editors on Windows save UTF-16 with a byte-order mark; UTF-8 may carry one too.
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 or UTF-16 text: save it as UTF-8.") from None
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise UserError(f"{path} is not valid JSON ({e}); write an object {{\"name\": \"n02774152\"}}.") from e
-        if not all(isinstance(v, str) for v in data.values()):
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise UserError(f"{path}: every value must be a synset id string like 'n02774152' or 'bag.n.04'.")
         return {str(k): v.strip() for k, v in data.items()}
     overrides = {}

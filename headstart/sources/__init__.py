@@ -1,9 +1,13 @@
-"""Registry of pretrained source classifiers."""
+"""Registry of pretrained source classifiers, and model specs that name a loader function."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from functools import partial
 from typing import Callable
+
+from torch import nn
 
 from headstart.errors import UserError
 from headstart.sources import efficientnet_lite
@@ -25,11 +29,28 @@ def list_sources() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def load_source(name: str) -> SourceModel:
-    """A registered pretrained source model by name (see `list_sources()`)."""
-    if name not in _REGISTRY:
-        raise UserError(f"unknown source model {name!r}; choose one of: {', '.join(list_sources())}")
-    return _REGISTRY[name]()
+def load_source(spec: str) -> SourceModel:
+    """A source model from its spec: a registered name (see `list_sources()`) or
+    "package.module:function", a function of no arguments returning a `SourceModel` (or an
+    `nn.Module` classifier, wrapped with `SourceModel.from_module`). The spec travels with the
+    model (`SourceModel.spec`), so a run made with it can be reloaded."""
+    if spec in _REGISTRY:
+        return dataclasses.replace(_REGISTRY[spec](), spec=spec)
+    if ":" not in spec:
+        raise UserError(f"unknown source model {spec!r}; choose one of: {', '.join(list_sources())}, "
+                        "or give package.module:function")
+    module_name, _, function_name = spec.partition(":")
+    try:
+        loader = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise UserError(f"cannot load the model {spec!r} ({error}): give an importable "
+                        "package.module:function") from None
+    model = loader()
+    if isinstance(model, nn.Module):
+        model = SourceModel.from_module(model, name=function_name)
+    if not isinstance(model, SourceModel):
+        raise UserError(f"{spec} returned a {type(model).__name__}: it must return a SourceModel or an nn.Module")
+    return dataclasses.replace(model, spec=spec)
 
 
 def source_labels(name: str) -> tuple[list[str], list[str]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -33,7 +36,9 @@ def _set_submodule(module: nn.Module, dotted: str, value: nn.Module) -> None:
 def to_uint8_hwc(image) -> np.ndarray:
     """One image (PIL, numpy HxW / HxWxC uint8, or torch CxHxW/HxW uint8) -> numpy [H, W, 3] uint8."""
     if hasattr(image, "convert"):  # PIL
-        return np.asarray(image.convert("RGB"))
+        from headstart.data.images import to_rgb
+
+        return np.asarray(to_rgb(image))
     array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if array.dtype != np.uint8:
         raise UserError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
@@ -66,12 +71,50 @@ def resize_batch(images: Sequence, size: int) -> torch.Tensor:
     return torch.cat(tensors).clamp_(0, 255)
 
 
+def unwrap_output(output) -> torch.Tensor:
+    """A model's output as a tensor: Hugging Face outputs carry it in `.logits`, some models return
+    a tuple or a dict."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, dict) and "logits" in output:
+        return output["logits"]
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise UserError(f"the model returned a {type(output).__name__}; wrap it so it returns a tensor of features")
+
+
+class _Unwrapped(nn.Module):
+    """A backbone whose output is always a tensor [N, D]."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return unwrap_output(self.module(x)).flatten(1)
+
+
+def weights_digest(*modules: nn.Module) -> str:
+    """A short hash of the modules' parameters and buffers: different weights, different digest."""
+    digest = hashlib.sha1()
+    for module in modules:
+        for key, value in sorted(module.state_dict().items()):
+            tensor = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{key}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
+            digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()[:12]
+
+
 @dataclass
 class SourceModel:
     """A pretrained classifier: `backbone` maps a prepared batch to pre-logit features, `head` to logits.
 
     labels: source class ids (WordNet ids like "n01440764" for ImageNet); names: human names.
     preprocess(images) turns uint8/PIL images into the model's input [N, 3, H, W].
+    spec: how to load it again — a registered name or "package.module:function" (None: the
+    caller must pass the model itself when reloading a run made with it).
     """
 
     name: str
@@ -83,6 +126,7 @@ class SourceModel:
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
     preprocess_version: str = "v1"
+    spec: str | None = None
 
     def __post_init__(self) -> None:
         n_out = self.head.out_features
@@ -90,6 +134,8 @@ class SourceModel:
             raise UserError(
                 f"the head has {n_out} outputs but {len(self.labels)} labels and {len(self.names)} names were given"
             )
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise UserError(f"mean and std need 3 values each (0-255 scale, std > 0), got {self.mean}, {self.std}")
         # channels_last doubles CPU convolution throughput of these nets (measured on Lite0).
         self.backbone.to(memory_format=torch.channels_last).eval()
         self.head.eval()
@@ -113,8 +159,14 @@ class SourceModel:
         """Prepared batch [N, 3, H, W] -> source logits [N, C_src]."""
         return self.head(self.features(x))
 
+    @functools.cached_property
+    def weights_key(self) -> str:
+        """Name plus a digest of every weight: two models that differ in any weight never share
+        cached features."""
+        return f"{self.name}-{weights_digest(self.backbone, self.head)}"
+
     def cache_key(self, resolution: int) -> str:
-        return f"{self.name}-r{resolution}-{self.preprocess_version}"
+        return f"{self.weights_key}-r{resolution}-{self.preprocess_version}-m{_fmt(self.mean)}-s{_fmt(self.std)}"
 
     @classmethod
     def from_module(
@@ -127,31 +179,55 @@ class SourceModel:
         resolution: int = 224,
         mean: tuple[float, float, float] = (123.675, 116.28, 103.53),
         std: tuple[float, float, float] = (58.395, 57.12, 57.375),
+        spec: str | None = None,
     ) -> "SourceModel":
-        """Wrap any torch classifier whose last layer is an `nn.Linear`.
+        """Wrap any torch classifier whose last layer is an `nn.Linear`; the caller's module is
+        left untouched (the wrapper holds a copy).
 
         head: the final linear layer (module or its dotted name); found automatically when omitted
-        (the last nn.Linear registered). The backbone is `module` with that layer replaced by
-        identity, so `features` returns what the head consumes. mean/std are on the 0-255 scale
-        (the defaults are torchvision's ImageNet normalisation).
+        (the last nn.Linear registered). The backbone is a copy of `module` with that layer
+        replaced by identity, so `features` returns what the head consumes; outputs with
+        `.logits` (Hugging Face), tuples and dicts are unwrapped. labels: source class ids; a
+        1000-output head without labels gets the ImageNet-1k WordNet ids (in the standard class
+        order), any other head "0".."C-1". mean/std are on the 0-255 scale (the defaults are
+        torchvision's ImageNet normalisation); resolution is the input size images are resized to.
         """
         if head is None:
-            head_name, head_layer = _find_last_linear(module)
+            head_name, _ = _find_last_linear(module)
+        elif isinstance(head, str):
+            head_name = head
         else:
-            if isinstance(head, str):
-                head_name = head
-            else:
-                matches = [n for n, m in module.named_modules() if m is head]
-                if not matches:
-                    raise UserError("head must be a layer inside the module (or its dotted name)")
-                head_name = matches[0]
+            matches = [n for n, m in module.named_modules() if m is head]
+            if not matches:
+                raise UserError("head must be a layer inside the module (or its dotted name)")
+            head_name = matches[0]
+        try:
             head_layer = module.get_submodule(head_name)
-            if not isinstance(head_layer, nn.Linear):
-                raise UserError(f"head {head_name!r} is a {type(head_layer).__name__}, not an nn.Linear")
+        except AttributeError:
+            raise UserError(f"the module has no layer {head_name!r} to use as its head") from None
+        if not isinstance(head_layer, nn.Linear):
+            raise UserError(f"head {head_name!r} is a {type(head_layer).__name__}, not an nn.Linear")
         n_out = head_layer.out_features
-        labels = list(labels) if labels is not None else [str(i) for i in range(n_out)]
-        names = list(names) if names is not None else list(labels)
-        backbone = module
+        if labels is None:
+            labels, default_names = _default_labels(n_out)
+        else:
+            labels, default_names = list(labels), list(labels)
+        names = list(names) if names is not None else default_names
+        backbone = copy.deepcopy(module)
+        head_copy = copy.deepcopy(head_layer)
         _set_submodule(backbone, head_name, nn.Identity())
-        return cls(name=name, backbone=backbone, head=head_layer, labels=labels, names=names,
-                   resolution=resolution, mean=mean, std=std)
+        return cls(name=name, backbone=_Unwrapped(backbone.eval()), head=head_copy, labels=list(labels),
+                   names=names, resolution=resolution, mean=tuple(mean), std=tuple(std), spec=spec)
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return "_".join(f"{v:g}" for v in values)
+
+
+def _default_labels(n_out: int) -> tuple[list[str], list[str]]:
+    if n_out == 1000:
+        from headstart.sources.imagenet import imagenet_labels
+
+        return imagenet_labels()
+    labels = [str(i) for i in range(n_out)]
+    return labels, labels

@@ -1,0 +1,58 @@
+"""A fitted classifier as a standalone file: ONNX (for onnxruntime and other runtimes) or
+TorchScript (for torch without headstart). Both take uint8 RGB images [N, R, R, 3] already resized
+to the run's resolution R and return probabilities [N, C]; the normalisation is inside."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from headstart.cache import atomic_write
+from headstart.errors import UserError
+
+ONNX_OPSET = 17
+
+
+def _example(estimator) -> torch.Tensor:
+    r = estimator.resolution_
+    return torch.zeros(2, r, r, 3, dtype=torch.uint8)
+
+
+def export_onnx(estimator, path: str | Path) -> Path:
+    """Write the estimator's `to_module()` as ONNX: input "images" uint8 [N, R, R, 3], output
+    "probabilities" float32 [N, C], N dynamic."""
+    path = Path(path)
+    module = estimator.to_module().eval()
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing are for its developers
+            torch.onnx.export(module, (_example(estimator),), str(partial), input_names=["images"],
+                              output_names=["probabilities"], opset_version=ONNX_OPSET, dynamo=False,
+                              dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}})
+        atomic_write(path, lambda f: f.write(partial.read_bytes()))
+    except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
+        raise UserError(f"this model cannot be exported to ONNX ({str(error).splitlines()[0]}); "
+                        "try --torchscript") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def export_torchscript(estimator, path: str | Path) -> Path:
+    """Write the estimator's `to_module()` traced as TorchScript (load with `torch.jit.load`)."""
+    path = Path(path)
+    module = estimator.to_module().eval()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(module, (_example(estimator),), check_trace=False)
+    except RuntimeError as error:
+        raise UserError(f"this model cannot be traced to TorchScript ({str(error).splitlines()[0]}); "
+                        "use --onnx or the run's safetensors files") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is kept for runtimes without torch.export
+        atomic_write(path, lambda f: torch.jit.save(traced, f))
+    return path

@@ -1,0 +1,182 @@
+"""The estimator API end to end on real photos (a few caltech50 images at 64 px), own models,
+and export to ONNX and TorchScript."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import headstart
+from headstart import HeadStart, SourceModel
+from headstart.data import few_shot_indices, load_image_folder
+from headstart.errors import UserError
+from own_models import HFStyle, convnet
+
+CALTECH = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "caltech50"
+CLASSES = [0, 3, 8, 18, 43]  # Faces, ant, butterfly, flamingo, strawberry
+R = 64
+
+
+@pytest.fixture(scope="module")
+def photos():
+    """(train images, labels, test images, test labels, names): 2 + 3 per class, resized to R."""
+    data = load_image_folder(CALTECH)
+    names = [data.class_names[c] for c in CLASSES]
+
+    def pick(split, per_class):
+        idx = few_shot_indices(split.labels, per_class, seed=0)
+        idx = idx[np.isin(split.labels[idx], CLASSES)]
+        images = [np.asarray(im.resize((R, R), Image.BILINEAR)) for im in split.load(idx)]
+        return images, np.searchsorted(CLASSES, split.labels[idx])
+
+    return (*pick(data.train, 2), *pick(data.test, 3), names)
+
+
+@pytest.fixture(scope="module")
+def fitted(photos):
+    images, labels, _, _, names = photos
+    return HeadStart("efficientnet-lite0", resolution=R).fit(images, labels, names)
+
+
+def test_fit_predict_and_probabilities(fitted, photos):
+    _, _, test_images, test_labels, names = photos
+    proba = fitted.predict_proba(test_images)
+    assert proba.shape == (len(test_images), 5) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(fitted.predict(test_images), proba.argmax(axis=1))
+    assert fitted.classes_ == names and fitted.head_.weight.shape == (5, 1280)
+    assert fitted.score(test_images, test_labels) >= 0.6  # chance is 0.2
+    assert [c["name"] for c in fitted.resolutions_] == names and fitted.record_
+
+
+def test_precomputed_features_give_the_same_head(fitted, photos):
+    images, labels, test_images, _, names = photos
+    features = fitted.features(images)
+    again = HeadStart("efficientnet-lite0", resolution=R).fit(features, labels, names)
+    assert torch.allclose(again.head_.weight, fitted.head_.weight, atol=1e-5)
+    assert np.allclose(again.predict_proba(fitted.features(test_images)), fitted.predict_proba(test_images), atol=1e-5)
+
+
+def test_save_and_load_round_trip(fitted, photos, tmp_path):
+    _, _, test_images, _, names = photos
+    fitted.save(tmp_path / "run")
+    loaded = HeadStart.load(tmp_path / "run")
+    assert loaded.classes_ == names and loaded.resolution_ == R
+    assert np.allclose(loaded.predict_proba(test_images), fitted.predict_proba(test_images), atol=1e-6)
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["model"] == "efficientnet-lite0" and meta["record"] == fitted.record_
+    assert [c["name"] for c in meta["classes"]] == names
+    assert {"name", "synset", "source", "how", "alternatives"} <= set(meta["classes"][0])
+
+
+def test_to_module_onnx_and_torchscript_match_predict_proba(fitted, photos, tmp_path):
+    import onnxruntime
+
+    from headstart.export import export_onnx, export_torchscript
+
+    _, _, test_images, _, _ = photos
+    batch = np.stack(test_images).astype(np.uint8)  # already R x R
+    expected = fitted.predict_proba(test_images)
+    with torch.inference_mode():
+        assert np.abs(fitted.to_module()(torch.from_numpy(batch)).numpy() - expected).max() < 1e-4
+    session = onnxruntime.InferenceSession(str(export_onnx(fitted, tmp_path / "m.onnx")))
+    (got,) = session.run(None, {"images": batch})
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.load(str(export_torchscript(fitted, tmp_path / "m.pt")))
+    with torch.inference_mode():
+        assert np.abs(scripted(torch.from_numpy(batch[:3])).numpy() - expected[:3]).max() < 1e-4
+
+
+def test_names_only_fit_and_methods_that_need_images():
+    clf = HeadStart("efficientnet-lite0", resolution=R).fit(None, None, ["cat", "dog", "car"])
+    assert clf.head_.weight.shape == (3, 1280) and clf.history_ == []
+    with pytest.raises(UserError, match="needs labelled images"):
+        HeadStart("efficientnet-lite0", "logreg").fit(None, None, ["cat", "dog"])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda c, x, y: c.fit(x, y, ["only"]), "at least two classes"),
+    (lambda c, x, y: c.fit(x, y, ["cat", "Cat"]), "duplicate class names"),
+    (lambda c, x, y: c.fit(x, y + 5, ["cat", "dog"]), "class indices in 0..1"),
+    (lambda c, x, y: c.fit(x, y[:1], ["cat", "dog"]), "one per image"),
+    (lambda c, x, y: c.fit(x.astype(np.float64)[:, :, :, 0].reshape(len(x), -1)[:, :7], y, ["cat", "dog"]),
+     r"features must be an array \[N, 1280\]"),
+    (lambda c, x, y: c.fit(x.astype(np.float32), y, ["cat", "dog"]), "uint8"),
+    (lambda c, x, y: c.predict(x), "not fitted"),
+])
+def test_bad_inputs_are_user_errors(call, message):
+    x = np.zeros((4, R, R, 3), np.uint8)
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(UserError, match=message):
+        call(HeadStart("efficientnet-lite0", resolution=R), x, y)
+
+
+def test_own_models_are_copied_keyed_by_weights_and_unwrapped():
+    module = convnet(5)
+    x = torch.randn(2, 3, 32, 32)
+    before = module(x)
+    source = SourceModel.from_module(module, resolution=32)
+    assert isinstance(module.fc, torch.nn.Linear) and torch.equal(module(x), before)  # the caller's module is intact
+    assert torch.allclose(source.logits(x), before, atol=1e-6)
+    assert source.labels == ["0", "1", "2", "3", "4"]
+    same, other = SourceModel.from_module(convnet(5), resolution=32), SourceModel.from_module(convnet(5, seed=1), resolution=32)
+    assert same.cache_key(32) == source.cache_key(32) != other.cache_key(32)
+    hf = SourceModel.from_module(HFStyle(), resolution=32)
+    assert hf.labels[0] == "n01440764" and hf.names[0] == "tench"  # a 1000-way head is ImageNet
+    assert hf.features(x).shape == (2, 12)
+
+
+def test_a_run_of_an_own_model_reloads_by_spec_or_by_the_model(tmp_path):
+    images = [np.full((32, 32, 3), v, np.uint8) for v in (0, 40, 200, 250)]
+    clf = HeadStart(SourceModel.from_module(convnet(5), resolution=32), "logreg").fit(images, [0, 0, 1, 1], ["a", "b"])
+    clf.save(tmp_path / "run")
+    with pytest.raises(UserError, match="cannot be reloaded by name"):
+        HeadStart.load(tmp_path / "run")
+    loaded = HeadStart.load(tmp_path / "run", source=SourceModel.from_module(convnet(5), resolution=32))
+    assert np.allclose(loaded.predict_proba(images), clf.predict_proba(images), atol=1e-6)
+    with pytest.raises(UserError, match="was made with model"):
+        HeadStart.load(tmp_path / "run", source=SourceModel.from_module(convnet(5, seed=3), resolution=32))
+
+
+def run_cli(*args, check=True):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
+    images, labels, _, _, names = photos
+    for image, label in zip(images, labels):
+        folder = tmp_path / "data" / names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{len(list(folder.iterdir()))}.png")
+    run_cli("fit", "--model", "own_models:tiny_imagenet_source", "--data", tmp_path / "data", "--epochs", 5,
+            "--out", tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["model"] == "own_models:tiny_imagenet_source" and meta["resolution"] == 32
+    some = sorted((tmp_path / "data").rglob("*.png"))[:2]
+    assert len(run_cli("predict", tmp_path / "run", *some).stdout.splitlines()) == 2
+    run_cli("export", tmp_path / "run", "--onnx", tmp_path / "out" / "m.onnx")
+    assert (tmp_path / "out" / "m.onnx").stat().st_size > 0
+    bare = run_cli("init", "--model", "own_models:tiny_module", "--classes", "a,b", "--out", tmp_path / "zs")
+    assert "wrote" in bare.stdout
+    missing = run_cli("fit", "--model", "no_such_module:f", "--data", tmp_path / "data", "--out", tmp_path / "x",
+                      check=False)
+    assert missing.returncode == 2 and "package.module:function" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_version_and_quiet():
+    assert run_cli("--version").stdout.strip() == f"headstart {headstart.__version__}"
