@@ -154,11 +154,10 @@ def machine_description() -> str:
 
 
 def write_similarity_heatmap(source, class_names: list[str], overrides: dict, path: Path) -> None:
-    """The default method's names-only similarity (its top sources per class) for the report."""
-    from headstart.methods import DEFAULT_MEASURE, DEFAULT_TOP_K
+    """The names-only Lin similarity (top-3 sources per class) for the report."""
     from headstart.similar import similar_classes
 
-    similar_classes(source, class_names, DEFAULT_MEASURE, DEFAULT_TOP_K, overrides, heatmap=path)
+    similar_classes(source, class_names, "lin", 3, overrides, heatmap=path)
 
 
 def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path:

@@ -25,6 +25,10 @@ OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping class 
 RESOLUTION_OPTION = typer.Option(None, min=16, max=1024, help="input size in pixels (default: the model's)")
 EPOCHS_OPTION = typer.Option(100, min=0, max=100_000, help="full-batch head-training epochs")
 RUN_OUT_OPTION = typer.Option(..., help="run folder to write")
+DEVICE_OPTION = typer.Option("auto", help="where image features are computed: auto (this process's GPU when "
+                                          "there is one), cpu, cuda or cuda:N")
+BACKEND_OPTION = typer.Option("auto", help="engine for the frozen network: auto (ONNX Runtime on the CPU once it "
+                                           "matches torch on a check batch, else torch), torch or onnx")
 
 
 def _version(value: bool) -> None:
@@ -153,12 +157,15 @@ def init(
     unlabelled: Optional[Path] = typer.Option(
         None, help="folder of target images without labels (any layout): the default recentres its biases on them"),
     out: Path = RUN_OUT_OPTION,
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
 
     _compute()
-    result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled)
+    result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
+                       device=device, backend=backend)
     _print_resolutions(result.estimator.resolved_)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
@@ -177,6 +184,8 @@ def fit(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
     finetune_epochs: int = typer.Option(3, min=1, max=1000, help="epochs of full fine-tuning"),
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT
     (and backbone.safetensors when full fine-tuning won)."""
@@ -186,7 +195,8 @@ def fit(
 
     _compute()
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
-                        full_finetune=full_finetune, finetune_config=FinetuneConfig(epochs=finetune_epochs))
+                        full_finetune=full_finetune, finetune_config=FinetuneConfig(epochs=finetune_epochs),
+                        device=device, backend=backend)
     if not distributed.is_main():
         return
     metrics = result.meta.metrics
@@ -204,6 +214,8 @@ def predict(
     images: List[Path] = typer.Argument(..., help="image files"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """Top classes with probabilities for each image (the model is loaded once)."""
     from headstart.data.folder import ImageFiles
@@ -211,7 +223,7 @@ def predict(
     from headstart.fit import predict as predict_images
 
     _compute()
-    estimator = HeadStart.load(run)
+    estimator = HeadStart.load(run, device=device, backend=backend)
     for path in images:
         if not path.is_file():
             raise UserError(f"image {path} does not exist")
@@ -329,6 +341,32 @@ def report(
         raise UserError(f"{results_dir} is a file: pass the folder to write the report into")
     path = write_report(results_dir, csv or None)
     typer.echo(f"report: {path}")
+
+
+@app.command()
+def suite(
+    model: str = MODEL_OPTION,
+    datasets: str = typer.Option(",".join(["fashion-mnist", "../shared/datasets/cifar10-small",
+                                           "../shared/datasets/caltech50"]),
+                                 help="comma-separated datasets (fashion-mnist, image folders, CSVs)"),
+    methods: str = typer.Option(None, help="comma-separated methods (default: every peer and headstart)"),
+    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class"),
+    seeds: int = typer.Option(10, min=1, max=10_000, help="seeds per dataset (at most 5 on caltech50)"),
+    resolution: int = typer.Option(224, min=16, max=1024, help="input size in pixels"),
+    test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
+    out: Path = typer.Option(Path("suite-out"), help="output folder (one bench folder per dataset; resumes)"),
+) -> None:
+    """The multi-dataset suite: the default against every peer on each dataset, one report."""
+    from headstart.suite import SuiteConfig, run_suite
+
+    _compute()
+    config = SuiteConfig(model=model, datasets=_csv_list(datasets), shots=_int_list(shots, "--shots"), seeds=seeds,
+                         resolution=resolution, test_size=test_size, out=str(out))
+    if methods:
+        config.methods = _csv_list(methods)
+    path = run_suite(config, announce=_print_resolutions)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"report: {path.resolve()}")
 
 
 # Failures of the environment rather than of headstart: one line, no traceback.

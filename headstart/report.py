@@ -58,19 +58,12 @@ __all__ = [
 CONTRACT_COLUMNS = ("model", "dataset", "method", "shots", "seed", "epoch", "accuracy")
 # Two rows with the same key are the same measurement (e.g. seed ranges run twice on two machines).
 KEY_COLUMNS = ("model", "dataset", "method", "shots", "seed", "epoch")
-PEERS = ("random", "zero", "logreg", "imprint")
+# Every method the default is measured against: the basic heads, then the seed paper's transfer-init
+# families (top-k source rows by one similarity, trained without a prior).
+PEERS = ("random", "zero", "logreg", "imprint", "path", "wup", "lch", "res", "jcn", "lin", "text",
+         "visual", "visual-cosine", "hybrid")
 _INT_COLUMNS = ("shots", "seed", "epoch")
 _RUN_INFO_ORDER = ("command", "model", "dataset", "resolution", "test_size", "seeds", "machine")
-
-# Two-sided 95 % Student t critical values t_{0.975, df} for df = 1..30 (exact to 1e-9; checked
-# against scipy in the tests). Beyond 30 df the Cornish-Fisher expansion below is accurate to ~1e-6.
-_T975 = (
-    12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851, 2.364624252,
-    2.306004135, 2.262157163, 2.228138852, 2.200985160, 2.178812830, 2.160368656, 2.144786688,
-    2.131449546, 2.119905299, 2.109815578, 2.100922040, 2.093024054, 2.085963447, 2.079613845,
-    2.073873068, 2.068657610, 2.063898562, 2.059538553, 2.055529439, 2.051830516, 2.048407142,
-    2.045229642, 2.042272456,
-)
 
 LEGEND = (
     ("final", "mean over seeds of the accuracy on each seed's final row (usually the last epoch), "
@@ -80,9 +73,8 @@ LEGEND = (
     ("epoch 0 / epoch 1", "mean accuracy before any training (the initial head) and after one epoch; "
                           "blank when that epoch was not evaluated."),
     ("Δ vs best peer", "per-seed difference method − peer in percentage points, paired on the seeds "
-                       "both have, mean ± 95 % CI. The best peer is whichever of "
-                       + ", ".join(PEERS) + " has the highest mean final accuracy at that shots, "
-                       "other than the method itself."),
+                       "both have, mean ± 95 % CI. The best peer is whichever other method in the "
+                       "results has the highest mean final accuracy at that shots."),
     ("bold", "the highest mean final accuracy at that shots (ties at the shown precision all bold)."),
 )
 
@@ -218,17 +210,11 @@ def _parse_scalar(text: str) -> int | float | str | None:
 
 def t_critical_95(df: int) -> float:
     """Two-sided 95 % Student t critical value t_{0.975, df} for ``df >= 1`` degrees of freedom."""
+    from scipy import stats
+
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    # Cornish-Fisher expansion of the t quantile around the normal one (Abramowitz & Stegun 26.7.5).
-    z = statistics.NormalDist().inv_cdf(0.975)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+    return float(stats.t.ppf(0.975, df))
 
 
 @dataclass(frozen=True)
@@ -339,10 +325,12 @@ def _epoch_means(rows: Iterable[dict], epochs: Sequence[int]) -> dict[tuple, flo
 
 
 def _best_peer(finals: dict, model: str, dataset: str, shots: int, exclude: str) -> str | None:
-    """The peer (other than ``exclude``) with the highest mean final accuracy; ties go to PEERS order."""
+    """The other method with the highest mean final accuracy at these shots; ties go to the
+    method_order (peers first)."""
     best, best_mean = None, -math.inf
-    for peer in PEERS:
-        by_seed = finals.get((model, dataset, peer, shots))
+    methods = method_order(m for (mo, ds, m, sh) in finals if (mo, ds, sh) == (model, dataset, shots))
+    for peer in methods:
+        by_seed = finals[(model, dataset, peer, shots)]
         if peer == exclude or not by_seed:
             continue
         mean = statistics.fmean(by_seed.values())

@@ -10,7 +10,7 @@ from headstart.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import get_method, transferred_head
+from headstart.methods import SEMANTIC_FAMILIES, averaged_head, create_method, get_method, transferred_head
 from headstart.similarity import Evidence
 
 SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
@@ -92,17 +92,23 @@ def test_headstart_falls_back_to_logreg_when_names_mislead(lite0, fashion):
     assert plan.trains and plan.prior_strength > 0
 
 
-def test_headstart_starts_from_a_third_imprinted_and_keeps_the_transferred_prior(lite0, fashion):
+def test_headstart_starts_from_the_averaged_families_and_keeps_them_as_prior(lite0, fashion):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = get_method("headstart").build(evidence, 0)
-    imprinted = get_method("imprint").build(evidence, 0).init
-    transferred = transfer.recentre(*transferred_head(evidence, "lin", top_k=3), evidence.features.mean(dim=0))
-    assert torch.allclose(plan.prior[0], transferred[0]) and torch.allclose(plan.prior[1], transferred[1])
-    assert torch.allclose(plan.init[0], 2 / 3 * transferred[0] + 1 / 3 * imprinted[0])
-    assert plan.prior_strength == 3 / 50
+    heads = [transferred_head(evidence, family, top_k=3) for family in SEMANTIC_FAMILIES]
+    mean_head = (sum(w for w, _ in heads) / len(heads), sum(b for _, b in heads) / len(heads))
+    expected = transfer.recentre(*mean_head, evidence.features.mean(dim=0))
+    assert torch.allclose(plan.init[0], expected[0]) and torch.allclose(plan.init[1], expected[1], atol=1e-5)
+    assert torch.allclose(plan.prior[0], expected[0]) and plan.prior_strength == 1 / 50
+    assert plan.record["families"] == list(SEMANTIC_FAMILIES) and plan.record["recentred"]
     no_images = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
     names_only = get_method("headstart").build(no_images, 0)
-    assert names_only.prior is None and torch.allclose(names_only.init[0], transferred_head(no_images, "lin", top_k=3)[0])
+    assert names_only.prior is None and not names_only.record["recentred"]
+    assert torch.allclose(names_only.init[0], averaged_head(no_images)[0])
+    tuned = create_method("headstart", top_k=5, prior_weight=0.0).build(evidence, 0)
+    assert tuned.prior_strength == 0 and tuned.record["top_k"] == 5
+    with pytest.raises(UserError, match="no option 'topk'"):
+        create_method("headstart", topk=5)
 
 
 def test_unlabelled_images_recentre_the_names_only_head(lite0, fashion, bench_dir, tmp_path):

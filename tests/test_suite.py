@@ -1,0 +1,31 @@
+"""The multi-dataset suite: one bench folder per dataset, one report over all of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from headstart.errors import UserError
+from headstart.suite import SuiteConfig, run_suite, slug
+from test_faults import write_split_folder
+
+
+def test_the_suite_benches_every_dataset_and_reports_them_together(tmp_path):
+    folder = write_split_folder(tmp_path / "photos.v2", per_class=3, classes=("cat", "dog", "car"))
+    config = SuiteConfig(datasets=["fashion-mnist", str(folder)], methods=["zero", "lin", "headstart"],
+                         shots=[0, 1], seeds=1, resolution=32, test_size=30, epochs=3, out=str(tmp_path / "S"))
+    report = run_suite(config, progress=False)
+    summary = (tmp_path / "S" / "summary.md").read_text()
+    assert report.name == "report.html" and "on fashion-mnist" in summary and "photos.v2" in summary
+    for name in ("fashion-mnist", "photos.v2"):
+        assert (tmp_path / "S" / name / "results.csv").is_file() and (tmp_path / "S" / name / "report.html").is_file()
+    before = (tmp_path / "S" / "photos.v2" / "results.csv").read_text()
+    run_suite(config, progress=False)  # resumes: nothing recomputed, nothing duplicated
+    assert (tmp_path / "S" / "photos.v2" / "results.csv").read_text() == before
+
+
+def test_suite_inputs_are_checked_before_any_work(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        run_suite(SuiteConfig(datasets=["fashion-mnist", str(tmp_path / "missing")], out=str(tmp_path / "S")))
+    with pytest.raises(UserError, match="share a results folder"):
+        run_suite(SuiteConfig(datasets=[str(tmp_path / "a" / "x"), str(tmp_path / "b" / "x")], out=str(tmp_path)))
+    assert slug("../shared/datasets/caltech50/") == "caltech50"
