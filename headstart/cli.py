@@ -45,8 +45,13 @@ def main_options(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """New classifier heads that start from the most similar source classes."""
-    if quiet:
+    global _PROGRESS
+    _PROGRESS = not quiet
+    if quiet:  # bars of the libraries underneath too
         os.environ["TQDM_DISABLE"] = "1"
+
+
+_PROGRESS = True  # progress bars; --quiet turns them off
 
 
 def _compute() -> None:
@@ -165,7 +170,7 @@ def init(
 
     _compute()
     result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
-                       device=device, backend=backend)
+                       progress=_PROGRESS, device=device, backend=backend)
     _print_resolutions(result.estimator.resolved_)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
@@ -195,8 +200,8 @@ def fit(
 
     _compute()
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
-                        full_finetune=full_finetune, finetune_config=FinetuneConfig(epochs=finetune_epochs),
-                        device=device, backend=backend)
+                        progress=_PROGRESS, full_finetune=full_finetune,
+                        finetune_config=FinetuneConfig(epochs=finetune_epochs), device=device, backend=backend)
     if not distributed.is_main():
         return
     metrics = result.meta.metrics
@@ -306,7 +311,7 @@ def _bench_and_report(config) -> Path:
     from headstart.bench import run_bench
     from headstart.report import write_report
 
-    run_bench(config, announce=_print_resolutions)
+    run_bench(config, progress=_PROGRESS, announce=_print_resolutions)
     path = write_report(Path(config.out))
     typer.echo((Path(config.out) / "summary.md").read_text())
     return path.resolve()
@@ -364,7 +369,7 @@ def suite(
                          resolution=resolution, test_size=test_size, out=str(out))
     if methods:
         config.methods = _csv_list(methods)
-    path = run_suite(config, announce=_print_resolutions)
+    path = run_suite(config, progress=_PROGRESS, announce=_print_resolutions)
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"report: {path.resolve()}")
 

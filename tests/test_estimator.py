@@ -178,5 +178,13 @@ def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
     assert missing.returncode == 2 and "package.module:function" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_version_and_quiet():
+def test_version_and_quiet(tmp_path):
     assert run_cli("--version").stdout.strip() == f"headstart {headstart.__version__}"
+    images = tmp_path / "unlabelled"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(images / f"{i}.png")
+    noisy = run_cli("init", "--classes", "cat,dog", "--unlabelled", images, "--out", tmp_path / "a")
+    quiet = run_cli("--quiet", "init", "--classes", "cat,dog", "--unlabelled", images, "--out", tmp_path / "b")
+    assert "it/s]" in noisy.stderr or "img/s]" in noisy.stderr or "batch/s]" in noisy.stderr
+    assert "/s]" not in quiet.stderr
