@@ -120,6 +120,14 @@ def _read_one(path: Path) -> list[dict]:
             f"results file not found: {path}. Run `headstart bench ... --out DIR` first, "
             "or pass the path of an existing results.csv."
         )
+    try:
+        return _parse_file(path)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path} is not a text CSV file ({error}); point at the results.csv written by "
+                        "`headstart bench --out DIR`.") from None
+
+
+def _parse_file(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in (reader.fieldnames or [])]

@@ -484,3 +484,23 @@ def test_a_bad_override_id_is_an_error_that_names_it(monkeypatch, capsys, tmp_pa
     code, _, err = run_main(monkeypatch, capsys, "init", "--classes", "Bag,Coat", "--overrides",
                             tmp_path / "map.txt", "--out", tmp_path / "run")
     assert code == 2 and "bag.n.99" in err and not (tmp_path / "run").exists()
+
+
+def test_names_work_when_the_cache_cannot_be_written(monkeypatch, capsys, tmp_path):
+    """A cold cache that cannot be created (its folder would be below a file) still resolves names."""
+    (tmp_path / "blocker").write_text("x")
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path / "blocker" / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code, out, err = run_main(monkeypatch, capsys, "similar", "--classes", "cat,Faces_easy", "--top", "1",
+                                  "--json")
+    assert code == 0, err
+    assert '"synset": "face.n.01"' in out
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00junk\x00\x01", b"model,dataset,method,shots,seed,epoch,accuracy\n"
+                                     b"m,d,zero,five,0,0,0.5\n"])
+def test_report_on_a_damaged_results_file_is_one_line(monkeypatch, capsys, tmp_path, content):
+    (tmp_path / "results.csv").write_bytes(content)
+    code, _, err = run_main(monkeypatch, capsys, "report", tmp_path)
+    assert code == 2 and "results.csv" in err and "Traceback" not in err

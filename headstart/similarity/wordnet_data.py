@@ -11,14 +11,17 @@ Synset ids come in two forms, both accepted everywhere: the ImageNet offset form
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gzip
 import os
 import re
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
-from headstart.cache import atomic_write, cache_root
+from headstart.cache import atomic_write, cache_root, warn_not_kept
 from headstart.errors import UserError
 
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
@@ -85,8 +88,22 @@ def prepare_wordnet_dir(source: Path, target: Path, man_page: Path = LEXNAMES_MA
 
 
 def corpus_dir() -> Path:
-    """The prepared NLTK corpus dir ``<cache>/nltk_data/corpora/wordnet`` (made on first call)."""
-    return prepare_wordnet_dir(source_dir(), cache_root() / "nltk_data" / "corpora" / "wordnet")
+    """The prepared NLTK corpus dir ``<cache>/nltk_data/corpora/wordnet`` (made on first call); a
+    temporary one, with one warning, when the cache cannot be written."""
+    target = cache_root() / "nltk_data" / "corpora" / "wordnet"
+    try:
+        return prepare_wordnet_dir(source_dir(), target)
+    except OSError as error:
+        warn_not_kept(target, error)
+        return prepare_wordnet_dir(source_dir(), _scratch() / "nltk_data" / "corpora" / "wordnet")
+
+
+@functools.lru_cache(maxsize=1)
+def _scratch() -> Path:
+    """A folder for this process only (removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="headstart-wordnet-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @functools.lru_cache(maxsize=None)
