@@ -6,7 +6,9 @@ once and goes on without keeping what it computed.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
 import warnings
 from functools import lru_cache
@@ -23,6 +25,14 @@ def cache_root() -> Path:
         raise UserError(f"the cache location {root} is a file, not a folder: set HEADSTART_CACHE to a folder "
                         "(or unset it to use ~/.cache/headstart)")
     return root
+
+
+def cache_file_name(key: str, suffix: str) -> str:
+    """A short, portable file name for any key: a readable prefix plus a hash of the whole key
+    (names with dots, 240 characters or bytes that are not UTF-8 all map to distinct files)."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:48].strip("_")
+    digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return f"{readable}-{digest}{suffix}"
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

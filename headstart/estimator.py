@@ -40,16 +40,21 @@ class HeadStart:
     resolution: input size (default: the source's). epochs: head-training epochs. overrides:
     class name -> WordNet synset id. full_finetune: also train the backbone (LP-FT, kept only if
     it beats the head alone on held-out training images). random_state: seeds training.
+    device ("auto", "cpu", "cuda", "cuda:N"), backend ("auto", "torch", "onnx") and precision
+    ("fp32", "bf16", "fp16"): where and how image features are computed (see
+    `headstart.data.features.extract`); the fitted head does not depend on them.
     """
 
     def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
                  resolution: int | None = None, epochs: int = 100, overrides: dict[str, str] | None = None,
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
-                 progress: bool = False, random_state: int = 0, **options):
+                 progress: bool = False, random_state: int = 0, device: str | None = None,
+                 backend: str | None = None, precision: str | None = None, **options):
         self.source, self.method, self.options = source, method, options
         self.resolution, self.epochs, self.overrides = resolution, epochs, dict(overrides or {})
         self.full_finetune, self.finetune_config = full_finetune, finetune_config
         self.batch_size, self.progress, self.random_state = batch_size, progress, random_state
+        self.device, self.backend, self.precision = device, backend, precision
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -146,7 +151,8 @@ class HeadStart:
         if is_feature_array(images):
             return check_features(images, self.source_.feature_dim)
         check_image_batch(images)
-        return extract(self.source_, images, self.resolution_, self.batch_size, progress=self.progress)
+        return extract(self.source_, images, self.resolution_, self.batch_size, progress=self.progress,
+                       device=self.device, backend=self.backend, precision=self.precision)
 
     def decision_function(self, images) -> np.ndarray:
         """Logits [N, C] of images (or precomputed features)."""
@@ -191,9 +197,11 @@ class HeadStart:
         return save_run(folder, run, report)
 
     @classmethod
-    def load(cls, folder: str | Path, source: SourceModel | str | None = None) -> "HeadStart":
+    def load(cls, folder: str | Path, source: SourceModel | str | None = None, *, device: str | None = None,
+             backend: str | None = None, precision: str | None = None) -> "HeadStart":
         """A fitted estimator from a run folder. source: needed only when the run's model cannot be
-        reloaded from its spec (a model wrapped with `SourceModel.from_module` without `spec`)."""
+        reloaded from its spec (a model wrapped with `SourceModel.from_module` without `spec`).
+        device, backend, precision: where its features are computed, as in the constructor."""
         run = load_run(folder)
         meta = run.meta
         if source is None:
@@ -207,7 +215,8 @@ class HeadStart:
                             f"not {source.weights_key} ({source.feature_dim}): load it with that model")
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
-        estimator = cls(source, meta.method, resolution=meta.resolution, **meta.options)
+        estimator = cls(source, meta.method, resolution=meta.resolution, device=device, backend=backend,
+                        precision=precision, **meta.options)
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.classes_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)

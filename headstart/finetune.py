@@ -27,6 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
 from headstart.data.dataset import stratified_split
+from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, top1
@@ -302,10 +303,10 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
 
     fit_idx, val_idx = stratified_split(labels.numpy(), config.val_fraction, config.seed)
     started = time.perf_counter()
-    if features is None:
-        frozen = Classifier(copy.deepcopy(source.backbone)).to(distributed.device())
-        features = sharded_outputs(frozen, source, images, np.arange(len(labels)), config.resolution,
-                                   config.eval_batch_size)
+    if features is None:  # through the one feature path: each rank its share, on its own device
+        features = distributed.gather_sharded(
+            lambda part: extract(source, [images[i] for i in part], config.resolution, config.eval_batch_size),
+            np.arange(len(labels)), to_all=True)
     features = features.float().cpu().clone()  # a normal tensor even if made under inference_mode
     # The LP stage on the fit part only; rank 0's result is the one every replica starts from.
     lp_head = fit_head(features[fit_idx], labels[fit_idx]) if distributed.is_main() else None

@@ -110,7 +110,7 @@ def test_feature_cache_computes_once_and_matches_direct_extraction(lite0, fashio
     def no_compute(*args, **kwargs):
         raise AssertionError("cached rows must not be recomputed")
 
-    monkeypatch.setattr("headstart.data.features.extract", no_compute)
+    monkeypatch.setattr("headstart.data.features.extract_batches", no_compute)
     again = FeatureCache(lite0, fashion, "test", resolution=64, root=tmp_path)  # a new run, same files
     assert torch.equal(again.get(np.array([1, 5]), progress=False), first[[1, 0]])
     assert list(np.flatnonzero(again.done)) == [1, 5, 7]

@@ -1,6 +1,12 @@
 """Frozen-backbone features: the one extraction path, and an on-disk cache that fills lazily,
 survives interruption and never reads a damaged or foreign file as data.
 
+`extract` runs the backbone where the caller's placement says (device "auto": the GPU when there is
+one; backend "auto": ONNX Runtime on the CPU once it has matched torch on a check batch, see
+`headstart.backends`), with images decoded in worker processes while the network runs. Features
+come back as float32 on the CPU whatever ran them, so the cache does not depend on the device or
+the backend (mixed precision, which changes values beyond float32 rounding, has keys of its own).
+
 The cache for (model weights, resolution, preprocessing version, dataset content, split) is one
 file: a header naming that full key and the shape, a `done` byte per row, then the float32 values
 [N, D] (memory-mapped). Only the rows a run needs are computed (a 5-shot subset of 60k images
@@ -11,20 +17,21 @@ warning) rather than read.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
-import re
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from headstart import distributed
-from headstart.cache import atomic_write, cache_root, warn_not_kept
+from headstart.backends import Placement, resolve, runner_for
+from headstart.cache import atomic_write, cache_file_name, cache_root, warn_not_kept
 from headstart.data.dataset import Split, TargetData
+from headstart.data.loading import default_workers, prepared_batches
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 
@@ -32,31 +39,42 @@ MAGIC = b"HEADSTART-FEATURES 1\n"
 HEADER_BYTES = 4096  # magic + JSON {"key", "rows", "dim"}, space-padded; values start page-aligned
 
 
-@torch.no_grad()  # not inference_mode: the features feed head training (autograd) later
 def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
-            batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-    """Images (uint8 arrays / PIL, or a `Split`-like object with `load(indices)`) -> features
-    [N, D] float32 on the CPU, without any cache."""
-    load = images.load if hasattr(images, "load") else (lambda idx: [images[i] for i in idx])
+            batch_size: int = 64, progress: bool = False, *, device: str | torch.device | None = None,
+            backend: str | None = None, precision: str | None = None) -> torch.Tensor:
+    """Images (uint8 arrays / PIL, or a `Split`-like object with `__len__` and `load(indices)`)
+    -> features [N, D] float32 on the CPU, without any cache.
+
+    device: "auto" (default: this process's GPU when CUDA is available, else the CPU), "cpu",
+    "cuda" or "cuda:N". backend: "auto" (default), "torch" or "onnx". precision: "fp32" (default),
+    "bf16" or "fp16" autocast (torch backend)."""
+    placement = resolve(device, backend, precision)
+    bar = tqdm(total=len(images), desc="features", unit="img", disable=not progress)
     chunks = []
-    starts = range(0, len(images), batch_size)
-    for start in tqdm(starts, desc="features", unit="batch", disable=not progress):
-        batch = load(range(start, min(start + batch_size, len(images))))
-        x = model.preprocess(batch, resolution)
-        try:
-            chunks.append(model.features(x).float())
-        except RuntimeError as error:  # e.g. an input smaller than the network's kernels
-            raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
-                            f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
+    for rows, features in extract_batches(model, images, resolution, batch_size, placement):
+        chunks.append(features)
+        bar.update(len(rows))
+    bar.close()
     return torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim)
 
 
-def cache_file_name(key: str) -> str:
-    """A short, portable file name for any key: a readable prefix plus a hash of the whole key
-    (names with dots, 240 characters or bytes that are not UTF-8 all map to distinct files)."""
-    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:48].strip("_")
-    digest = hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    return f"{readable}-{digest}.features"
+@torch.no_grad()  # not inference_mode: the features feed head training (autograd) later
+def extract_batches(model: SourceModel, images: Sequence, resolution: int | None, batch_size: int,
+                    placement: Placement) -> Iterator[tuple[range, torch.Tensor]]:
+    """(rows, features [len(rows), D] float32 on the CPU) for consecutive batches of `images`, as
+    soon as each is computed (the cache stores them one by one)."""
+    resolution = resolution or model.resolution
+    runner = runner_for(model, resolution, placement)
+    workers = default_workers(placement.device)
+    pin = placement.device.type == "cuda"
+    with contextlib.closing(prepared_batches(model, images, resolution, batch_size, workers, pin)) as batches:
+        for rows, x in batches:
+            try:
+                features = runner(x)
+            except RuntimeError as error:  # e.g. an input smaller than the network's kernels
+                raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
+                                f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
+            yield rows, features
 
 
 class DamagedCache(Exception):
@@ -67,16 +85,20 @@ class FeatureCache:
     """Lazily filled features of one split of one dataset under one model and resolution.
 
     The file is created on the first write, by rank 0 only under torchrun (the other ranks compute
-    their share and receive the rows). A cache folder that cannot be written is read where it has
-    rows and otherwise bypassed, with one warning.
+    their share on their own device and receive the rows). A cache folder that cannot be written
+    is read where it has rows and otherwise bypassed, with one warning. device, backend and
+    precision: as for `extract`; only a mixed precision changes the key.
     """
 
     def __init__(self, model: SourceModel, data: TargetData, split: str, resolution: int | None = None,
-                 root: Path | None = None):
+                 root: Path | None = None, *, device: str | torch.device | None = None,
+                 backend: str | None = None, precision: str | None = None):
         self.model, self.split = model, data.split(split)
         self.resolution = resolution or model.resolution
-        self.key = f"{model.cache_key(self.resolution)}|{data.key}|{split}"
-        self.path = (root or cache_root()) / "features" / cache_file_name(self.key)
+        self.placement = resolve(device, backend, precision)
+        amp = "" if self.placement.precision == "fp32" else f"|amp-{self.placement.precision}"
+        self.key = f"{model.cache_key(self.resolution)}{amp}|{data.key}|{split}"
+        self.path = (root or cache_root()) / "features" / cache_file_name(self.key, ".features")
         self.shape = (len(self.split), model.feature_dim)
         self._done: np.ndarray | None = None  # memory-mapped views once the file is open
         self._values: np.ndarray | None = None
@@ -152,8 +174,7 @@ class FeatureCache:
         fresh = None
         if len(todo):
             fresh = distributed.gather_sharded(
-                lambda part: extract(self.model, self._subset(part), self.resolution, batch_size,
-                                     progress=progress and distributed.is_main()), todo)
+                lambda part: self._compute(part, batch_size, progress and distributed.is_main(), store=False), todo)
         rows = None
         if distributed.is_main():
             if fresh is not None:
@@ -163,16 +184,21 @@ class FeatureCache:
 
     def _get_local(self, indices: np.ndarray, batch_size: int, progress: bool) -> torch.Tensor:
         todo = self._todo(indices)
-        parts = []
-        bar = tqdm(total=len(todo), desc=f"features {self.split.name}", unit="img", disable=not progress or not len(todo))
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            parts.append(extract(self.model, self._subset(batch), self.resolution, batch_size))
-            self.store(batch, parts[-1])
-            bar.update(len(batch))
-        bar.close()
-        fresh = torch.cat(parts) if parts else None
+        fresh = self._compute(todo, batch_size, progress, store=True) if len(todo) else None
         return self._assemble(indices, todo, fresh)
+
+    def _compute(self, todo: np.ndarray, batch_size: int, progress: bool, store: bool) -> torch.Tensor:
+        """Features [len(todo), D] of the split rows `todo`; with `store`, each batch is written to
+        the file as soon as it is done (under torchrun rank 0 stores what the ranks gathered)."""
+        parts = []
+        with tqdm(total=len(todo), desc=f"features {self.split.name}", unit="img", disable=not progress) as bar:
+            for rows, features in extract_batches(self.model, self._subset(todo), self.resolution, batch_size,
+                                                  self.placement):
+                if store:
+                    self.store(todo[rows.start:rows.stop], features)
+                parts.append(features)
+                bar.update(len(rows))
+        return torch.cat(parts) if parts else torch.empty(0, self.shape[1])
 
     def _todo(self, indices: np.ndarray) -> np.ndarray:
         """Rows to compute: not stored, or stored but not finite (then with a warning)."""
