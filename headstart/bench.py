@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from headstart.backends import resolve as resolve_placement
 from headstart.cache import atomic_write
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
@@ -55,6 +56,8 @@ class BenchConfig:
     method_options: dict[str, dict] = field(default_factory=dict)  # method -> options (create_method)
     eval_epochs: list[int] = field(default_factory=lambda: list(EVAL_EPOCHS))
     out: str = "bench-out"
+    device: str | None = None  # where features are computed (see features.extract): not a result setting
+    backend: str | None = None
 
 
 def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:
@@ -177,6 +180,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
         raise UserError("--test-size must be >= 1 (or left out for the whole test set)")
     if config.epochs < 0:
         raise UserError("--epochs must be >= 0")
+    resolve_placement(config.device, config.backend)
     source = load_source(config.model)
     data = load_dataset(config.dataset)
     resolution = check_resolution(config.resolution or source.resolution)
@@ -199,9 +203,10 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
          "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
     if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
         write_similarity_heatmap(source, data.class_names, config.overrides, out / "similarity.png")
-    test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=progress)
+    placement = {"device": config.device, "backend": config.backend}
+    test_x = FeatureCache(source, data, "test", resolution, **placement).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
-    train_cache = FeatureCache(source, data, "train", resolution)
+    train_cache = FeatureCache(source, data, "train", resolution, **placement)
     seeds = range(config.seed_start, config.seed_start + config.seeds)
     subsets = {(shots, seed): few_shot_indices(data.train.labels, shots, seed) for shots in config.shots
                for seed in seeds}

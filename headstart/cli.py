@@ -294,6 +294,8 @@ def bench(
                                                    "(the default uses them)"),
     overrides: Optional[Path] = OVERRIDES_OPTION,
     out: Path = typer.Option(Path("bench-out"), help="output folder (resumes if it has results)"),
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
     from headstart.bench import BenchConfig
@@ -302,7 +304,7 @@ def bench(
     config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
                          shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
                          resolution=resolution, test_size=test_size, epochs=epochs, unlabelled=unlabelled,
-                         overrides=_overrides(overrides), out=str(out))
+                         overrides=_overrides(overrides), out=str(out), device=device, backend=backend)
     typer.echo(f"report: {_bench_and_report(config)}")
 
 
@@ -323,14 +325,15 @@ DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder")) -> None:
+def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder"),
+         device: str = DEVICE_OPTION, backend: str = BACKEND_OPTION) -> None:
     """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
     from headstart.bench import BenchConfig
 
     _compute()
     typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
     start = time.perf_counter()
-    path = _bench_and_report(BenchConfig(out=str(out), **DEMO))
+    path = _bench_and_report(BenchConfig(out=str(out), device=device, backend=backend, **DEMO))
     typer.echo(f"done in {time.perf_counter() - start:.0f} s; open the report: {path}")
 
 
