@@ -29,9 +29,12 @@ fi
 stamp=".setup-stamp"
 want="$(sha1sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$PYTHON" -c "import headstart" 2>/dev/null; then
-  echo "setup: installing the headstart Python package (torch pinned to 2.13.0, CPU)"
-  # torch first and alone, so no other package can pull a multi-GB CUDA build in its place.
-  "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+  echo "setup: installing the headstart Python package"
+  # Where no torch is installed, the CPU build first and alone, so no other package can pull a
+  # multi-GB CUDA build in its place; an existing torch (>= 2.13, < 3) is kept.
+  if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+    "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+  fi
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
   echo "$want" > "$stamp"
 fi
