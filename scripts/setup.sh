@@ -31,8 +31,8 @@ want="$(sha1sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$PYTHON" -c "import headstart" 2>/dev/null; then
   echo "setup: installing the headstart Python package"
   # Where no torch is installed, the CPU build first and alone, so no other package can pull a
-  # multi-GB CUDA build in its place; an existing torch (>= 2.13, < 3) is kept.
-  if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+  # multi-GB CUDA build in its place; an installed torch that fits (>= 2.13, < 3) is kept.
+  if ! "$PYTHON" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(not (2, 13) <= v < (3, 0))" 2>/dev/null; then
     "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0"
   fi
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
