@@ -125,7 +125,7 @@ def one_scale_run(count: int) -> dict:
 
 
 def names_at_scale(counts: list[int], repeats: int) -> None:
-    print(f"\n## Names at scale: resolution + Lin similarity of N names against 1000 sources\n")
+    print("\n## Names at scale: resolution + Lin similarity of N names against 1000 sources\n")
     print(f"Command: `python {' '.join(sys.argv)}`  ")
     print(f"Machine: {machine()}\n")
     print("| names | seconds (median of {0}) | names/s | peak memory (MB) | classes on text rows |".format(repeats))

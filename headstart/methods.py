@@ -13,7 +13,7 @@ import torch
 from headstart import transfer
 from headstart.errors import UserError
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
-from headstart.train import EVAL_EPOCHS, Head, HeadTraining, accuracy, cross_validate, logistic_regression
+from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression
 
 @dataclass
 class Plan:

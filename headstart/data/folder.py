@@ -104,11 +104,6 @@ class UnlabelledImages(ImageFiles):
         super().__init__(paths)
 
 
-def load_images(paths: list[Path], indices=None) -> list[Image.Image]:
-    """RGB images of paths[indices] (all when None)."""
-    return ImageFiles(paths).load(indices)
-
-
 def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
     files = ImageFiles(paths)
     return Split(name, labels, files.load)
