@@ -3,6 +3,8 @@ torch, its fallbacks, its cached export), mixed precision, and the GPU when ther
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from collections import OrderedDict
 
@@ -49,6 +51,14 @@ def test_devices_resolve_and_bad_choices_are_one_line_errors(monkeypatch):
         assert resolve_device("auto") == torch.device("cpu")
         with pytest.raises(UserError, match="--device cpu"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("option", ["--device=gpu", "--backend=tensorrt"])
+def test_a_bad_device_or_backend_on_the_command_line_is_one_error_line(option, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "headstart", "bench", option, "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error: unknown")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 def test_each_torchrun_rank_gets_its_own_gpu(monkeypatch):

@@ -39,14 +39,17 @@ def tiny():
 
 @pytest.fixture
 def always_workers(monkeypatch):
-    monkeypatch.setattr(loading, "WORKERS_PAY_FROM", 0.0)
+    """Two workers whenever there are two batches (beside a CPU network on every core there are none)."""
+    monkeypatch.setenv(loading.WORKERS_ENV, "2")
 
 
 def batches(source, images, workers, batch_size=4, resolution=24):
-    return [(rows, x) for rows, x in prepared_batches(source, images, resolution, batch_size, workers)]
+    """Every batch, with `workers` processes whether or not they pay."""
+    return [(rows, x) for rows, x in prepared_batches(source, images, resolution, batch_size, workers,
+                                                      only_if_they_pay=False)]
 
 
-def test_workers_prepare_the_same_batches_and_leave_no_process(photos_folder, tiny, always_workers):
+def test_workers_prepare_the_same_batches_and_leave_no_process(photos_folder, tiny):
     serial = batches(tiny, photos_folder.train, workers=0)
     parallel = batches(tiny, photos_folder.train, workers=2)
     assert [rows for rows, _ in parallel] == [rows for rows, _ in serial]
@@ -57,12 +60,29 @@ def test_workers_prepare_the_same_batches_and_leave_no_process(photos_folder, ti
 
 def test_features_with_workers_equal_features_without(photos_folder, tiny, always_workers, monkeypatch):
     with_workers = extract(tiny, photos_folder.train, batch_size=3)
-    monkeypatch.setattr("headstart.data.features.default_workers", lambda device: 0)
+    monkeypatch.setenv(loading.WORKERS_ENV, "0")
     assert torch.equal(extract(tiny, photos_folder.train, batch_size=3), with_workers)
 
 
-def test_stopping_early_stops_the_workers(photos_folder, tiny, always_workers):
-    iterator = prepared_batches(tiny, photos_folder.train, 24, 2, workers=2)
+def test_a_cpu_network_on_every_core_gets_no_workers_and_a_gpu_gets_them(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 16)
+    assert loading.default_workers(torch.device("cpu")) == 0
+    assert loading.default_workers(torch.device("cuda", 0)) == 8
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert loading.default_workers(torch.device("cpu")) == 12
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # four torchrun ranks of 4 threads share the 16 cores
+    assert loading.default_workers(torch.device("cpu")) == 0
+    assert loading.decode_workers(torch.device("cpu")) == (0, True)
+    monkeypatch.setenv(loading.WORKERS_ENV, "3")
+    assert loading.decode_workers(torch.device("cpu")) == (3, False)
+    monkeypatch.setenv(loading.WORKERS_ENV, "many")
+    with pytest.raises(UserError, match="number of processes"):
+        loading.decode_workers(torch.device("cpu"))
+
+
+def test_stopping_early_stops_the_workers(photos_folder, tiny):
+    iterator = prepared_batches(tiny, photos_folder.train, 24, 2, workers=2, only_if_they_pay=False)
     next(iterator), next(iterator)
     assert multiprocessing.active_children()  # the workers are running
     iterator.close()
@@ -80,7 +100,8 @@ def test_workers_start_only_where_preparing_costs_more_than_a_share_of_the_netwo
 
         load = staticmethod(slow_load)
 
-    for images, network_s, expect_workers in [(SlowFiles(), 0.0, True), ([np.zeros((20, 20), np.uint8)] * 12, 0.2, False)]:
+    in_memory = [np.zeros((20, 20), np.uint8)] * 12
+    for images, network_s, expect_workers in [(SlowFiles(), 0.0, True), (in_memory, 0.2, False)]:
         seen = []
         for _ in prepared_batches(tiny, images, 24, 3, workers=1):
             seen.append(bool(multiprocessing.active_children()))
@@ -89,7 +110,7 @@ def test_workers_start_only_where_preparing_costs_more_than_a_share_of_the_netwo
     assert multiprocessing.active_children() == []
 
 
-def test_a_dead_worker_is_replaced_by_this_process_with_a_warning(photos_folder, tiny, always_workers):
+def test_a_dead_worker_is_replaced_by_this_process_with_a_warning(photos_folder, tiny):
     expected = batches(tiny, photos_folder.train, workers=0)
     load = photos_folder.train.load
 

@@ -31,7 +31,7 @@ from headstart import distributed
 from headstart.backends import Placement, resolve, runner_for
 from headstart.cache import atomic_write, cache_file_name, cache_root, warn_not_kept
 from headstart.data.dataset import Split, TargetData
-from headstart.data.loading import default_workers, prepared_batches
+from headstart.data.loading import decode_workers, prepared_batches
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 
@@ -65,9 +65,10 @@ def extract_batches(model: SourceModel, images: Sequence, resolution: int | None
     soon as each is computed (the cache stores them one by one)."""
     resolution = resolution or model.resolution
     runner = runner_for(model, resolution, placement)
-    workers = default_workers(placement.device)
+    workers, only_if_they_pay = decode_workers(placement.device)
     pin = placement.device.type == "cuda"
-    with contextlib.closing(prepared_batches(model, images, resolution, batch_size, workers, pin)) as batches:
+    with contextlib.closing(prepared_batches(model, images, resolution, batch_size, workers, pin,
+                                             only_if_they_pay)) as batches:
         for rows, x in batches:
             try:
                 features = runner(x)

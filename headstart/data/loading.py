@@ -1,5 +1,6 @@
 """Prepared batches of images for the network: loaded, decoded, resized and normalised in worker
-processes while the network runs on the batch before, or in this process when that cannot pay.
+processes while the network runs on the batch before (beside a GPU, or CPU cores the network leaves
+idle), or in this process when that cannot pay.
 
 Workers are forked DataLoader workers (one torch thread each), so they inherit the images or the
 `load` function as they are: nothing needs to be picklable. A UserError in a worker (a file that
@@ -26,6 +27,7 @@ from headstart.sources.model import SourceModel
 
 # Workers pay when preparing a batch costs more than this share of the network's time on it.
 WORKERS_PAY_FROM = 0.2
+WORKERS_ENV = "HEADSTART_DECODE_WORKERS"  # a number: always that many workers (0: none), no rule
 
 
 def loader_of(images) -> Callable[[Sequence[int]], list]:
@@ -61,12 +63,27 @@ class PreparedBatches(Dataset):
 
 
 def default_workers(device: torch.device) -> int:
-    """Decoding processes to start at most: on the CPU the network already uses every core, so one
-    (per 8 cores); a GPU outruns decoding, so all cores but one (at most 8)."""
+    """Decoding processes to start at most. Beside a GPU: all cores but one (at most 8), since the
+    network hardly uses the CPU. Beside a CPU network: only the cores its threads leave idle (none
+    after `runtime.configure()`): on a 2-core CPU a worker made every measured case slower, photos
+    and 1-megapixel JPEGs included, since it takes a core from the network and this process's
+    resize already runs on both (docs/results/features.md)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if device.type == "cpu":
-        return max(1, cores // 8)
+        per_process = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # torchrun shares them
+        return max(0, per_process - torch.get_num_threads())
     return max(1, min(8, cores - 1))
+
+
+def decode_workers(device: torch.device) -> tuple[int, bool]:
+    """(decoding processes to start at most, whether the first batch must show that they pay):
+    ${HEADSTART_DECODE_WORKERS} when set, else `default_workers` under the rule."""
+    chosen = os.environ.get(WORKERS_ENV, "").strip()
+    if not chosen:
+        return default_workers(device), True
+    if not chosen.isdigit():
+        raise UserError(f"{WORKERS_ENV} must be a number of processes (0: decode in this process), got {chosen!r}")
+    return int(chosen), False
 
 
 def _can_fork() -> bool:
@@ -75,16 +92,15 @@ def _can_fork() -> bool:
 
 
 def prepared_batches(source: SourceModel, images, resolution: int, batch_size: int, workers: int,
-                     pin_memory: bool = False) -> Iterator[tuple[range, torch.Tensor]]:
+                     pin_memory: bool = False, only_if_they_pay: bool = True) -> Iterator[tuple[range, torch.Tensor]]:
     """(rows, x [len(rows), 3, R, R]) for consecutive batches of `images` (a sequence of uint8 / PIL
     images, or an object with `__len__` and `load(indices)`), in order.
 
-    The first batch is prepared here; the caller's time on it (the network's) decides the rest:
-    when preparing took more than `WORKERS_PAY_FROM` of it, up to `workers` processes prepare the
-    remaining batches while the caller works (overlap, and no contention with the network's threads
-    in this process). Otherwise (in-memory images that only need resizing, beside a slow network)
-    extra processes would only take cores from the network. Close the iterator (or exhaust it) to
-    stop the workers."""
+    The first batch is prepared here. The rest are prepared by up to `workers` processes while the
+    caller works on earlier ones; with `only_if_they_pay`, only when preparing the first batch took
+    more than `WORKERS_PAY_FROM` of the caller's time on it (the network's): for in-memory images
+    that only need resizing, extra processes would just add transfers. Close the iterator (or
+    exhaust it) to stop the workers."""
     batches = PreparedBatches(source, images, resolution, batch_size)
     if not len(batches):
         return
@@ -95,7 +111,8 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
     yield batches.rows(0), first
     consuming = time.perf_counter() - yielded
     done = 1
-    if workers > 0 and len(batches) > 1 and preparing > WORKERS_PAY_FROM * consuming and _can_fork():
+    pays = not only_if_they_pay or preparing > WORKERS_PAY_FROM * consuming
+    if workers > 0 and len(batches) > 1 and pays and _can_fork():
         with contextlib.closing(_from_workers(batches, range(1, len(batches)), workers, pin_memory)) as parallel:
             try:
                 for x in parallel:
