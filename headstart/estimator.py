@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from headstart.backends import resolve as resolve_placement
 from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.methods import create_method, execute
@@ -86,6 +87,7 @@ class HeadStart:
         validation: (images or features, labels) evaluated before and after training:
         `history_` holds [(epoch, accuracy)].
         """
+        resolve_placement(self.device, self.backend, self.precision)  # a bad choice fails before any work
         source = self.source_ = self.source_model()
         self.model_key_ = source.weights_key
         self.resolution_ = check_resolution(self.resolution or source.resolution)

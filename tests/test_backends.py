@@ -61,6 +61,13 @@ def test_a_bad_device_or_backend_on_the_command_line_is_one_error_line(option, t
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_the_estimator_refuses_a_bad_device_before_any_work(lite0):
+    from headstart import HeadStart
+
+    with pytest.raises(UserError, match="unknown device 'gpu'"):
+        HeadStart(lite0, device="gpu").fit(None, None, ["cat", "dog"])  # names only: no feature is extracted
+
+
 def test_each_torchrun_rank_gets_its_own_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
