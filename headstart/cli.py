@@ -363,13 +363,15 @@ def suite(
     resolution: int = typer.Option(224, min=16, max=1024, help="input size in pixels"),
     test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
     out: Path = typer.Option(Path("suite-out"), help="output folder (one bench folder per dataset; resumes)"),
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """The multi-dataset suite: the default against every peer on each dataset, one report."""
     from headstart.suite import SuiteConfig, run_suite
 
     _compute()
     config = SuiteConfig(model=model, datasets=_csv_list(datasets), shots=_int_list(shots, "--shots"), seeds=seeds,
-                         resolution=resolution, test_size=test_size, out=str(out))
+                         resolution=resolution, test_size=test_size, device=device, backend=backend, out=str(out))
     if methods:
         config.methods = _csv_list(methods)
     path = run_suite(config, progress=_PROGRESS, announce=_print_resolutions)

@@ -12,7 +12,8 @@ from test_faults import write_split_folder
 def test_the_suite_benches_every_dataset_and_reports_them_together(tmp_path):
     folder = write_split_folder(tmp_path / "photos.v2", per_class=3, classes=("cat", "dog", "car"))
     config = SuiteConfig(datasets=["fashion-mnist", str(folder)], methods=["zero", "lin", "headstart"],
-                         shots=[0, 1], seeds=1, resolution=32, test_size=30, epochs=3, out=str(tmp_path / "S"))
+                         shots=[0, 1], seeds=1, resolution=32, test_size=30, epochs=3, device="cpu", backend="torch",
+                         out=str(tmp_path / "S"))
     report = run_suite(config, progress=False)
     summary = (tmp_path / "S" / "summary.md").read_text()
     assert report.name == "report.html" and "on fashion-mnist" in summary and "photos.v2" in summary
@@ -29,3 +30,5 @@ def test_suite_inputs_are_checked_before_any_work(tmp_path):
     with pytest.raises(UserError, match="share a results folder"):
         run_suite(SuiteConfig(datasets=[str(tmp_path / "a" / "x"), str(tmp_path / "b" / "x")], out=str(tmp_path)))
     assert slug("../shared/datasets/caltech50/") == "caltech50"
+    with pytest.raises(UserError, match="device"):
+        run_suite(SuiteConfig(datasets=["fashion-mnist"], device="tpu", out=str(tmp_path / "S")))
