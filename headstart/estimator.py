@@ -65,16 +65,16 @@ class HeadStart:
             self._source_model = as_source(self.source)
         return self._source_model
 
-    def check(self, class_names: Sequence[str], shots: int) -> list[dict]:
+    def check(self, class_names: Sequence[str], shots: int) -> None:
         """Everything that can be checked before a feature is extracted: the class names, that the
         method can run with `shots` labelled images per class, and the names' resolution (a bad
-        override id is an error). -> the resolution of each class (`Resolution.as_dict()`)."""
+        override id is an error)."""
         names = check_class_names(class_names)
         method = create_method(self.method, **self.options)
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        return [r.as_dict() for r in resolutions(Evidence.names_only(self.source_model(), names, self.overrides))]
+        resolutions(Evidence.names_only(self.source_model(), names, self.overrides))
 
     def fit(self, images=None, labels=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
@@ -122,7 +122,7 @@ class HeadStart:
         self.classes_, self.method_options_, self.record_ = names, dict(method.options), dict(plan.record)
         self.backbone_state_ = None
         if self.full_finetune:
-            if images is None or (isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 2):
+            if images is None or is_feature_array(images):
                 raise UserError("full fine-tuning needs the images themselves, not precomputed features")
             w, b = self._finetune(images, y, (w, b), x)
         self.head_ = linear_head(w, b)

@@ -21,7 +21,9 @@ from headstart.similarity.resolve import Resolution
 from headstart.similarity.senses import image_scores
 from headstart.similarity.wordnet import taxonomy, wordnet_matrix
 
-VOTE_MEASURE, VOTE_TOP_K = "lin", 3  # the default head's recipe (methods.semantic_head)
+# One WordNet measure compares the candidate senses' rows: Lin top-3, the best single names-only
+# head on Fashion-MNIST (docs/results/suite-research.md).
+VOTE_MEASURE, VOTE_TOP_K = "lin", 3
 
 
 def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple[torch.Tensor, torch.Tensor],
