@@ -19,9 +19,9 @@ import headstart
 from headstart import HeadStart, SourceModel
 from headstart.data import few_shot_indices, load_image_folder
 from headstart.errors import UserError
+from conftest import shared_dataset
 from own_models import HFStyle, convnet
 
-CALTECH = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "caltech50"
 CLASSES = [0, 3, 8, 18, 43]  # Faces, ant, butterfly, flamingo, strawberry
 R = 64
 
@@ -29,7 +29,7 @@ R = 64
 @pytest.fixture(scope="module")
 def photos():
     """(train images, labels, test images, test labels, names): 2 + 3 per class, resized to R."""
-    data = load_image_folder(CALTECH)
+    data = load_image_folder(shared_dataset("caltech50"))
     names = [data.class_names[c] for c in CLASSES]
 
     def pick(split, per_class):

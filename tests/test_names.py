@@ -11,8 +11,8 @@ from headstart.similarity import wordnet_data as D
 from headstart.similarity.lexicon import lexicon
 from headstart.similarity.names import edits1, read_name, spelling, tokens
 from headstart.similarity.wordnet import taxonomy
+from conftest import shared_dataset
 
-CALTECH = "../shared/datasets/caltech50"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def caltech_features(lite0):
     from headstart.data import load_dataset
     from headstart.data.features import FeatureCache
 
-    data = load_dataset(CALTECH)
+    data = load_dataset(str(shared_dataset("caltech50")))
     labels = data.train.labels
     idx = np.concatenate([np.flatnonzero(labels == data.class_names.index(c))[1:3] for c in ("flamingo", "chair")])
     return FeatureCache(lite0, data, "train", resolution=224).get(idx, progress=False)
