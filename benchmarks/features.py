@@ -12,7 +12,9 @@ Paths, on the same uint8 images:
   bf16 autocast;
 - ONNX pipeline with decoding in this process / in one worker process: the same with
   HEADSTART_DECODE_WORKERS=0 / 1 instead of headstart's choice (on the CPU: in this process);
-- CUDA fp32 / bf16 / fp16 pipelines, when a GPU is present.
+- CUDA fp32 / bf16 / fp16 pipelines, when a GPU is present (batches of --gpu-batch-size), and the
+  network alone on the GPU: the same prepared batches already in GPU memory, features copied back
+  (what the GPU itself sustains, whatever the CPU's share of decoding and resizing).
 Each round runs every path once, so a machine whose speed drifts slows them alike; the tables give
 each path's best, median and worst round, its best over torch eager's best, the share of wall time
 spent outside the network, and its best against two ceilings: the backbone's FLOPs per image at
@@ -39,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import headstart
 from headstart.backends import resolve, runner_for
+from headstart.backends.runner import TorchRunner
 from headstart.bench import machine_description
 from headstart.data import few_shot_indices, load_dataset, load_image_folder, loading
 from headstart.data.dataset import Split
@@ -97,6 +100,23 @@ def pipeline_path(source, images: Split, args, device="cpu", backend="auto", pre
     return run
 
 
+def gpu_network_path(source, prepared: list[torch.Tensor], precision: str, repeats: int) -> Callable:
+    """The backbone on prepared batches already on the GPU (moved there once, outside the timing),
+    `repeats` passes per run so that a run lasts long enough to time; -> seconds per pass."""
+    runner = TorchRunner(source, resolve("cuda", "torch", precision))
+    on_gpu = [x.to("cuda") for x in prepared]
+
+    def run():
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for x in on_gpu:
+                runner.forward(x)  # returns float32 features on the CPU: synchronises every batch
+        return (time.perf_counter() - start) / repeats, None
+
+    return run
+
+
 def matmul_gflops(n: int = 4096) -> float:
     """fp32 GFLOP/s of an n x n matmul: what the cores reach on the friendliest kernel."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -124,8 +144,14 @@ def paths_for(source, reference, images: Split, args) -> list[Timed]:
              Timed("ONNX pipeline, decoding in one worker process",
                    pipeline_path(source, images, args, backend="onnx", decode_workers="1"))]
     if torch.cuda.is_available():
-        paths += [Timed(f"CUDA {precision} pipeline", pipeline_path(source, images, args, "cuda", "torch", precision))
-                  for precision in ("fp32", "bf16", "fp16")]
+        gpu_args = argparse.Namespace(**{**vars(args), "batch_size": args.gpu_batch_size})
+        gpu_batches = [torch.cat(prepared)[s:s + args.gpu_batch_size]
+                       for s in range(0, len(images), args.gpu_batch_size)]
+        for precision in ("fp32", "bf16", "fp16"):
+            paths += [Timed(f"CUDA {precision} pipeline", pipeline_path(source, images, gpu_args, "cuda", "torch",
+                                                                        precision)),
+                      Timed(f"CUDA {precision} network alone, inputs in GPU memory",
+                            gpu_network_path(source, gpu_batches, precision, args.gpu_repeats))]
     return paths
 
 
@@ -199,6 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256, help="images per dataset")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--gpu-batch-size", type=int, default=256, help="batch size of the CUDA paths")
+    parser.add_argument("--gpu-repeats", type=int, default=10,
+                        help="passes over the images per timed run of the network-alone CUDA paths")
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--folder", default="../shared/datasets/caltech50", help="an image folder (its test split)")
@@ -219,7 +248,8 @@ def main() -> None:
     peaks = measure(datasets, args.rounds)
 
     print(f"Machine: {machine_description()}, torch threads {torch.get_num_threads()}")
-    print(f"EfficientNet-Lite0 at {args.resolution} px, batch {args.batch_size}, {args.rounds} alternating rounds "
+    gpu = f" ({torch.cuda.get_device_name(0)}: batch {args.gpu_batch_size})" if torch.cuda.is_available() else ""
+    print(f"EfficientNet-Lite0 at {args.resolution} px, batch {args.batch_size}{gpu}, {args.rounds} alternating rounds "
           f"after a warm-up; {flops / 1e9:.2f} GFLOP per image")
     ceilings = {"matmul ceiling": max(peaks) * 1e9 / flops}
     print(f"Matmul ceiling: a 4096x4096 fp32 matmul ran at {max(peaks):.0f} GFLOP/s (best round; median "

