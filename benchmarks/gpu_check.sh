@@ -52,7 +52,7 @@ export PYTHONUNBUFFERED=1 HEADSTART_CACHE=/tmp/headstart-cache
 if [ -d "$DATA/wheels" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$DATA"/wheels/*.whl
   export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-  export HEADSTART_FASHION_MNIST="$PWD/$DATA/fashion-mnist"
+  export HEADSTART_FASHION_MNIST="$(realpath "$DATA/fashion-mnist")"
 fi
 if [ -f "$DATA/cache.tar.xz" ]; then
   mkdir -p "$HEADSTART_CACHE" && tar -xJf "$DATA/cache.tar.xz" -C "$HEADSTART_CACHE"
