@@ -143,7 +143,7 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
     for _ in range(draws):
         is_text = np.zeros(len(keep), bool)
         is_text[rng.permutation(len(keep))[: len(keep) // 2]] = True
-        mixed.append(acc(mixed_rows(wordnet[~is_text], text[is_text], is_text.tolist())))
+        mixed.append(acc(torch.from_numpy(mixed_rows(wordnet[~is_text].numpy(), text[is_text].numpy(), is_text.tolist()))))
         uncalibrated = wordnet.clone()
         uncalibrated[torch.from_numpy(is_text)] = text[torch.from_numpy(is_text)]
         raw.append(acc(uncalibrated))

@@ -1,15 +1,19 @@
 """headstart: new classifier heads that start from the most similar source classes."""
 
+import importlib
+
 from headstart.errors import UserError
-from headstart.sources import SourceModel, list_sources, load_source
 
 __all__ = ["HeadStart", "SourceModel", "UserError", "list_sources", "load_source"]
 __version__ = "0.2.0"
 
+# Imported on first use (PEP 562): they need torch, which `headstart --help` and `similar` never load.
+_LAZY = {"HeadStart": "headstart.estimator", "SourceModel": "headstart.sources.model",
+         "list_sources": "headstart.sources", "load_source": "headstart.sources"}
+
 
 def __getattr__(name: str):
-    if name == "HeadStart":  # imported on first use: `headstart --help` and `similar` stay light
-        from headstart.estimator import HeadStart
-
-        return HeadStart
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'headstart' has no attribute {name!r}")
+

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from headstart.similarity import Evidence, Resolution, resolutions, similarity
+import numpy as np
+
+from headstart.errors import UserError
+from headstart.similarity import MEASURES, Evidence, Resolution, class_rows, names_resolutions, similarity
 from headstart.sources import source_labels
-from headstart.sources.model import SourceModel
+
+if TYPE_CHECKING:
+    from headstart.sources.model import SourceModel
 
 
 @dataclass
 class SourceLabels:
     """What the semantic families read of a source: its labels and names. A built-in source's
-    weights (and the network code they need) are never loaded for `similar`."""
+    weights (and the network code they need, and torch) are never loaded for `similar`."""
 
     name: str
     labels: list[str]
@@ -26,16 +32,20 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
     """-> {"model", "measure", "targets": [{name, synset, source, how, alternatives, gloss, part,
     synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict`` plus the top sources);
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
-    `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported."""
+    `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
+    Names that resolve in WordNet need numpy only; text rows load torch and the text model."""
     source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
-    evidence = Evidence.names_only(source, class_names, overrides)
-    matrix = similarity(measure, evidence)
     if measure == "text":
+        matrix = similarity("text", Evidence.names_only(source, class_names, overrides)).numpy()
         resolved = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
                     for name in class_names]
+    elif measure in MEASURES:
+        resolved = names_resolutions(source, class_names, overrides)
+        matrix = class_rows(source, resolved, measure)
     else:
-        resolved = resolutions(evidence)
-    scores, index = matrix.topk(min(top, matrix.shape[1]), dim=1)
+        raise UserError(f"unknown measure {measure!r}; choose one of: {', '.join(MEASURES)}, text")
+    index = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
+    scores = np.take_along_axis(matrix, index, axis=1)
     targets = []
     for res, row_scores, row_index in zip(resolved, scores.tolist(), index.tolist()):
         targets.append({
@@ -48,6 +58,6 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
         from headstart.report import plot_similarity_heatmap
 
         columns = sorted(set(index.flatten().tolist()))
-        plot_similarity_heatmap(matrix[:, columns].numpy(), class_names,
+        plot_similarity_heatmap(matrix[:, columns], class_names,
                                 [source.names[i] for i in columns], heatmap)
     return {"model": source.name, "measure": measure, "resolutions": resolved, "targets": targets}

@@ -39,6 +39,21 @@ def test_similar_json_maps_trouser_to_jeans():
     assert trouser["gloss"] and bag["top"][0]["name"] in {"plastic bag", "backpack", "messenger bag", "mailbag", "purse"}
 
 
+HEAVY = ("torch", "sentence_transformers", "matplotlib", "scipy", "onnx", "onnxruntime", "nltk")
+
+
+# torch under `similar`: senses.py imports it at the top for its image term; the rest of the path is numpy.
+@pytest.mark.parametrize("args, loaded", [(["--help"], []), (["--version"], []),
+                                          (["similar", "--classes", "cat,Faces_easy", "--top", "1"], ["torch"])])
+def test_help_and_names_that_wordnet_resolves_load_no_heavy_library(args, loaded):
+    """Start-up is most of these commands' time: torch alone takes 1-2 s to import here."""
+    code = (f"import atexit, sys; atexit.register(lambda: print(sorted(set({HEAVY!r}) & set(sys.modules)))); "
+            "from headstart.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(loaded)
+
+
 def test_fit_then_predict_on_an_exported_folder(tmp_path):
     folder, run = tmp_path / "fm", tmp_path / "run"
     headstart("export-images", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)

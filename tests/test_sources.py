@@ -19,6 +19,15 @@ def test_registry_lists_the_three_lite_models():
         headstart.load_source("resnet-9000")
 
 
+def test_the_package_gives_its_api_on_first_use():  # lazily: `import headstart` loads no torch
+    from headstart.estimator import HeadStart
+    from headstart.sources.model import SourceModel
+
+    assert headstart.HeadStart is HeadStart and headstart.SourceModel is SourceModel
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        headstart.nothing
+
+
 def test_lite0_labels_are_imagenet_wordnet_ids(lite0):
     assert len(lite0.labels) == 1000 and lite0.head.weight.shape == (1000, 1280)
     assert lite0.labels[0] == "n01440764" and lite0.names[0] == "tench"

@@ -12,14 +12,18 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+import numpy as np
 
 from headstart.errors import UserError
 from headstart.similarity.resolve import Resolution, resolution_table
-from headstart.similarity.wordnet import MEASURES, wordnet_matrix
-from headstart.sources.model import SourceModel
+from headstart.similarity.wordnet import MEASURES, wordnet_array, wordnet_matrix
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet rows need numpy only
+    import torch
+
+    from headstart.sources.model import SourceModel
 
 
 @dataclass
@@ -39,11 +43,15 @@ class Evidence:
     def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
                    unlabelled: torch.Tensor | None = None) -> "Evidence":
         """Evidence without labelled images (optionally with unlabelled ones)."""
+        import torch
+
         return cls(source, list(class_names), torch.empty(0, source.feature_dim), torch.empty(0, dtype=torch.long),
                    dict(overrides or {}), unlabelled)
 
     def target_mean(self) -> torch.Tensor | None:
         """Mean feature [D] of every target image given, labelled or not; None without images."""
+        import torch
+
         images = self.features if self.unlabelled is None else torch.cat([self.features, self.unlabelled])
         return images.mean(dim=0) if len(images) else None
 
@@ -70,24 +78,36 @@ def _digest(*tensors: torch.Tensor | None) -> str:
     return h.hexdigest()
 
 
+def _names_key(source: SourceModel, class_names: list[str], overrides: dict[str, str]) -> tuple:
+    return tuple(class_names), tuple(source.labels), tuple(sorted(overrides.items()))
+
+
+def names_resolutions(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None) -> list:
+    """Name -> synset (or text) resolution of each class from the names alone (with overrides and the
+    source's labels): ``resolve.Resolution``s, cached per name list."""
+    return list(_names_only(*_names_key(source, class_names, overrides or {})))
+
+
 def resolutions(evidence: Evidence) -> list:
     """Name -> synset (or text) resolution of each target class: ``resolve.Resolution``s.
 
-    From the names (with overrides and the source's labels), cached per name list; when the
-    evidence holds training or unlabelled images, they vote among each class's credible senses
-    (``vote.image_vote``), cached per image set."""
-    key = (tuple(evidence.class_names), tuple(evidence.source.labels), tuple(sorted(evidence.overrides.items())))
+    ``names_resolutions``; when the evidence holds training or unlabelled images, they vote among
+    each class's credible senses (``vote.image_vote``), cached per image set."""
+    key = _names_key(evidence.source, evidence.class_names, evidence.overrides)
     resolved = list(_names_only(*key))
     has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
     if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in resolved):
         return resolved
     full_key = (key, _digest(evidence.features, evidence.labels, evidence.unlabelled))
     if full_key not in _VOTED:
+        import torch
+
         from headstart.similarity.vote import VOTE_MEASURE, image_vote
 
         head = evidence.source.head
         _VOTED[full_key] = image_vote(resolved, list(evidence.source.labels), (head.weight, head.bias),
-                                      _class_rows(evidence, resolved, VOTE_MEASURE), evidence.features,
+                                      torch.from_numpy(class_rows(evidence.source, resolved, VOTE_MEASURE)),
+                                      evidence.features,
                                       evidence.labels, evidence.unlabelled if has_unlabelled else None)
         while len(_VOTED) > _VOTED_SIZE:
             _VOTED.popitem(last=False)
@@ -103,25 +123,27 @@ def has_wordnet_labels(source: SourceModel) -> bool:
     return all(is_synset_id(label) and label in index for label in source.labels)
 
 
-def _class_rows(evidence: Evidence, resolved: list, measure: str) -> torch.Tensor:
-    """[C, S] per class: the WordNet ``measure`` row where it resolved, a calibrated text row
-    elsewhere (text rows only, against the source names, when the labels are not WordNet ids)."""
+def class_rows(source: SourceModel, resolved: list, measure: str) -> np.ndarray:
+    """[C, S] float32 per class of ``resolved``: the WordNet ``measure`` row where it resolved, a
+    calibrated text row elsewhere (text rows only, against the source names, when the labels are
+    not WordNet ids). Only text rows need torch (and the text model)."""
     from headstart.similarity.mixed import mixed_rows
 
     is_text = [r.source == "text" for r in resolved]
     wordnet_rows = text_rows = None
     if not all(is_text):
-        wordnet_rows = wordnet_matrix([r.synset_id for r, t in zip(resolved, is_text) if not t],
-                                      evidence.source.labels, measure)
+        wordnet_rows = wordnet_array([r.synset_id for r, t in zip(resolved, is_text) if not t], source.labels, measure)
     if any(is_text):
         from headstart.similarity.text import text_matrix
 
-        text_rows = text_matrix([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(evidence.source))
+        text_rows = text_matrix([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(source)).numpy()
     return mixed_rows(wordnet_rows, text_rows, is_text)
 
 
 def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
-    return _class_rows(evidence, resolutions(evidence), measure)
+    import torch
+
+    return torch.from_numpy(class_rows(evidence.source, resolutions(evidence), measure))
 
 
 def source_texts(source: SourceModel) -> list[str]:
@@ -197,4 +219,5 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "resolution_table", "resolutions", "similarity", "wordnet_matrix"]
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "names_resolutions", "resolution_table",
+           "resolutions", "similarity", "wordnet_matrix"]

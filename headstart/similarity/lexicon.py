@@ -68,14 +68,14 @@ class Lexicon:
         i = self.lemma_index.get(lemma)
         if i is None:
             return []
-        return self._sense_lists[i]
+        ptr, rows, counts = self._sense_table
+        return list(zip(rows[ptr[i]: ptr[i + 1]], counts[ptr[i]: ptr[i + 1]]))
 
     @functools.cached_property
-    def _sense_lists(self) -> list[list[tuple[int, int]]]:
-        """Per lemma, its senses as Python pairs: thousands of names then cost no array slicing."""
-        pairs = list(zip(self.sense_row.tolist(), self.sense_count.tolist()))
-        ptr = self.sense_ptr.tolist()
-        return [pairs[lo:hi] for lo, hi in zip(ptr[:-1], ptr[1:])]
+    def _sense_table(self) -> tuple[list[int], list[int], list[int]]:
+        """The CSR arrays as Python lists: thousands of names then cost no array slicing, and one
+        name no per-lemma lists of all 120,000 lemmas."""
+        return self.sense_ptr.tolist(), self.sense_row.tolist(), self.sense_count.tolist()
 
     def base_forms(self, word: str) -> list[str]:
         """Lemmas that ``word`` (lower case, ``_`` for spaces) may be an inflection of, itself first.

@@ -13,20 +13,19 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
 
 QUANTILE_LEVELS = 1025  # enough to follow the upper tail, where the top-k values live
 
 
-def calibrate(rows: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+def calibrate(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Map ``rows`` [T, S] monotonically onto the value distribution of ``reference`` [R, S]:
-    pooled quantile matching. Order within each row is kept; the result is >= 0 when the
-    reference is."""
+    pooled quantile matching -> float32 [T, S]. Order within each row is kept; the result is >= 0
+    when the reference is."""
+    rows, reference = np.asarray(rows, np.float64), np.asarray(reference, np.float64)
     levels = np.linspace(0.0, 1.0, QUANTILE_LEVELS)
-    mine = np.quantile(rows.double().numpy(), levels)
-    theirs = np.quantile(reference.double().numpy(), levels)
-    mapped = np.interp(rows.double().numpy(), mine, theirs)
-    return torch.from_numpy(mapped.astype(np.float32))
+    mine = np.quantile(rows, levels)
+    theirs = np.quantile(reference, levels)
+    return np.interp(rows, mine, theirs).astype(np.float32)
 
 
 def source_texts(labels: Sequence[str], names: Sequence[str], lemma_names=None) -> list[str]:
@@ -37,17 +36,17 @@ def source_texts(labels: Sequence[str], names: Sequence[str], lemma_names=None) 
     return list(names)
 
 
-def mixed_rows(wordnet_rows: torch.Tensor | None, text_rows: torch.Tensor | None,
-               is_text: Sequence[bool]) -> torch.Tensor:
+def mixed_rows(wordnet_rows: np.ndarray | None, text_rows: np.ndarray | None,
+               is_text: Sequence[bool]) -> np.ndarray:
     """Interleave per-class rows: ``wordnet_rows`` [W, S] for the classes where ``is_text`` is
     False, ``text_rows`` [T, S] (calibrated to the WordNet rows when there are both) for the
     others, in class order -> [W + T, S]."""
-    is_text = torch.tensor(list(is_text), dtype=torch.bool)
+    is_text = np.array(list(is_text), bool)
     if text_rows is None or len(text_rows) == 0:
         return wordnet_rows
     if wordnet_rows is None or len(wordnet_rows) == 0:
         return text_rows
-    out = torch.empty(len(is_text), wordnet_rows.shape[1])
+    out = np.empty((len(is_text), wordnet_rows.shape[1]), np.float32)
     out[~is_text] = wordnet_rows
     out[is_text] = calibrate(text_rows, wordnet_rows)
     return out

