@@ -83,31 +83,31 @@ def test_each_torchrun_rank_gets_its_own_gpu(monkeypatch):
 
 def test_onnx_features_equal_torch_features_on_real_images(lite0, fashion, fresh):
     images = photos_and_items(fashion)
-    expected = extract(lite0, images, 96, backend="torch")
+    expected = extract(lite0, images, 96, device="cpu", backend="torch")
     got = extract(lite0, images, 96, device="cpu", backend="onnx")
     assert runner_for(lite0, 96, resolve("cpu", "onnx")).name == "onnx-cpu"  # it passed its check
     assert (got - expected).abs().max() < 1e-4
-    assert torch.equal(extract(lite0, images, 96), got)  # auto on this CPU-only machine is the same runner
+    assert torch.equal(extract(lite0, images, 96, device="cpu"), got)  # auto on the CPU is the same runner
     assert len(list((fresh / "onnx").glob("*.onnx"))) == 1  # exported once into the cache
 
 
 def test_the_feature_cache_does_not_depend_on_the_backend(lite0, fashion, tmp_path):
-    by_torch = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, backend="torch")
-    by_onnx = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, backend="onnx")
+    by_torch = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", backend="torch")
+    by_onnx = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", backend="onnx")
     assert by_torch.key == by_onnx.key and by_torch.path == by_onnx.path
     stored = by_torch.get([0, 1], progress=False)
-    reread = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, backend="onnx")
+    reread = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", backend="onnx")
     assert torch.equal(reread.get([0, 1], progress=False), stored)
-    fresh_onnx = extract(lite0, fashion.test.load([0, 1]), 64, backend="onnx")
+    fresh_onnx = extract(lite0, fashion.test.load([0, 1]), 64, device="cpu", backend="onnx")
     assert (fresh_onnx - stored).abs().max() < 1e-4
-    amp = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, precision="bf16")
+    amp = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", precision="bf16")
     assert amp.path != by_torch.path  # bf16 features differ beyond rounding: never mixed with fp32 ones
 
 
 def test_a_model_that_does_not_export_warns_once_and_runs_on_torch(fashion, fresh, monkeypatch):
     source = tiny_source(seed=11)
     images = fashion.test.load(range(5))
-    expected = extract(source, images, backend="torch")
+    expected = extract(source, images, device="cpu", backend="torch")
 
     def refuse(*args, **kwargs):
         raise RuntimeError("ONNX export failed: Couldn't export operator aten::mystery")
@@ -115,8 +115,8 @@ def test_a_model_that_does_not_export_warns_once_and_runs_on_torch(fashion, fres
     monkeypatch.setattr(torch.onnx, "export", refuse)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        got = extract(source, images, backend="onnx")
-        again = extract(source, images, backend="onnx")
+        got = extract(source, images, device="cpu", backend="onnx")
+        again = extract(source, images, device="cpu", backend="onnx")
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and "export" in messages[0] and "torch" in messages[0]
     assert torch.equal(got, expected) and torch.equal(again, expected)
@@ -126,13 +126,13 @@ def test_a_model_that_does_not_export_warns_once_and_runs_on_torch(fashion, fres
 def test_an_engine_that_disagrees_with_torch_is_dropped_after_its_check(fashion, fresh, monkeypatch):
     source = tiny_source(seed=12)
     images = fashion.test.load(range(5))
-    expected = extract(source, images, backend="torch")
+    expected = extract(source, images, device="cpu", backend="torch")
     original = onnx_runner.OnnxRunner.forward
     monkeypatch.setattr(onnx_runner.OnnxRunner, "forward", lambda self, x: original(self, x) + 1e-2)
     with pytest.warns(UserWarning, match="differs from torch"):
-        got = extract(source, images)
+        got = extract(source, images, device="cpu")
     assert torch.equal(got, expected)
-    assert runner_for(source, source.resolution, resolve()).name == "torch-cpu"
+    assert runner_for(source, source.resolution, resolve("cpu")).name == "torch-cpu"
 
 
 def test_checked_runner_passes_a_faithful_engine_and_drops_a_failing_one(lite0):

@@ -43,15 +43,16 @@ def always_workers(monkeypatch):
     monkeypatch.setenv(loading.WORKERS_ENV, "2")
 
 
-def batches(source, images, workers, batch_size=4, resolution=24):
+def batches(source, images, workers, batch_size=4, resolution=24, device=None):
     """Every batch, with `workers` processes whether or not they pay."""
     return [(rows, x) for rows, x in prepared_batches(source, images, resolution, batch_size, workers,
-                                                      only_if_they_pay=False)]
+                                                      only_if_they_pay=False, device=device)]
 
 
-def test_workers_prepare_the_same_batches_and_leave_no_process(photos_folder, tiny):
+@pytest.mark.parametrize("device", [None, torch.device("cpu")], ids=["resized in the workers", "workers decode only"])
+def test_workers_prepare_the_same_batches_and_leave_no_process(photos_folder, tiny, device):
     serial = batches(tiny, photos_folder.train, workers=0)
-    parallel = batches(tiny, photos_folder.train, workers=2)
+    parallel = batches(tiny, photos_folder.train, workers=2, device=device)
     assert [rows for rows, _ in parallel] == [rows for rows, _ in serial]
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(serial, parallel))
     assert sum(len(rows) for rows, _ in serial) == len(photos_folder.train)

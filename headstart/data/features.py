@@ -66,9 +66,9 @@ def extract_batches(model: SourceModel, images: Sequence, resolution: int | None
     resolution = resolution or model.resolution
     runner = runner_for(model, resolution, placement)
     workers, only_if_they_pay = decode_workers(placement.device)
-    pin = placement.device.type == "cuda"
-    with contextlib.closing(prepared_batches(model, images, resolution, batch_size, workers, pin,
-                                             only_if_they_pay)) as batches:
+    gpu = placement.device if placement.device.type == "cuda" else None  # resizes there, see loading
+    with contextlib.closing(prepared_batches(model, images, resolution, batch_size, workers,
+                                             only_if_they_pay=only_if_they_pay, device=gpu)) as batches:
         for rows, x in batches:
             try:
                 features = runner(x)

@@ -1,6 +1,7 @@
 """Prepared batches of images for the network: loaded, decoded, resized and normalised in worker
 processes while the network runs on the batch before (beside a GPU, or CPU cores the network leaves
-idle), or in this process when that cannot pay.
+idle), or in this process when that cannot pay. Beside a GPU the workers only decode: the GPU
+resizes and normalises the small uint8 images, which the CPU cores could not keep up with.
 
 Workers are forked DataLoader workers (one torch thread each), so they inherit the images or the
 `load` function as they are: nothing needs to be picklable. A UserError in a worker (a file that
@@ -23,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from headstart.errors import UserError
-from headstart.sources.model import SourceModel
+from headstart.sources.model import SourceModel, to_uint8_hwc
 
 # Workers pay when preparing a batch costs more than this share of the network's time on it.
 WORKERS_PAY_FROM = 0.2
@@ -43,11 +44,12 @@ class _Failed:
 
 
 class PreparedBatches(Dataset):
-    """Item b: the model input [n, 3, R, R] of images[b * batch_size : (b + 1) * batch_size]."""
+    """Item b: the model input [n, 3, R, R] of images[b * batch_size : (b + 1) * batch_size], or with
+    `decode_only` those images as uint8 [H, W, C] arrays (another device resizes them)."""
 
-    def __init__(self, source: SourceModel, images, resolution: int, batch_size: int):
+    def __init__(self, source: SourceModel, images, resolution: int, batch_size: int, decode_only: bool = False):
         self.source, self.load, self.resolution = source, loader_of(images), resolution
-        self.count, self.batch_size = len(images), batch_size
+        self.count, self.batch_size, self.decode_only = len(images), batch_size, decode_only
 
     def __len__(self) -> int:
         return -(-self.count // self.batch_size)
@@ -55,9 +57,12 @@ class PreparedBatches(Dataset):
     def rows(self, b: int) -> range:
         return range(b * self.batch_size, min(self.count, (b + 1) * self.batch_size))
 
-    def __getitem__(self, b: int) -> torch.Tensor | _Failed:
+    def __getitem__(self, b: int) -> torch.Tensor | list | _Failed:
         try:
-            return self.source.preprocess(self.load(self.rows(b)), self.resolution)
+            images = self.load(self.rows(b))
+            if self.decode_only:
+                return [to_uint8_hwc(image) for image in images]
+            return self.source.preprocess(images, self.resolution)
         except UserError as error:
             return _Failed(str(error))
 
@@ -92,18 +97,25 @@ def _can_fork() -> bool:
 
 
 def prepared_batches(source: SourceModel, images, resolution: int, batch_size: int, workers: int,
-                     pin_memory: bool = False, only_if_they_pay: bool = True) -> Iterator[tuple[range, torch.Tensor]]:
+                     only_if_they_pay: bool = True, device: torch.device | None = None) -> Iterator[tuple[range, torch.Tensor]]:
     """(rows, x [len(rows), 3, R, R]) for consecutive batches of `images` (a sequence of uint8 / PIL
-    images, or an object with `__len__` and `load(indices)`), in order.
+    images, or an object with `__len__` and `load(indices)`), in order. device: where x is resized
+    and normalised (None: the CPU, in the workers); elsewhere, workers only decode.
 
     The first batch is prepared here. The rest are prepared by up to `workers` processes while the
     caller works on earlier ones; with `only_if_they_pay`, only when preparing the first batch took
     more than `WORKERS_PAY_FROM` of the caller's time on it (the network's): for in-memory images
     that only need resizing, extra processes would just add transfers. Close the iterator (or
     exhaust it) to stop the workers."""
-    batches = PreparedBatches(source, images, resolution, batch_size)
+    batches = PreparedBatches(source, images, resolution, batch_size, decode_only=device is not None)
     if not len(batches):
         return
+
+    def _checked(x: torch.Tensor | list | _Failed) -> torch.Tensor:
+        if isinstance(x, _Failed):
+            raise UserError(x.message)
+        return x if device is None else source.preprocess(x, resolution, device)
+
     started = time.perf_counter()
     first = _checked(batches[0])
     preparing = time.perf_counter() - started
@@ -113,7 +125,7 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
     done = 1
     pays = not only_if_they_pay or preparing > WORKERS_PAY_FROM * consuming
     if workers > 0 and len(batches) > 1 and pays and _can_fork():
-        with contextlib.closing(_from_workers(batches, range(1, len(batches)), workers, pin_memory)) as parallel:
+        with contextlib.closing(_from_workers(batches, range(1, len(batches)), workers)) as parallel:
             try:
                 for x in parallel:
                     yield batches.rows(done), _checked(x)
@@ -128,10 +140,10 @@ class _WorkersFailed(Exception):
     """The worker processes could not start or died; the message says why."""
 
 
-def _from_workers(batches: PreparedBatches, which: range, workers: int, pin_memory: bool) -> Iterator:
+def _from_workers(batches: PreparedBatches, which: range, workers: int) -> Iterator:
     """batches[b] for b in `which`, in order, prepared by forked DataLoader workers."""
     loader = DataLoader(batches, batch_size=None, sampler=which, num_workers=min(workers, len(which)),
-                        multiprocessing_context="fork", pin_memory=pin_memory, prefetch_factor=2)
+                        multiprocessing_context="fork", prefetch_factor=2)
     iterator = None
     try:
         iterator = iter(loader)
@@ -143,9 +155,3 @@ def _from_workers(batches: PreparedBatches, which: range, workers: int, pin_memo
             yield x
     finally:
         del iterator  # the DataLoader iterator joins (or terminates) its workers when released
-
-
-def _checked(x: torch.Tensor | _Failed) -> torch.Tensor:
-    if isinstance(x, _Failed):
-        raise UserError(x.message)
-    return x

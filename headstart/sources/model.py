@@ -52,21 +52,23 @@ def to_uint8_hwc(image) -> np.ndarray:
     return array
 
 
-def resize_batch(images: Sequence, size: int) -> torch.Tensor:
-    """Images (PIL / uint8 arrays, any size, gray or RGB) -> float tensor [N, 3, size, size] in 0..255.
+def resize_batch(images: Sequence, size: int, device: torch.device | None = None) -> torch.Tensor:
+    """Images (PIL / uint8 arrays, any size, gray or RGB) -> float tensor [N, 3, size, size] in 0..255,
+    computed on `device` (default: the CPU; a GPU receives the small uint8 images, not the result).
 
     Bilinear with antialias on the uint8 values, the same for every model so cached features stay
     comparable. Images of one size are resized in one call (the same values as one by one, at a
     fraction of the per-call overhead, which dominated small images).
     """
     arrays = [to_uint8_hwc(image) for image in images]
-    out = torch.empty(len(arrays), 3, size, size)
+    out = torch.empty(len(arrays), 3, size, size, device=device)
     by_shape: dict[tuple, list[int]] = {}
     for i, array in enumerate(arrays):
         by_shape.setdefault(array.shape, []).append(i)
     for shape, members in by_shape.items():
         # [k, C, H, W] contiguous: the antialiased kernels run faster on it than on a channels-last view
-        x = torch.from_numpy(np.stack([arrays[i] for i in members])).permute(0, 3, 1, 2).contiguous().float()
+        x = torch.from_numpy(np.stack([arrays[i] for i in members])).to(out.device)
+        x = x.permute(0, 3, 1, 2).contiguous().float()
         if shape[:2] != (size, size):
             x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out[members] = x  # a gray channel broadcasts to three
@@ -146,11 +148,13 @@ class SourceModel:
     def feature_dim(self) -> int:
         return self.head.in_features
 
-    def preprocess(self, images: Sequence, resolution: int | None = None) -> torch.Tensor:
-        """uint8 / PIL images -> normalised float tensor [N, 3, R, R] (R = resolution or the native one)."""
-        x = resize_batch(images, resolution or self.resolution)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
+    def preprocess(self, images: Sequence, resolution: int | None = None,
+                   device: torch.device | None = None) -> torch.Tensor:
+        """uint8 / PIL images -> normalised float tensor [N, 3, R, R] (R = resolution or the native one)
+        on `device` (default: the CPU)."""
+        x = resize_batch(images, resolution or self.resolution, device)
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
         return x.sub_(mean).div_(std)  # in place: x is a fresh batch, a copy would double its memory
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
