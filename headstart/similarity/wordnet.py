@@ -7,10 +7,9 @@ content. A matrix then needs only the ancestor columns of the synsets involved (
 ImageNet-1k) and three kinds of bulk op:
 
 * "first shared ancestor in a priority order" (the LCS) — AND of packed ancestor bitsets;
-* "min over shared ancestors of d1 + d2" (shortest path) — a min-plus product, done as one
-  float64 matmul of 2^(-K d) weights: the sum is dominated by its largest term, so the exponent
-  recovers the min exactly while fewer than 2^(K/2) ancestors are shared (at most 35 in
-  WordNet 3.0; checked at load);
+* "min over shared ancestors of d1 + d2" (shortest path) and "max over shared ancestors of IC"
+  — a table [ancestors of the sources, sources] reduced over each target's own ancestors (a
+  dozen rows a target; no [targets, sources, ancestors] array);
 * gathers of per-synset arrays.
 
 Conventions (matching NLTK 3.10 for nouns, which needs no simulated root in WordNet 3.0):
@@ -44,7 +43,6 @@ IC_MODES = ("intrinsic", "semcor")
 JCN_MIN_DISTANCE = 1e-4  # jcn <= 1e4: identical synsets (distance 0) score highest, finitely
 _CACHE_VERSION = 2
 TARGET_CHUNK = 512  # targets per block of a matrix: bounds memory, keeps the numpy ops large
-_K = 20  # bits per distance step in the min-plus trick: exact while < 2**(_K/2) shared ancestors
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, for the IC cache
@@ -173,8 +171,6 @@ def _parse(corpus_dir: Path) -> Taxonomy:
     for i in range(n):
         visit(i)
     lengths = np.array([len(a) for a in anc])
-    if lengths.max() >= 2 ** (_K // 2):  # _min_plus would no longer be exact
-        raise RuntimeError(f"a noun synset has {lengths.max()} ancestors; raise _K")
     anc_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     anc_idx = np.fromiter((a for d in anc for a in d), np.int32, int(anc_ptr[-1]))
     anc_dist = np.fromiter((v for d in anc for v in d.values()), np.int16, int(anc_ptr[-1]))
@@ -283,18 +279,6 @@ def _up_distances(tax: Taxonomy, rows: np.ndarray, cols: np.ndarray, path: bool 
     return dist
 
 
-def _min_plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``out[i, j] = min_k a[i, k] + b[j, k]`` for small non-negative integer (or inf) entries.
-
-    a: (I, K), b: (J, K) -> (I, J). One float64 matmul of 2^(-_K x) weights; the largest term
-    dominates the sum, so rounding the exponent gives the min while the count of minimal terms
-    and the rest stay below 2^(_K/2) (shared ancestors are far fewer than that).
-    """
-    wa, wb = np.exp2(-_K * a), np.exp2(-_K * b)  # inf -> weight 0
-    with np.errstate(divide="ignore"):
-        return np.rint(-np.log2(wa @ wb.T) / _K)
-
-
 def _first_shared(t_member: np.ndarray, s_member: np.ndarray, chunk: int = 64) -> np.ndarray:
     """Index of the first column set in both rows: ``out[i, j] = min{k : t[i, k] and s[j, k]}``.
 
@@ -327,10 +311,29 @@ def _columns(tax: Taxonomy, *row_sets: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([ancestor_entries(tax, r)[1] for r in row_sets]))
 
 
+def _over_shared_ancestors(tax, t_rows, s_rows, table_value, fill: float, reduce: np.ufunc,
+                           add_target_distance: bool) -> np.ndarray:
+    """[T, S]: ``reduce`` over the ancestors a of each target of ``table[a, s]`` (plus the
+    target's up-distance to a when ``add_target_distance``).
+
+    ``table[a, s] = table_value(a, up-distance of s to a)`` where a is above source s, ``fill``
+    elsewhere; only ancestors of some source are rows, so only they are reduced over. Every
+    noun has the root above it: no target's segment is empty."""
+    s_pos, s_anc, s_dist = ancestor_entries(tax, s_rows)
+    cols = np.unique(s_anc)
+    table = np.full((len(cols), len(s_rows)), fill)
+    table[np.searchsorted(cols, s_anc), s_pos] = table_value(s_anc, s_dist)
+    t_pos, t_anc, t_dist = ancestor_entries(tax, t_rows)
+    shared = np.isin(t_anc, cols)
+    gathered = table[np.searchsorted(cols, t_anc[shared])]
+    if add_target_distance:
+        gathered += t_dist[shared, None]
+    return reduce.reduceat(gathered, np.searchsorted(t_pos[shared], np.arange(len(t_rows))), axis=0)
+
+
 def _shortest_paths(tax, t_rows, s_rows, ic=None) -> np.ndarray:
     """[T, S] NLTK ``shortest_path_distance``: min over shared ancestors of d(t, a) + d(s, a)."""
-    cols = _columns(tax, t_rows, s_rows)
-    return _min_plus(_up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols))
+    return _over_shared_ancestors(tax, t_rows, s_rows, lambda a, d: d, np.inf, np.minimum, True)
 
 
 def _path(tax, t_rows, s_rows, ic=None) -> np.ndarray:
@@ -362,21 +365,10 @@ def _wup(tax, t_rows, s_rows, ic=None) -> np.ndarray:
 
 
 def _lcs_ic(tax, t_rows, s_rows, ic):
-    """IC of the targets [T], the sources [S] and of their most informative shared ancestor [T, S].
-
-    A shared ancestor is an ancestor of some source, so a table [ancestors of the sources, S]
-    holds IC(a) where a is above source s (else 0, the root's IC, which every pair shares); each
-    target's value is the max over the table rows of its own ancestors."""
+    """IC of the targets [T], the sources [S] and of their most informative shared ancestor [T, S]
+    (0 where a is not above s: the root's IC, which every pair shares)."""
     values = tax.ic(ic)
-    s_pos, s_anc, _ = ancestor_entries(tax, s_rows)
-    cols = np.unique(s_anc)
-    table = np.zeros((len(cols), len(s_rows)))
-    table[np.searchsorted(cols, s_anc), s_pos] = values[s_anc]
-    t_pos, t_anc, _ = ancestor_entries(tax, t_rows)
-    shared = np.isin(t_anc, cols)
-    t_pos, t_anc = t_pos[shared], t_anc[shared]  # every target keeps the root: no empty segment
-    starts = np.searchsorted(t_pos, np.arange(len(t_rows)))
-    lcs = np.maximum.reduceat(table[np.searchsorted(cols, t_anc)], starts, axis=0)
+    lcs = _over_shared_ancestors(tax, t_rows, s_rows, lambda a, d: values[a], 0.0, np.maximum, False)
     return values[t_rows], values[s_rows], lcs
 
 
