@@ -1,4 +1,4 @@
-"""The sense choice on real WordNet and the real text model: sibling coherence."""
+"""The sense choice on real WordNet and the real text model: sibling coherence, compounds vs parts."""
 
 import json
 from pathlib import Path
@@ -66,3 +66,21 @@ def test_the_other_names_meanings_choose_the_sense(imagenet_ids, monkeypatch):
 def test_seal_among_sea_mammals_is_the_animal(imagenet_ids):
     seal = resolve_classes(["seal", "walrus", "dolphin", "otter"], imagenet_ids)[0]
     assert seal.synset_name == "seal.n.09"
+
+
+@pytest.mark.parametrize("names, sense, part", [
+    (["horse_head"], "horse.n.01", "head"),  # WordNet's horse-head is a fish
+    (["horse_head", "tiger_face", "car_side"], "horse.n.01", "head"),
+    (["lap_top", "mouse", "keyboard"], "laptop.n.01", None),  # the compound is the thing
+    (["tank_top", "Trouser", "Dress"], "tank_top.n.01", None),
+])
+def test_a_compound_that_reads_as_a_part_competes_with_the_object(imagenet_ids, names, sense, part):
+    got = resolve_classes(names, imagenet_ids)[0]
+    assert (got.synset_name, got.part) == (sense, part)
+    assert ", or a " in got.how  # both readings are reported
+
+
+def test_true_compounds_keep_their_entry(imagenet_ids):
+    got = resolve_classes(["grand_piano", "windsor_chair", "joshua_tree", "horse_head"], imagenet_ids)
+    assert [(r.synset_name, r.part) for r in got] == [("grand_piano.n.01", None), ("windsor_chair.n.01", None),
+                                                      ("joshua_tree.n.01", None), ("horse.n.01", "head")]

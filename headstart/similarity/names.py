@@ -16,7 +16,9 @@ first step that finds a noun lemma:
    that may change what the name means; guarded (see ``spelling``).
 
 True compounds (``grand_piano``, ``windsor_chair``, ``joshua_tree``) stop at step 1 with their
-own WordNet entry, so the later steps never split them.
+own WordNet entry, so the later steps never split them. A compound that is also a part or view of
+an object (``horse_head``: WordNet's ``horse-head`` is a fish) keeps both readings, and the sense
+choice (``senses``) decides between the compound's senses and the object's.
 """
 
 from __future__ import annotations
@@ -44,12 +46,19 @@ class Reading:
     """What the ladder made of one name: the lemmas it found (in order), how, and any part noted.
 
     ``lemmas`` is empty when no step found a WordNet noun; ``text`` is the cleaned name (spaces,
-    no qualifiers) that a text embedding of the class should use."""
+    no qualifiers) that a text embedding of the class should use; ``compound``: the lemmas of a
+    WordNet compound read beside the object of ``part`` (``horse-head`` beside ``horse``): the
+    part holds unless one of them is chosen."""
 
     lemmas: tuple[str, ...]
     how: str
     text: str
     part: str | None = None
+    compound: tuple[str, ...] = ()
+
+    def part_of(self, lemma: str) -> str | None:
+        """The part the class shows when its sense was found by ``lemma``."""
+        return None if lemma in self.compound else self.part
 
 
 def tokens(text: str) -> list[str]:
@@ -71,7 +80,7 @@ def read_name(lex: Lexicon, name: str) -> Reading:
         return Reading((), why, text)
     lemmas = tuple(dict.fromkeys(lemma for r in found for lemma in r.lemmas))
     return Reading(lemmas, "; ".join(r.how for r in found), " or ".join(r.text for r in found),
-                   next((r.part for r in found if r.part), None))
+                   next((r.part for r in found if r.part), None), tuple(lemma for r in found for lemma in r.compound))
 
 
 def _read_alternative(lex: Lexicon, alt: str) -> Reading:
@@ -80,7 +89,8 @@ def _read_alternative(lex: Lexicon, alt: str) -> Reading:
         return Reading((), f"{alt!r} has no letters or digits", "")
     found = _lookup(lex, alt, words)
     if found:
-        return Reading(found[0], _say(alt, found), " ".join(words))
+        reading = Reading(found[0], _say(alt, found), " ".join(words))
+        return _beside_its_object(lex, reading, words)
 
     kept = [w for w in words if not _is_qualifier(w)]
     dropped = [w for w in words if _is_qualifier(w)]
@@ -112,6 +122,17 @@ def _read_alternative(lex: Lexicon, alt: str) -> Reading:
         return Reading((corrected,), prefix + f"{joined!r} is not in WordNet; spelling corrected to {corrected!r}",
                        corrected.replace("_", " "))
     return Reading((), prefix + f"{' '.join(kept)!r} is not a WordNet noun", " ".join(kept))
+
+
+def _beside_its_object(lex: Lexicon, compound: Reading, words: list[str]) -> Reading:
+    """A compound that also reads as a part of an object (``horse_head``) gets the object's lemmas
+    too, after its own; any other reading is returned as it is."""
+    obj, part = _object_of_part(words)
+    found = _lookup(lex, " ".join(obj), obj) if obj else None
+    if not found:
+        return compound
+    return Reading(compound.lemmas + found[0], f"{compound.how}, or a {part} of {' '.join(obj)!r}: "
+                   + _say(" ".join(obj), found), compound.text, part, compound.lemmas)
 
 
 def _is_qualifier(word: str) -> bool:

@@ -173,7 +173,7 @@ def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -
         why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]} "
                f"(over {tax.names[candidates[ranked[1]].row]}; {lex.lexname(best.row)})")
     return Resolution(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
-                      f"{reading.how}; {why}", alternatives, reading.part, reading.text,
+                      f"{reading.how}; {why}", alternatives, reading.part_of(best.lemma), reading.text,
                       tuple((candidates[k].row, float(scores[k])) for k in ranked))
 
 
