@@ -43,9 +43,17 @@ class _Failed:
         self.message = message
 
 
+class _Decoded:
+    """Decoded uint8 [H, W, C] arrays of one batch: a plain object, so the DataLoader hands them over
+    as they are (it turns numpy arrays into tensors, warning about read-only ones)."""
+
+    def __init__(self, arrays: list):
+        self.arrays = arrays
+
+
 class PreparedBatches(Dataset):
     """Item b: the model input [n, 3, R, R] of images[b * batch_size : (b + 1) * batch_size], or with
-    `decode_only` those images as uint8 [H, W, C] arrays (another device resizes them)."""
+    `decode_only` those images decoded but not resized (`_Decoded`: a GPU resizes them)."""
 
     def __init__(self, source: SourceModel, images, resolution: int, batch_size: int, decode_only: bool = False):
         self.source, self.load, self.resolution = source, loader_of(images), resolution
@@ -57,11 +65,11 @@ class PreparedBatches(Dataset):
     def rows(self, b: int) -> range:
         return range(b * self.batch_size, min(self.count, (b + 1) * self.batch_size))
 
-    def __getitem__(self, b: int) -> torch.Tensor | list | _Failed:
+    def __getitem__(self, b: int) -> torch.Tensor | _Decoded | _Failed:
         try:
             images = self.load(self.rows(b))
             if self.decode_only:
-                return [to_uint8_hwc(image) for image in images]
+                return _Decoded([to_uint8_hwc(image) for image in images])
             return self.source.preprocess(images, self.resolution)
         except UserError as error:
             return _Failed(str(error))
@@ -111,10 +119,10 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
     if not len(batches):
         return
 
-    def _checked(x: torch.Tensor | list | _Failed) -> torch.Tensor:
+    def _checked(x: torch.Tensor | _Decoded | _Failed) -> torch.Tensor:
         if isinstance(x, _Failed):
             raise UserError(x.message)
-        return x if device is None else source.preprocess(x, resolution, device)
+        return source.preprocess(x.arrays, resolution, device) if isinstance(x, _Decoded) else x
 
     started = time.perf_counter()
     first = _checked(batches[0])
