@@ -105,7 +105,8 @@ def _can_fork() -> bool:
 
 
 def prepared_batches(source: SourceModel, images, resolution: int, batch_size: int, workers: int,
-                     only_if_they_pay: bool = True, device: torch.device | None = None) -> Iterator[tuple[range, torch.Tensor]]:
+                     only_if_they_pay: bool = True,
+                     device: torch.device | None = None) -> Iterator[tuple[range, torch.Tensor]]:
     """(rows, x [len(rows), 3, R, R]) for consecutive batches of `images` (a sequence of uint8 / PIL
     images, or an object with `__len__` and `load(indices)`), in order. device: where x is resized
     and normalised (None: the CPU, in the workers); elsewhere, workers only decode.
@@ -119,13 +120,13 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
     if not len(batches):
         return
 
-    def _checked(x: torch.Tensor | _Decoded | _Failed) -> torch.Tensor:
+    def ready(x: torch.Tensor | _Decoded | _Failed) -> torch.Tensor:
         if isinstance(x, _Failed):
             raise UserError(x.message)
         return source.preprocess(x.arrays, resolution, device) if isinstance(x, _Decoded) else x
 
     started = time.perf_counter()
-    first = _checked(batches[0])
+    first = ready(batches[0])
     preparing = time.perf_counter() - started
     yielded = time.perf_counter()
     yield batches.rows(0), first
@@ -136,12 +137,12 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
         with contextlib.closing(_from_workers(batches, range(1, len(batches)), workers)) as parallel:
             try:
                 for x in parallel:
-                    yield batches.rows(done), _checked(x)
+                    yield batches.rows(done), ready(x)
                     done += 1
             except _WorkersFailed as failure:
                 warnings.warn(f"image decoding workers stopped ({failure}); decoding in this process", stacklevel=3)
     for b in range(done, len(batches)):
-        yield batches.rows(b), _checked(batches[b])
+        yield batches.rows(b), ready(batches[b])
 
 
 class _WorkersFailed(Exception):
