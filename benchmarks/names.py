@@ -1,17 +1,21 @@
 """Resolution accuracy on the labelled sense benchmark, and the mixed head against one family.
 
-    python benchmarks/names.py [--old-tree /tmp/old] [--seeds 5] > docs/results/names.md
+    python benchmarks/names.py [--old-tree /tmp/old] [--previous-tree /tmp/prev] [--seeds 5] > docs/results/names.md
 
 Part 1 — tests/data/senses.csv: each row a class name in a task ("group": the other names of the
 task are its siblings), its acceptable synsets (``text`` where no synset is right: one person's
 name), and whether the group has images (caltech50, Fashion-MNIST, CIFAR-10: one training image
 per class, drawn with few_shot_indices per seed, Lite0 features at 224 px). Accuracy for names
 only and for names + 1 shot, overall and on the tune / test halves (split by a hash of the name,
-fixed in the file). "Before" runs the resolver of an old checkout (``--old-tree``, e.g. a
+fixed in the file). ``--old-tree`` runs the resolver of a checkout from before issue 12 (e.g. a
 ``git worktree add /tmp/old f4d7e19``) name by name in a subprocess: it refused a list with one
 unknown name, so each name is asked alone (its rule looked at no sibling); a refused name counts
-as ``text``, which is what ``init``/``fit`` then did for the whole list. Part 2 sweeps the one
-tuned constant (senses.CLOSENESS_WEIGHT) and reports it on both halves.
+as ``text``, which is what ``init``/``fit`` then did for the whole list. ``--previous-tree`` runs
+this script's own answers (names only and every 1-shot draw) against another checkout's
+``headstart`` (one with the image vote), and lists every class of the image groups — the suite's
+datasets — that now resolves differently. Part 2 sweeps the two tuned weights
+(senses.CLOSENESS_WEIGHT, senses.GLOSS_WEIGHT) on both halves, with the classes of the image
+groups that resolve otherwise than without the text term (names only or in any 1-shot draw).
 
 Part 3 — zero-shot accuracy of the transferred head (Lin, top-3 source rows, no recentring) on
 test images at 112 px (at most 200 per class), when every class uses WordNet, every class uses text, or a random half
@@ -34,7 +38,7 @@ import numpy as np
 import torch
 
 import headstart
-from headstart import transfer
+from headstart import similarity, transfer
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.similarity import Evidence, resolutions, source_texts
@@ -83,6 +87,48 @@ def old_answers(tree: str, names: list[str], ids: list[str]) -> list[str]:
     out = subprocess.run([sys.executable, "-c", OLD_SCRIPT], input=json.dumps([names, ids]), text=True,
                          capture_output=True, env=env, cwd=tree, check=True)
     return json.loads(out.stdout)
+
+
+def previous_answers(tree: str, seeds: int) -> dict:
+    """``group_answers`` computed by this script against the ``headstart`` of another checkout."""
+    env = {**os.environ, "PYTHONPATH": tree}
+    out = subprocess.run([sys.executable, __file__, "--answers", "--seeds", str(seeds)], text=True,
+                         capture_output=True, env=env, cwd=tree, check=True)
+    return json.loads(out.stdout)
+
+
+def group_answers(source, groups: dict[str, list[dict]], seeds: int) -> dict:
+    """{"names": group -> answers from the names, "shots": group -> [answers of each 1-shot draw]
+    (groups with images)}; resolved afresh (``resolutions`` caches per name list, not per weight)."""
+    similarity._names_only.cache_clear()
+    similarity._VOTED.clear()
+    return {"names": {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels)]
+                      for g, rows in groups.items()},
+            "shots": {g: [one_shot_answers(source, rows, seed) for seed in range(seeds)]
+                      for g, rows in groups.items() if rows[0]["images"]}}
+
+
+def hits(groups, answers: dict, shots: bool) -> list[bool]:
+    """Right or not, per row in file order: names only, or right in most 1-shot draws."""
+    out = []
+    for g, rows in groups.items():
+        if shots and g in answers["shots"]:
+            out += list(np.mean([score(rows, a) for a in answers["shots"][g]], axis=0) >= 0.5)
+        else:
+            out += score(rows, answers["names"][g])
+    return out
+
+
+def changed(groups, before: dict, after: dict) -> list[str]:
+    """Classes of the image groups whose answer differs: ``name: old -> new`` (names only) or
+    ``name (draw k): old -> new``."""
+    out = []
+    for g in before["shots"]:
+        for i, r in enumerate(groups[g]):
+            pairs = [("", before["names"][g][i], after["names"][g][i])]
+            pairs += [(f" (draw {k})", b[i], a[i]) for k, (b, a) in enumerate(zip(before["shots"][g], after["shots"][g]))]
+            out += [f"{g} / `{r['name']}`{where}: {old} -> {new}" for where, old, new in pairs if old != new]
+    return out
 
 
 def one_shot_answers(source, rows: list[dict], seed: int) -> list[str]:
@@ -153,31 +199,33 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--old-tree", default=None, help="checkout of the resolver to compare against")
+    parser.add_argument("--old-tree", default=None, help="checkout from before issue 12 (names only, name by name)")
+    parser.add_argument("--previous-tree", default=None, help="checkout to compare against, names and 1 shot")
     parser.add_argument("--seeds", type=int, default=5, help="1-shot draws per group with images")
-    parser.add_argument("--weights", default="0,1,2,4,8", help="CLOSENESS_WEIGHT values to sweep")
+    parser.add_argument("--closeness", default="1,2,3,4", help="CLOSENESS_WEIGHT values to sweep")
+    parser.add_argument("--gloss", default="0,4,8,12,16,20", help="GLOSS_WEIGHT values to sweep")
+    parser.add_argument("--answers", action="store_true", help="print group_answers as JSON and stop")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     source = headstart.load_source("efficientnet-lite0")
     groups = load_rows()
     every = [r for g in groups.values() for r in g]
+    if args.answers:
+        print(json.dumps(group_answers(source, groups, args.seeds)))
+        return
 
     results: dict[str, list[bool]] = {}
     if args.old_tree:
-        results["before, names only (= + 1 shot)"] = [
+        results["before issue 12, names only (= + 1 shot)"] = [
             h for rows in groups.values()
             for h in score(rows, old_answers(args.old_tree, [r["name"] for r in rows], source.labels))]
-    names_only = {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels)]
-                  for g, rows in groups.items()}
-    results["after, names only"] = [h for g, rows in groups.items() for h in score(rows, names_only[g])]
-    shot_hits = []
-    for g, rows in groups.items():
-        if rows[0]["images"]:
-            per_seed = [score(rows, one_shot_answers(source, rows, seed)) for seed in range(args.seeds)]
-            shot_hits += list(np.mean(per_seed, axis=0) >= 0.5)  # right in most draws
-        else:
-            shot_hits += score(rows, names_only[g])
-    results[f"after, names + 1 shot (majority of {args.seeds} draws)"] = shot_hits
+    previous = previous_answers(args.previous_tree, args.seeds) if args.previous_tree else None
+    if previous:
+        results["previous, names only"] = hits(groups, previous, shots=False)
+        results["previous, names + 1 shot"] = hits(groups, previous, shots=True)
+    now = group_answers(source, groups, args.seeds)
+    results["now, names only"] = hits(groups, now, shots=False)
+    results[f"now, names + 1 shot (majority of {args.seeds} draws)"] = hits(groups, now, shots=True)
 
     print("# Name resolution: labelled sense benchmark\n")
     print(f"Command: `python {' '.join(sys.argv)}`  ")
@@ -185,24 +233,42 @@ def main() -> None:
     print(f"Data: `tests/data/senses.csv`, {len(every)} names in {len(groups)} tasks "
           f"({sum(1 for r in every if r['images'])} with images).\n")
     print("\n".join(accuracy_table(groups, results)))
+    if previous:
+        print(f"\n## Classes of the image groups that resolve differently from {args.previous_tree}\n")
+        print("\n".join(f"- {line}" for line in changed(groups, previous, now)) or "None, names only or in any draw.")
 
-    print("\n## Misses (after, names only)\n")
+    print("\n## The image groups, class by class (now; \"same\": every 1-shot draw as names only)\n")
+    print("| group | class | names only | 1 shot, each draw |\n|---|---|---|---|")
+    for g, draws in now["shots"].items():
+        for i, r in enumerate(groups[g]):
+            shots = [d[i] for d in draws]
+            same = all(a == now["names"][g][i] for a in shots)
+            print(f"| {g} | `{r['name']}` | {now['names'][g][i]} | {'same' if same else ', '.join(shots)} |")
+
+    print("\n## Misses (now, names only)\n")
     for g, rows in groups.items():
-        for r, a in zip(rows, names_only[g]):
+        for r, a in zip(rows, now["names"][g]):
             if a not in r["acceptable"]:
                 print(f"- {g} / `{r['name']}`: got `{a}`, acceptable `{' '.join(r['acceptable'])}`")
 
-    print("\n## The one tuned constant: CLOSENESS_WEIGHT (names only)\n")
-    print("| CLOSENESS_WEIGHT | tune half | test half |\n|---:|---:|---:|")
-    default = S.CLOSENESS_WEIGHT
-    for weight in [float(w) for w in args.weights.split(",")]:
-        S.CLOSENESS_WEIGHT = weight
-        hits = [h for g, rows in groups.items()
-                for h in score(rows, [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels)])]
-        tune = [h for r, h in zip(every, hits) if r["split"] == "tune"]
-        test = [h for r, h in zip(every, hits) if r["split"] == "test"]
-        print(f"| {weight:g}{' (default)' if weight == default else ''} | {pct(tune)} | {pct(test)} |")
-    S.CLOSENESS_WEIGHT = default
+    print("\n## The tuned weights (names only; image-group classes changed, names only or 1 shot)\n")
+    print("Changed: against CLOSENESS_WEIGHT 4, GLOSS_WEIGHT 0 (no text term).\n")
+    print("| CLOSENESS_WEIGHT | GLOSS_WEIGHT | tune half | test half | food | changed |\n|---:|---:|---:|---:|---:|---|")
+    defaults = S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT
+    S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = 4.0, 0.0
+    reference = group_answers(source, groups, args.seeds)
+    for closeness in [float(w) for w in args.closeness.split(",")]:
+        for gloss in [float(w) for w in args.gloss.split(",")]:
+            S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = closeness, gloss
+            swept = group_answers(source, groups, args.seeds)
+            right = hits(groups, swept, shots=False)
+            tune = [h for r, h in zip(every, right) if r["split"] == "tune"]
+            test = [h for r, h in zip(every, right) if r["split"] == "test"]
+            food = [h for r, h in zip(every, right) if r["group"] == "food"]
+            lost = "; ".join(line.split(" / ", 1)[1] for line in changed(groups, reference, swept)) or "—"
+            mark = " (default)" if (closeness, gloss) == defaults else ""
+            print(f"| {closeness:g} | {gloss:g}{mark} | {pct(tune)} | {pct(test)} | {pct(food)} | {lost} |")
+    S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = defaults
 
     print("\n## One head, rows from two families (zero-shot top-1 %, Lin top-3, 112 px, names that resolve)\n")
     print("| dataset | classes | test images | all WordNet | all text | half text, calibrated (5 draws) "
