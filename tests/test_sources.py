@@ -25,7 +25,7 @@ def test_the_package_gives_its_api_on_first_use():  # lazily: `import headstart`
 
     assert headstart.HeadStart is HeadStart and headstart.SourceModel is SourceModel
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        headstart.nothing
+        _ = headstart.nothing
 
 
 def test_lite0_labels_are_imagenet_wordnet_ids(lite0):

