@@ -168,7 +168,8 @@ def init(
     """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
 
-    _compute()
+    if unlabelled:  # names alone run no image network: the allocator setting would only keep freed memory
+        _compute()
     result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
                        progress=_PROGRESS, device=device, backend=backend)
     _print_resolutions(result.estimator.resolved_)
