@@ -58,6 +58,7 @@ class BenchConfig:
     out: str = "bench-out"
     device: str | None = None  # where features are computed (see features.extract): not a result setting
     backend: str | None = None
+    precision: str | None = None  # fp32 (default) or bf16 / fp16 autocast: a result setting when mixed
 
 
 def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:
@@ -81,7 +82,8 @@ def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.nd
     return {"model": source.cache_key(resolution), "dataset": data.key, "resolution": resolution,
             "test_images": len(test_idx), "test_subset_seed": TEST_SUBSET_SEED, "epochs": config.epochs,
             "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled,
-            "overrides": dict(sorted(config.overrides.items()))}
+            "overrides": dict(sorted(config.overrides.items())),
+            **({"precision": config.precision} if config.precision not in (None, "fp32") else {})}
 
 
 def config_id(shared: dict, method) -> str:
@@ -180,7 +182,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
         raise UserError("--test-size must be >= 1 (or left out for the whole test set)")
     if config.epochs < 0:
         raise UserError("--epochs must be >= 0")
-    resolve_placement(config.device, config.backend)
+    resolve_placement(config.device, config.backend, config.precision)
     source = load_source(config.model)
     data = load_dataset(config.dataset)
     resolution = check_resolution(config.resolution or source.resolution)
@@ -203,7 +205,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
          "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
     if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
         write_similarity_heatmap(source, data.class_names, config.overrides, out / "similarity.png")
-    placement = {"device": config.device, "backend": config.backend}
+    placement = {"device": config.device, "backend": config.backend, "precision": config.precision}
     test_x = FeatureCache(source, data, "test", resolution, **placement).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
     train_cache = FeatureCache(source, data, "train", resolution, **placement)

@@ -28,24 +28,27 @@ class FitResult:
 def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "headstart",
                resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
-               device: str | None = None, backend: str | None = None, **options) -> FitResult:
+               device: str | None = None, backend: str | None = None, precision: str | None = None,
+               **options) -> FitResult:
     """Fit a head for the classes of an image folder (train/ + test/ or val/ sub-folders, or a
     seeded split) and write the run (head + run.json + report.md) to `out`.
 
     model: a built-in name, a "package.module:function" spec or a `SourceModel`. full_finetune:
     then train backbone + head (LP-FT), kept only if it beats the head alone on held-out training
-    images. device, backend: where features are computed (see `headstart.data.features.extract`).
+    images. device, backend, precision: where and how features are computed (see
+    `headstart.data.features.extract`).
     Under `torchrun` the work is split across the processes and rank 0 writes the run."""
     distributed.init_process_group_from_env()
     data = load_image_folder(data_dir)
     estimator = HeadStart(model, method, resolution=resolution, epochs=epochs, overrides=overrides,
                           full_finetune=full_finetune, finetune_config=finetune_config, progress=progress,
-                          device=device, backend=backend, **options)
+                          device=device, backend=backend, precision=precision, **options)
     source = estimator.source_model()
     resolution = resolution or source.resolution
     estimator.check(data.class_names, shots=int(np.bincount(data.train.labels, minlength=len(data.class_names)).min()))
-    train_x = FeatureCache(source, data, "train", resolution, device=device, backend=backend).get(progress=progress)
-    test_x = FeatureCache(source, data, "test", resolution, device=device, backend=backend).get(progress=progress)
+    placement = {"device": device, "backend": backend, "precision": precision}
+    train_x = FeatureCache(source, data, "train", resolution, **placement).get(progress=progress)
+    test_x = FeatureCache(source, data, "test", resolution, **placement).get(progress=progress)
     train_y, test_y = torch.from_numpy(data.train.labels), torch.from_numpy(data.test.labels)
     estimator.fit(data.train if full_finetune else train_x, train_y, data.class_names,
                   features=train_x, validation=(test_x, test_y))
@@ -80,11 +83,12 @@ def fit_report(out: Path, meta: RunMeta, data_dir) -> str:
 
 def init_head(model, class_names: Sequence[str], out: str | Path, method: str = "headstart",
               overrides: dict | None = None, unlabelled: str | Path | None = None, progress: bool = True,
-              device: str | None = None, backend: str | None = None, **options) -> FitResult:
+              device: str | None = None, backend: str | None = None, precision: str | None = None,
+              **options) -> FitResult:
     """A zero-shot head from class names alone (no labelled images) written as a run; `unlabelled`:
     a folder of target images without labels, which the default uses to recentre its biases."""
     estimator = HeadStart(model, method, overrides=overrides, progress=progress, device=device, backend=backend,
-                          **options)
+                          precision=precision, **options)
     pool = None if unlabelled is None else UnlabelledImages(unlabelled)
     estimator.fit(None, None, class_names, unlabelled=pool)
     meta = estimator.run_meta()

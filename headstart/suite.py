@@ -33,6 +33,7 @@ class SuiteConfig:
     epochs: int = 100
     device: str | None = None  # where features are computed; not a result setting
     backend: str | None = None
+    precision: str | None = None  # fp32 (default) or bf16 / fp16 autocast
     out: str = "suite-out"
 
 
@@ -57,7 +58,8 @@ def run_suite(config: SuiteConfig, progress: bool = True, announce=None) -> Path
         bench = BenchConfig(model=config.model, dataset=dataset, methods=list(config.methods),
                             shots=list(config.shots), seeds=min(config.seeds, DEFAULT_SEEDS.get(name, config.seeds)),
                             resolution=config.resolution, test_size=config.test_size, epochs=config.epochs,
-                            device=config.device, backend=config.backend, out=str(out / name))
+                            device=config.device, backend=config.backend, precision=config.precision,
+                            out=str(out / name))
         csvs.append(run_bench(bench, progress=progress, announce=announce))
         write_report(out / name)
     return write_report(out, csvs)

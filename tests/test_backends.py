@@ -53,7 +53,7 @@ def test_devices_resolve_and_bad_choices_are_one_line_errors(monkeypatch):
             resolve_device("cuda")
 
 
-@pytest.mark.parametrize("option", ["--device=gpu", "--backend=tensorrt"])
+@pytest.mark.parametrize("option", ["--device=gpu", "--backend=tensorrt", "--precision=int8"])
 def test_a_bad_device_or_backend_on_the_command_line_is_one_error_line(option, tmp_path):
     result = subprocess.run([sys.executable, "-m", "headstart", "bench", option, "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=120)

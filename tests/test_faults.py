@@ -195,13 +195,14 @@ def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(t
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
     before, run_json = results.read_bytes(), (out / "run.json").read_bytes()
-    for change in ({"test_size": 30}, {"resolution": 48}, {"epochs": 3}, {"unlabelled": 5}):
+    for change in ({"test_size": 30}, {"resolution": 48}, {"epochs": 3}, {"unlabelled": 5}, {"precision": "bf16"}):
         with pytest.raises(UserError, match="another configuration") as error:
             run_bench(BenchConfig(out=str(out), **{**TINY_BENCH, **change}), progress=False)
         assert "new --out folder" in str(error.value)
         assert results.read_bytes() == before and (out / "run.json").read_bytes() == run_json
-    # the same configuration with one more method resumes and adds only that method's rows
-    run_bench(BenchConfig(out=str(out), **{**TINY_BENCH, "methods": ["zero", "imprint", "random"]}), progress=False)
+    # the same configuration (fp32 named or not) with one more method resumes and adds only that method's rows
+    run_bench(BenchConfig(out=str(out), precision="fp32", **{**TINY_BENCH, "methods": ["zero", "imprint", "random"]}),
+              progress=False)
     assert results.read_text().startswith(before.decode().splitlines()[0])
     assert results.read_text().count(",random,") == 2 * 2
 
