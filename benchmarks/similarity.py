@@ -10,13 +10,15 @@ NLTK: the per-pair ``Synset.<measure>_similarity`` loop on a seeded random sampl
 NLTK's IC measures get an IC dict built from our SemCor counts, so they are compared with
 ``ic="semcor"``; the sample also checks that both give the same values.
 
-``--names``: names at scale. For each count N, a fresh process resolves N class names (seeded
-sample of single-word WordNet noun lemmas whose first sense is a common noun, not an instance)
-against the 1000 ImageNet-1k classes and builds the [N, 1000] Lin matrix of the default head —
-``similarity("lin", Evidence)`` with the source's labels only, as `similar` and `init` do —
-with a warm cache. Reported: seconds for that work (median of --repeats processes), names/s,
-and the process's peak resident memory (``ru_maxrss``, imports included; an empty run of the
-same imports is shown as the baseline).
+``--names``: names at scale, the real command. For each count N, ``python -m headstart --quiet
+init --classes <N names>`` (a seeded sample of single-word WordNet noun lemmas whose first sense
+is a common noun, not an instance; EfficientNet-Lite0, the default method) runs as its own
+process in a fresh cache folder that holds what any earlier run leaves (WordNet's caches and
+the source classes' text embeddings, made by one ``similar --measure text`` call first): once
+with these names new to the cache (their text embeddings computed), then --repeats times again
+(everything cached). Reported: wall seconds, names/s and the process's peak resident memory
+(``ru_maxrss`` from ``wait4``). ``python -m`` puts the current folder first on ``sys.path``: run
+it from the checkout to measure (``cd /tmp/before && python /path/to/benchmarks/similarity.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 import os
 import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -104,44 +105,40 @@ def sample_names(count: int, seed: int = 0) -> list[str]:
     return random.Random(seed).sample(pool, count)
 
 
-def one_scale_run(count: int) -> dict:
-    """Resolve ``count`` names and build their Lin rows in this process; -> seconds, peak RSS."""
-    from headstart.similar import SourceLabels
-    from headstart.similarity import Evidence, resolutions, similarity
-    from headstart.sources import source_labels
-
-    names = sample_names(count) if count else []
-    source = SourceLabels("efficientnet-lite0", *source_labels("efficientnet-lite0"))
-    start = time.perf_counter()
-    if count:
-        evidence = Evidence.names_only(source, names)
-        matrix = similarity("lin", evidence)
-        n_text = sum(r.source == "text" for r in resolutions(evidence))
-        assert matrix.shape == (count, 1000)
-    else:
-        n_text = 0
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "text": n_text}
+def timed_process(args: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, peak resident MB) of one process; raises with the end of its stderr if it fails."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            err.seek(0)
+            raise RuntimeError(f"{args[3:5]} failed: {err.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def names_at_scale(counts: list[int], repeats: int) -> None:
-    print("\n## Names at scale: resolution + Lin similarity of N names against 1000 sources\n")
+    print("\n## Names at scale: `headstart init` with N class names\n")
     print(f"Command: `python {' '.join(sys.argv)}`  ")
     print(f"Machine: {machine()}\n")
-    print("| names | seconds (median of {0}) | names/s | peak memory (MB) | classes on text rows |".format(repeats))
-    print("|---:|---:|---:|---:|---:|")
-    for count in [0] + counts:
-        runs = []
-        for _ in range(repeats):
-            out = subprocess.run([sys.executable, __file__, "--scale-one", str(count)], capture_output=True,
-                                 text=True, check=True)
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        seconds = statistics.median(r["seconds"] for r in runs)
-        peak = statistics.median(r["peak_mb"] for r in runs)
-        if count == 0:
-            print(f"| 0 (imports and labels only) | — | — | {peak:.0f} | — |")
-        else:
-            print(f"| {count:,} | {seconds:.2f} | {count / seconds:,.0f} | {peak:.0f} | {runs[0]['text']} |")
+    print(f"| names | new names: s | peak MB | cached: s (min / median of {repeats}) | names/s (median) "
+          "| peak MB (median) | classes on text rows |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    headstart = [sys.executable, "-m", "headstart", "--quiet"]
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "HEADSTART_CACHE": f"{folder}/cache"}
+        timed_process(headstart + ["similar", "--classes", "cat", "--measure", "text"], env)
+        for count in counts:
+            init = headstart + ["init", "--classes", ",".join(sample_names(count)), "--out", f"{folder}/run"]
+            new_s, new_mb = timed_process(init, env)
+            runs = [timed_process(init, env) for _ in range(repeats)]
+            seconds, peak = statistics.median(s for s, _ in runs), statistics.median(mb for _, mb in runs)
+            classes = json.loads(Path(f"{folder}/run/run.json").read_text())["classes"]
+            print(f"| {count:,} | {new_s:.1f} | {new_mb:.0f} | {min(s for s, _ in runs):.1f} / {seconds:.1f} | "
+                  f"{count / seconds:,.0f} | {peak:.0f} | {sum(c['source'] == 'text' for c in classes)} |")
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
 
 
 def main() -> None:
@@ -150,11 +147,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each matrix (median reported)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--names", default=None, help="comma-separated name counts: the names-at-scale table only")
-    parser.add_argument("--scale-one", type=int, default=None, help=argparse.SUPPRESS)  # one child process
     args = parser.parse_args()
-    if args.scale_one is not None:
-        print(json.dumps(one_scale_run(args.scale_one)))
-        return
     if args.names:
         names_at_scale([int(n) for n in args.names.split(",")], args.repeats)
         return
