@@ -46,6 +46,9 @@ def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
     (bag,) = resolve_classes(["bag"], [])  # one name: no sibling
     assert bag.synset_name == "bag.n.01"
     assert [r.synset_name for r in resolve_classes(["trilobite", "okapi"], [])] == ["trilobite.n.01", "okapi.n.01"]
+    monkeypatch.setattr(S, "MAX_COHERENCE_NAMES", 2)  # a list longer than that skips the text term
+    assert [r.synset_name for r in resolve_classes(["bag", "box", "bottle"], [])] == ["bag.n.01", "box.n.01",
+                                                                                      "bottle.n.01"]
 
 
 # The food task of tests/data/senses.csv: most names are animals whose meat is also food.

@@ -31,12 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from headstart.similarity.lexicon import Lexicon
 from headstart.similarity.wordnet import Taxonomy, ancestor_entries
+
+if TYPE_CHECKING:  # torch is imported where images are scored: the names-only path runs without it
+    import torch
 
 # Weights of source closeness (in [0, 1]) and sibling coherence (a mean of cosines) against the
 # log-probabilities: the best on the tune half of tests/data/senses.csv that changes no class of
@@ -45,6 +48,9 @@ CLOSENESS_WEIGHT = 4.0
 GLOSS_WEIGHT = 8.0
 LEXFILE_SMOOTHING = 1.0  # pseudo-count per lexicographer file in the siblings' distribution
 MAX_SIBLINGS = 256  # more siblings: the mean over this many, evenly spaced (10,000 names: 0.4 s, not 20 s)
+# Longer lists skip the text term: it embeds every candidate sense (10,000 names: 14,023 texts, about 75 s
+# on 2 cores the first time), and no benchmarked task is that large to show that it pays there.
+MAX_COHERENCE_NAMES = 1000
 
 
 @dataclass(frozen=True)
@@ -162,10 +168,11 @@ def sibling_coherence(vectors: np.ndarray, counts: list[int]) -> np.ndarray:
 
 def text_coherence(lex: Lexicon, senses_per_name: list[list[Sense]]) -> np.ndarray:
     """``sibling_coherence`` of every candidate sense (flat, in name order), from the text model's
-    embeddings of ``sense_text``; zeros, without loading the model, when no name needs it."""
+    embeddings of ``sense_text``; zeros, without loading the model, when no name needs it or the
+    list has more than MAX_COHERENCE_NAMES names."""
     counts = [len(senses) for senses in senses_per_name]
     flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
-    if max(counts, default=0) < 2 or sum(c > 0 for c in counts) < 2:
+    if max(counts, default=0) < 2 or not 2 <= sum(c > 0 for c in counts) <= MAX_COHERENCE_NAMES:
         return np.zeros(len(flat))
     from headstart.similarity.text import embed
 
@@ -207,6 +214,8 @@ def image_scores(rows: torch.Tensor, head_w: torch.Tensor, head_b: torch.Tensor,
     rows compete). Unlabelled images [M, D] add one image's worth: ``log(C * min(share, 1 / C))``,
     share = the mean probability the class claims of them (capped at its even share, so a row
     that claims everything gains nothing over one that claims its part)."""
+    import torch
+
     n_classes = head_w.shape[0]
     others = torch.cat([head_w, head_b[:, None]], dim=1)
     mine = features[labels == cls]
