@@ -1,7 +1,7 @@
 """Feature-extraction throughput: every path in one process, in alternating rounds, on Fashion-MNIST
 items and on the photos of an image folder.
 
-    python benchmarks/features.py [--images 256] [--batch-size 64] [--resolution 224] [--rounds 5]
+    python benchmarks/features.py [--images 256] [--gpu-images N] [--batch-size 64] [--resolution 224] [--rounds 5]
         [--folder ../shared/datasets/caltech50] [--peak-gflops GFLOPS] [--amp-accuracy]
 
 Paths, on the same uint8 images:
@@ -52,9 +52,11 @@ from headstart.sources.efficientnet_lite import build_reference
 
 @dataclass
 class Timed:
-    """One way of computing features; `run()` -> (seconds, share of them outside the network or None)."""
+    """One way of computing features on `images` images; `run()` -> (seconds, share of them outside
+    the network or None)."""
 
     name: str
+    images: int
     run: Callable[[], tuple[float, float | None]]
     seconds: list[float] = field(default_factory=list)
     outside: list[float] = field(default_factory=list)
@@ -131,39 +133,47 @@ def flops_per_image(source, resolution: int) -> float:
     return counter.get_total_flops()
 
 
-def paths_for(source, reference, images: Split, args) -> list[Timed]:
-    prepared = [source.preprocess(images.load(range(s, min(s + args.batch_size, len(images)))), args.resolution)
-                for s in range(0, len(images), args.batch_size)]
-    paths = [Timed("torch eager, prepared tensors", eager_path(reference, prepared)),
-             Timed("torch pipeline", pipeline_path(source, images, args, backend="torch")),
-             Timed("torch pipeline, bf16 autocast", pipeline_path(source, images, args, backend="torch",
-                                                                 precision="bf16")),
-             Timed("ONNX pipeline", pipeline_path(source, images, args, backend="onnx")),
-             Timed("ONNX pipeline, decoding in this process",
+def prepared_tensors(source, images: Split, batch_size: int, resolution: int) -> list[torch.Tensor]:
+    return [source.preprocess(images.load(range(s, min(s + batch_size, len(images)))), resolution)
+            for s in range(0, len(images), batch_size)]
+
+
+def paths_for(source, reference, split: Split, args) -> list[Timed]:
+    """The CPU paths on the first --images of `split`, the CUDA ones (when there is a GPU) on the
+    first --gpu-images: enough batches for the decode workers to run side by side."""
+    images = first(split, args.images)
+    n = len(images)
+    prepared = prepared_tensors(source, images, args.batch_size, args.resolution)
+    paths = [Timed("torch eager, prepared tensors", n, eager_path(reference, prepared)),
+             Timed("torch pipeline", n, pipeline_path(source, images, args, backend="torch")),
+             Timed("torch pipeline, bf16 autocast", n, pipeline_path(source, images, args, backend="torch",
+                                                                    precision="bf16")),
+             Timed("ONNX pipeline", n, pipeline_path(source, images, args, backend="onnx")),
+             Timed("ONNX pipeline, decoding in this process", n,
                    pipeline_path(source, images, args, backend="onnx", decode_workers="0")),
-             Timed("ONNX pipeline, decoding in one worker process",
+             Timed("ONNX pipeline, decoding in one worker process", n,
                    pipeline_path(source, images, args, backend="onnx", decode_workers="1"))]
     if torch.cuda.is_available():
         gpu_args = argparse.Namespace(**{**vars(args), "batch_size": args.gpu_batch_size})
-        gpu_batches = [torch.cat(prepared)[s:s + args.gpu_batch_size]
-                       for s in range(0, len(images), args.gpu_batch_size)]
+        images = first(split, args.gpu_images or args.images)
+        gpu_batches = prepared_tensors(source, images, args.gpu_batch_size, args.resolution)
         for precision in ("fp32", "bf16", "fp16"):
-            paths += [Timed(f"CUDA {precision} pipeline", pipeline_path(source, images, gpu_args, "cuda", "torch",
-                                                                        precision)),
-                      Timed(f"CUDA {precision} network alone, inputs in GPU memory",
+            paths += [Timed(f"CUDA {precision} pipeline", len(images),
+                            pipeline_path(source, images, gpu_args, "cuda", "torch", precision)),
+                      Timed(f"CUDA {precision} network alone, inputs in GPU memory", len(images),
                             gpu_network_path(source, gpu_batches, precision, args.gpu_repeats))]
     return paths
 
 
-def measure(datasets: dict[str, tuple[Split, list[Timed]]], rounds: int) -> list[float]:
+def measure(datasets: dict[str, list[Timed]], rounds: int) -> list[float]:
     """Warm every path up once, then `rounds` rounds of every path in turn; -> matmul GFLOP/s per round."""
-    for _, paths in datasets.values():
+    for paths in datasets.values():
         for path in paths:
             path.run()
     peaks = []
     for _ in range(rounds):
         peaks.append(matmul_gflops())
-        for _, paths in datasets.values():
+        for paths in datasets.values():
             for path in paths:
                 seconds, outside = path.run()
                 path.seconds.append(seconds)
@@ -172,9 +182,9 @@ def measure(datasets: dict[str, tuple[Split, list[Timed]]], rounds: int) -> list
     return peaks
 
 
-def table(images: Split, paths: list[Timed], ceilings: dict[str, float]) -> str:
-    """Markdown rows per path; ceilings: name -> img/s (CPU paths only)."""
-    rate = lambda path, pick: len(images) / pick(path.seconds)  # noqa: E731
+def table(paths: list[Timed], ceilings: dict[str, float]) -> str:
+    """Markdown rows per path (the first: torch eager, the reference); ceilings: name -> img/s (CPU paths only)."""
+    rate = lambda path, pick: path.images / pick(path.seconds)  # noqa: E731
     eager = rate(paths[0], min)
     lines = ["| path | best img/s | median | worst | best / torch eager's best | / torch eager in the same round "
              "(min, median, max) | outside the network (best round) | "
@@ -182,10 +192,10 @@ def table(images: Split, paths: list[Timed], ceilings: dict[str, float]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(ceilings)]
     for path in paths:
         best = rate(path, min)
-        paired = [e / s for e, s in zip(paths[0].seconds, path.seconds)]
+        paired = [(path.images / s) / (paths[0].images / e) for e, s in zip(paths[0].seconds, path.seconds)]
         outside = f"{100 * path.outside[path.seconds.index(min(path.seconds))]:.0f} %" if path.outside else "-"
         on_cpu = not path.name.startswith("CUDA")
-        lines.append(f"| {path.name} | {best:.1f} | {rate(path, statistics.median):.1f} | {rate(path, max):.1f} "
+        lines.append(f"| {path.name} ({path.images} images) | {best:.1f} | {rate(path, statistics.median):.1f} | {rate(path, max):.1f} "
                      f"| {best / eager:.2f}x | {min(paired):.2f}, {statistics.median(paired):.2f}, {max(paired):.2f} "
                      f"| {outside} | "
                      + "".join(f"{best / ceiling:.2f} | " if on_cpu else "- | " for ceiling in ceilings.values()))
@@ -226,6 +236,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256, help="images per dataset")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--gpu-batch-size", type=int, default=256, help="batch size of the CUDA paths")
+    parser.add_argument("--gpu-images", type=int, default=None,
+                        help="images per dataset for the CUDA paths (default: --images)")
     parser.add_argument("--gpu-repeats", type=int, default=10,
                         help="passes over the images per timed run of the network-alone CUDA paths")
     parser.add_argument("--resolution", type=int, default=224)
@@ -243,8 +255,7 @@ def main() -> None:
     datasets = {}
     for name, split in (("Fashion-MNIST test items (28 px gray, in memory)", load_dataset("fashion-mnist").test),
                         (f"{args.folder} test photos (JPEG files, up to 192 px)", load_image_folder(args.folder).test)):
-        images = first(split, args.images)
-        datasets[name] = (images, paths_for(source, reference, images, args))
+        datasets[name] = paths_for(source, reference, split, args)
     peaks = measure(datasets, args.rounds)
 
     print(f"Machine: {machine_description()}, torch threads {torch.get_num_threads()}")
@@ -257,9 +268,9 @@ def main() -> None:
     if args.peak_gflops:
         ceilings["peak ceiling"] = args.peak_gflops * 1e9 / flops
         print(f"Peak ceiling: {args.peak_gflops:.0f} GFLOP/s -> {ceilings['peak ceiling']:.0f} img/s")
-    for name, (images, paths) in datasets.items():
-        print(f"\n{len(images)} {name}\n")
-        print(table(images, paths, ceilings))
+    for name, paths in datasets.items():
+        print(f"\n{name}\n")
+        print(table(paths, ceilings))
     if args.amp_accuracy:
         print("\nMixed precision, logistic regression on 10 Fashion-MNIST images per class, 1000 test images\n")
         print(amp_accuracy(source, args.resolution, args.batch_size))
