@@ -30,7 +30,7 @@ from headstart.run import Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, resolutions
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
-from headstart.train import Head, single_thread, top1
+from headstart.train import Head, linear_head, single_thread, top1
 
 
 class HeadStart:
@@ -125,7 +125,7 @@ class HeadStart:
             if images is None or is_feature_array(images):
                 raise UserError("full fine-tuning needs the images themselves, not precomputed features")
             w, b = self._finetune(images, y, (w, b), x)
-        self.head_ = linear_head(w, b)
+        self.head_ = frozen_head(w, b)
         return self
 
     def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor) -> Head:
@@ -223,7 +223,7 @@ class HeadStart:
         estimator.classes_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)
         estimator.metrics_, estimator.backbone_state_ = dict(meta.metrics), run.backbone_state
-        estimator.head_ = linear_head(run.weight, run.bias)
+        estimator.head_ = frozen_head(run.weight, run.bias)
         return estimator
 
     def _check_fitted(self) -> None:
@@ -274,12 +274,8 @@ def with_backbone(source: SourceModel, state: dict, where: Path | None = None) -
     return dataclasses.replace(source, backbone=backbone)
 
 
-def linear_head(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
-    layer = nn.Linear(w.shape[1], w.shape[0])
-    with torch.no_grad():
-        layer.weight.copy_(w)
-        layer.bias.copy_(b)
-    return layer.eval().requires_grad_(False)
+def frozen_head(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
+    return linear_head((w, b)).eval().requires_grad_(False)
 
 
 def check_resolution(resolution: int) -> int:

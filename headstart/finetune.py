@@ -30,7 +30,7 @@ from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
-from headstart.train import Head, accuracy, top1
+from headstart.train import Head, accuracy, linear_head, top1
 
 HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
 OPTIMIZERS = ("adamw", "sgd")
@@ -79,16 +79,6 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, 3, R, R] -> logits [N, C] (features [N, D] without a head)."""
         return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
-
-
-def linear_head(head: Head) -> nn.Linear:
-    """(W [C, D], b [C]) -> an nn.Linear(D, C) holding copies of them."""
-    w, b = head
-    layer = nn.Linear(w.shape[1], w.shape[0])
-    with torch.no_grad():
-        layer.weight.copy_(w)
-        layer.bias.copy_(b)
-    return layer
 
 
 def freeze_batchnorm(module: nn.Module) -> nn.Module:

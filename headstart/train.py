@@ -26,6 +26,16 @@ def single_thread():
         torch.set_num_threads(previous)
 
 
+def linear_head(head: Head) -> nn.Linear:
+    """(W [C, D], b [C]) -> an nn.Linear(D, C) holding copies of them."""
+    w, b = head
+    layer = nn.Linear(w.shape[1], w.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(w)
+        layer.bias.copy_(b)
+    return layer
+
+
 def top1(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy of logits [N, C] against labels [N] (nan for N = 0)."""
     if len(labels) == 0:
