@@ -363,9 +363,8 @@ def report(
 @app.command()
 def suite(
     model: str = MODEL_OPTION,
-    datasets: str = typer.Option(",".join(["fashion-mnist", "../shared/datasets/cifar10-small",
-                                           "../shared/datasets/caltech50"]),
-                                 help="comma-separated datasets (fashion-mnist, image folders, CSVs)"),
+    datasets: str = typer.Option(None, help="comma-separated datasets (fashion-mnist, image folders, CSVs; "
+                                            "default: fashion-mnist and ../shared/datasets/{cifar10-small,caltech50})"),
     methods: str = typer.Option(None, help="comma-separated methods (default: every peer and headstart)"),
     shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class"),
     seeds: int = typer.Option(10, min=1, max=10_000, help="seeds per dataset (at most 5 on caltech50)"),
@@ -380,9 +379,10 @@ def suite(
     from headstart.suite import SuiteConfig, run_suite
 
     _compute()
-    config = SuiteConfig(model=model, datasets=_csv_list(datasets), shots=_int_list(shots, "--shots"), seeds=seeds,
-                         resolution=resolution, test_size=test_size, device=device, backend=backend,
-                         precision=precision, out=str(out))
+    config = SuiteConfig(model=model, shots=_int_list(shots, "--shots"), seeds=seeds, resolution=resolution,
+                         test_size=test_size, device=device, backend=backend, precision=precision, out=str(out))
+    if datasets:
+        config.datasets = _csv_list(datasets)
     if methods:
         config.methods = _csv_list(methods)
     path = run_suite(config, progress=_PROGRESS, announce=_print_resolutions)

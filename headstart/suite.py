@@ -13,9 +13,11 @@ from pathlib import Path
 
 from headstart.bench import BenchConfig, run_bench
 from headstart.errors import UserError
+from headstart.methods import SEMANTIC_FAMILIES
 from headstart.report import write_report
 
-PEER_METHODS = ["random", "zero", "logreg", "imprint", "path", "wup", "lch", "res", "jcn", "lin", "text"]
+# The basic heads and the seed paper's transfer-init families the default averages (each alone, no prior).
+PEER_METHODS = ["random", "zero", "logreg", "imprint", *SEMANTIC_FAMILIES]
 DEFAULT_DATASETS = ["fashion-mnist", "../shared/datasets/cifar10-small", "../shared/datasets/caltech50"]
 # The protocol: 10 seeds where a test set is large, 5 on caltech50 (20 test images per class).
 DEFAULT_SEEDS = {"caltech50": 5}
