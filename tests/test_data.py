@@ -160,3 +160,9 @@ def test_a_csv_of_paths_and_labels(tmp_path):
     with pytest.raises(UserError, match="missing files"):
         load_image_folder(tmp_path / "bad.csv")
     assert load_dataset(str(tmp_path / "list.csv")).class_names == ["a", "b"]
+    # absolute paths, and a CSV in another folder than its images
+    (tmp_path / "lists").mkdir()
+    absolute = [f"{tmp_path}/{row}" for row in rows]
+    (tmp_path / "lists" / "abs.csv").write_text("path,label,split\n" + "\n".join(absolute) + "\n")
+    elsewhere = load_image_folder(tmp_path / "lists" / "abs.csv")
+    assert len(elsewhere.train) == 6 and list(elsewhere.test.labels) == [0, 1]

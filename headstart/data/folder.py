@@ -34,11 +34,16 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+def _relative(path: Path, root: Path) -> str:
+    """`path` as seen from `root`; a CSV may list files outside its folder (``../x.png``, absolute)."""
+    return os.path.relpath(path, root)
+
+
 def _content_digest(root: Path, paths: list[Path]) -> str:
     digest = hashlib.sha1(f"decode-v{DECODE_VERSION}\n".encode())
     for path in paths:
         stat = path.stat()
-        relative = os.fsencode(path.relative_to(root))
+        relative = os.fsencode(_relative(path, root))
         digest.update(relative + f"|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
@@ -54,10 +59,11 @@ def readable(root: Path, paths: list[Path]) -> tuple[list[Path], list[Path]]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     if bad is None:
-        bad = {str(p.relative_to(root)) for p in candidates if not decodes(p)}
+        bad = {_relative(p, root) for p in candidates if not decodes(p)}
         keep(record, lambda f: f.write(json.dumps({"unreadable": sorted(bad)}).encode()))
-    good = [p for p in candidates if str(p.relative_to(root)) not in bad]
-    return good, [p for p in paths if p not in set(good)]
+    good = [p for p in candidates if _relative(p, root) not in bad]
+    kept = set(good)
+    return good, [p for p in paths if p not in kept]
 
 
 def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Path]]:
@@ -111,7 +117,7 @@ def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
 
 def _warn_skipped(root: Path, skipped: list[Path]) -> None:
     if skipped:
-        shown = ", ".join(display_name(str(p.relative_to(root))) for p in skipped[:10])
+        shown = ", ".join(display_name(_relative(p, root)) for p in skipped[:10])
         more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
         warnings.warn(f"skipped {len(skipped)} non-image or unreadable files: {shown}{more}", stacklevel=3)
 
