@@ -133,10 +133,14 @@ def test_a_dead_worker_is_replaced_by_this_process_with_a_warning(photos_folder,
 
 
 def test_a_file_that_no_longer_decodes_is_one_user_error_from_a_worker(photos_folder, tiny, always_workers,
-                                                                        tmp_path):
-    for victim in tmp_path.glob("*/*.jpg"):  # some are in the training split
+                                                                        tmp_path, monkeypatch):
+    for victim in tmp_path.glob("dog/*.jpg"):  # training images after the first batch (cats), which this process makes
         victim.write_bytes(b"not a jpeg any more")
-    with pytest.raises(UserError, match=r"cannot read image .*\.jpg") as error:
+    started = []
+    real = loading._from_workers
+    monkeypatch.setattr(loading, "_from_workers", lambda *args: started.append(True) or real(*args))
+    with pytest.raises(UserError, match=r"cannot read image .*dog.*\.jpg") as error:
         extract(tiny, photos_folder.train, batch_size=2)
+    assert started  # the error came through the workers
     assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
     assert multiprocessing.active_children() == []
