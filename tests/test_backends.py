@@ -46,7 +46,7 @@ def test_devices_resolve_and_bad_choices_are_one_line_errors(monkeypatch):
             resolve("cpu", **kwargs)
         assert "\n" not in str(error.value)
     # auto picks ONNX Runtime only where it runs: fp32 on the CPU
-    assert resolve("cpu").backend == "auto" and resolve("cpu", precision="bf16").backend == "torch"
+    assert resolve("cpu") == resolve("cpu", "onnx") and resolve("cpu", precision="bf16").backend == "torch"
     if not torch.cuda.is_available():
         assert resolve_device("auto") == torch.device("cpu")
         with pytest.raises(UserError, match="--device cpu"):
@@ -88,6 +88,7 @@ def test_onnx_features_equal_torch_features_on_real_images(lite0, fashion, fresh
     assert runner_for(lite0, 96, resolve("cpu", "onnx")).name == "onnx-cpu"  # it passed its check
     assert (got - expected).abs().max() < 1e-4
     assert torch.equal(extract(lite0, images, 96, device="cpu"), got)  # auto on the CPU is the same runner
+    assert len(backends._RUNNERS) == 2  # torch and onnx: auto built no third one
     assert len(list((fresh / "onnx").glob("*.onnx"))) == 1  # exported once into the cache
 
 

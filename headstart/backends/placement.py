@@ -19,8 +19,8 @@ _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class Placement:
-    """device: where the backbone runs. backend: "torch", "onnx", or "auto" (ONNX Runtime when it
-    reproduces torch on a check batch, torch otherwise). precision: "fp32", or "bf16"/"fp16"
+    """device: where the backbone runs. backend: "torch" or "onnx" (ONNX Runtime, trusted only once it
+    reproduces torch on a check batch; torch otherwise). precision: "fp32", or "bf16"/"fp16"
     autocast (torch only; features are always returned as float32)."""
 
     device: torch.device
@@ -68,6 +68,6 @@ def resolve(device: str | torch.device | None = None, backend: str | None = None
                         "with a GPU, or --device cpu")
     if backend == "onnx" and precision != "fp32":
         raise UserError(f"{precision} autocast needs the torch backend: use --backend torch (or auto)")
-    if backend == "auto" and (where.type != "cpu" or precision != "fp32"):
-        backend = "torch"  # ONNX Runtime here is a CPU fp32 engine
+    if backend == "auto":  # ONNX Runtime here is a CPU fp32 engine, used only once it matches torch
+        backend = "onnx" if where.type == "cpu" and precision == "fp32" else "torch"
     return Placement(where, backend, precision)

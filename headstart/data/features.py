@@ -72,6 +72,8 @@ def extract_batches(model: SourceModel, images: Sequence, resolution: int | None
         for rows, x in batches:
             try:
                 features = runner(x)
+            except torch.OutOfMemoryError:
+                raise  # not the input's size: the generic message below would send the user the wrong way
             except RuntimeError as error:  # e.g. an input smaller than the network's kernels
                 raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
                                 f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
