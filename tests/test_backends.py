@@ -105,6 +105,17 @@ def test_the_feature_cache_does_not_depend_on_the_backend(lite0, fashion, tmp_pa
     assert amp.path != by_torch.path  # bf16 features differ beyond rounding: never mixed with fp32 ones
 
 
+def test_out_of_memory_is_not_reported_as_a_resolution_problem(fashion, fresh, monkeypatch):
+    source = tiny_source(seed=13)
+
+    def exhausted(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(TorchRunner, "forward", exhausted)
+    with pytest.raises(torch.OutOfMemoryError):
+        extract(source, fashion.test.load(range(3)), device="cpu", backend="torch")
+
+
 def test_a_model_that_does_not_export_warns_once_and_runs_on_torch(fashion, fresh, monkeypatch):
     source = tiny_source(seed=11)
     images = fashion.test.load(range(5))
