@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 
-from headstart.backends.placement import BACKENDS, DEVICES, PRECISIONS, Placement, resolve, resolve_device
+from headstart.backends.placement import Placement, resolve, resolve_device
 from headstart.backends.runner import CheckedRunner, Runner, TorchRunner
 from headstart.sources.model import SourceModel
 
@@ -48,4 +48,4 @@ def _build(source: SourceModel, resolution: int, placement: Placement) -> Runner
     return CheckedRunner(candidate, torch_runner, what)
 
 
-__all__ = ["BACKENDS", "DEVICES", "PRECISIONS", "Placement", "Runner", "resolve", "resolve_device", "runner_for"]
+__all__ = ["Placement", "Runner", "resolve", "resolve_device", "runner_for"]

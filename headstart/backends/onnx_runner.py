@@ -63,8 +63,8 @@ def model_key(source: SourceModel, resolution: int) -> str:
     return f"{source.cache_key(resolution)}|{FORMAT}|opset{OPSET}"
 
 
-def model_path(source: SourceModel, resolution: int, root: Path | None = None) -> Path:
-    return (root or cache_root()) / "onnx" / cache_file_name(model_key(source, resolution), ".onnx")
+def model_path(source: SourceModel, resolution: int) -> Path:
+    return cache_root() / "onnx" / cache_file_name(model_key(source, resolution), ".onnx")
 
 
 def export(source: SourceModel, resolution: int) -> bytes:
@@ -106,12 +106,11 @@ def session(data: bytes, key: str, threads: int):
     return loaded
 
 
-def onnx_runner(source: SourceModel, resolution: int, threads: int | None = None,
-                root: Path | None = None) -> OnnxRunner:
+def onnx_runner(source: SourceModel, resolution: int) -> OnnxRunner:
     """The cached export of `source` at `resolution` (exported now if missing or untrusted) as a
     runner. ExportFailed when the model cannot be exported (the caller falls back to torch)."""
-    key, path = model_key(source, resolution), model_path(source, resolution, root)
-    threads = threads or torch.get_num_threads()
+    key, path = model_key(source, resolution), model_path(source, resolution)
+    threads = torch.get_num_threads()
     if path.is_file():
         try:
             return OnnxRunner(session(path.read_bytes(), key, threads))

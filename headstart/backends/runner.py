@@ -21,19 +21,18 @@ CHECK_IMAGES = 2
 class Runner:
     """A prepared batch x [N, 3, R, R] (float, on the CPU) -> features [N, D] float32 on the CPU.
 
-    `seconds` and `images` add up the time spent in the network and the images it saw, so a
-    caller can tell how much of its wall time went elsewhere (loading, decoding, resizing)."""
+    `seconds` adds up the time spent in the network, so a caller can tell how much of its wall
+    time went elsewhere (loading, decoding, resizing)."""
 
     name = "runner"
 
     def __init__(self) -> None:
-        self.seconds, self.images = 0.0, 0
+        self.seconds = 0.0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         start = time.perf_counter()
         features = self.forward(x)
         self.seconds += time.perf_counter() - start
-        self.images += len(x)
         return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
