@@ -99,9 +99,7 @@ def previous_answers(tree: str, seeds: int) -> dict:
 
 def group_answers(source, groups: dict[str, list[dict]], seeds: int) -> dict:
     """{"names": group -> answers from the names, "shots": group -> [answers of each 1-shot draw]
-    (groups with images)}; resolved afresh (``resolutions`` caches per name list, not per weight)."""
-    similarity._names_only.cache_clear()
-    similarity._VOTED.clear()
+    (groups with images); the caller clears headstart's resolution caches when it changes a weight."""
     return {"names": {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels)]
                       for g, rows in groups.items()},
             "shots": {g: [one_shot_answers(source, rows, seed) for seed in range(seeds)]
@@ -256,10 +254,12 @@ def main() -> None:
     print("| CLOSENESS_WEIGHT | GLOSS_WEIGHT | tune half | test half | food | changed |\n|---:|---:|---:|---:|---:|---|")
     defaults = S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT
     S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = 4.0, 0.0
+    similarity.clear_caches()  # resolutions are cached per name list, not per weight
     reference = group_answers(source, groups, args.seeds)
     for closeness in [float(w) for w in args.closeness.split(",")]:
         for gloss in [float(w) for w in args.gloss.split(",")]:
             S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = closeness, gloss
+            similarity.clear_caches()
             swept = group_answers(source, groups, args.seeds)
             right = hits(groups, swept, shots=False)
             tune = [h for r, h in zip(every, right) if r["split"] == "tune"]

@@ -29,7 +29,7 @@ from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.methods import create_method, execute
-from headstart.similarity import Evidence, resolutions
+from headstart.similarity import Evidence, names_resolutions
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy, single_thread
 
@@ -188,7 +188,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     resolution = check_resolution(config.resolution or source.resolution)
     if max(config.shots) == 0 and any(m.needs_shots for m in methods):
         raise UserError(f"{', '.join(m.name for m in methods if m.needs_shots)} need labelled images: add shots >= 1")
-    resolved = resolutions(Evidence.names_only(source, data.class_names, config.overrides))
+    resolved = names_resolutions(source, data.class_names, config.overrides)
     if announce is not None:
         announce(resolved)
     out = Path(config.out)

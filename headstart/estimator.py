@@ -27,7 +27,7 @@ from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.methods import create_method, execute
 from headstart.run import Run, RunMeta, load_run, save_run
-from headstart.similarity import Evidence, resolutions
+from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
 from headstart.train import Head, linear_head, single_thread, top1
@@ -74,7 +74,7 @@ class HeadStart:
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        resolutions(Evidence.names_only(self.source_model(), names, self.overrides))
+        names_resolutions(self.source_model(), names, self.overrides)
 
     def fit(self, images=None, labels=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":

@@ -71,6 +71,12 @@ _VOTED: OrderedDict = OrderedDict()  # (names key, images digest) -> resolutions
 _VOTED_SIZE = 32
 
 
+def clear_caches() -> None:
+    """Forget every cached resolution (names only and image votes), e.g. after changing a constant."""
+    _names_only.cache_clear()
+    _VOTED.clear()
+
+
 def _digest(*tensors: torch.Tensor | None) -> str:
     h = hashlib.sha1()
     for t in tensors:
@@ -219,5 +225,6 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "names_resolutions", "resolution_table",
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "clear_caches", "names_resolutions",
+           "resolution_table",
            "resolutions", "similarity", "wordnet_matrix"]
