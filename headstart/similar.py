@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from headstart.errors import UserError
-from headstart.similarity import MEASURES, Evidence, Resolution, class_rows, names_resolutions, similarity
+from headstart.similarity import MEASURES, Resolution, class_rows, name_text_rows, names_resolutions
 from headstart.sources import source_labels
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ class SourceLabels:
     name: str
     labels: list[str]
     names: list[str]
-    feature_dim: int = 0
 
 
 def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
@@ -33,10 +32,10 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
     synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict`` plus the top sources);
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
     `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
-    Names that resolve in WordNet need numpy only; text rows load torch and the text model."""
+    Numpy only; the text model loads for text rows whose embeddings are not cached yet."""
     source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     if measure == "text":
-        matrix = similarity("text", Evidence.names_only(source, class_names, overrides)).numpy()
+        matrix = name_text_rows(source, class_names)
         resolved = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
                     for name in class_names]
     elif measure in MEASURES:

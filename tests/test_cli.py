@@ -44,8 +44,10 @@ HEAVY = ("torch", "sentence_transformers", "matplotlib", "scipy", "onnx", "onnxr
 
 # The first `similar` of a name list embeds its senses' glosses with the text model (the sense choice
 # reads the other names' meanings); the embeddings are cached, so the run measured is the second.
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["similar", "--classes", "cat,Faces_easy", "--top", "1"]])
-def test_help_and_names_that_wordnet_resolves_load_no_heavy_library(args):
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["similar", "--classes", "cat,Faces_easy", "--top", "1"],
+                                  ["similar", "--classes", "cat,qwzx", "--top", "1"],  # qwzx: a text row
+                                  ["similar", "--classes", "cat,dog", "--measure", "text"]])
+def test_help_and_names_with_cached_embeddings_load_no_heavy_library(args):
     """Start-up is most of these commands' time: torch alone takes 1-2 s to import here."""
     code = (f"import atexit, sys; atexit.register(lambda: print(sorted(set({HEAVY!r}) & set(sys.modules)))); "
             "from headstart.cli import main; main()")

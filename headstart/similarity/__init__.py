@@ -140,9 +140,9 @@ def class_rows(source: SourceModel, resolved: list, measure: str) -> np.ndarray:
     if not all(is_text):
         wordnet_rows = wordnet_array([r.synset_id for r, t in zip(resolved, is_text) if not t], source.labels, measure)
     if any(is_text):
-        from headstart.similarity.text import text_matrix
+        from headstart.similarity.text import text_array
 
-        text_rows = text_matrix([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(source)).numpy()
+        text_rows = text_array([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(source))
     return mixed_rows(wordnet_rows, text_rows, is_text)
 
 
@@ -165,11 +165,19 @@ def source_texts(source: SourceModel) -> list[str]:
     return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_names(index[label]))
 
 
-def text_similarity(evidence: Evidence) -> torch.Tensor:
-    from headstart.similarity.text import text_matrix
+def name_text_rows(source: SourceModel, class_names: list[str]) -> np.ndarray:
+    """[C, S] the text family's rows: each class name (``/`` read as "or", ``_`` as a space) against
+    the source classes' texts."""
+    from headstart.similarity.text import text_array
 
-    targets = [name.replace("/", " or ").replace("_", " ") for name in evidence.class_names]
-    return text_matrix(targets, source_texts(evidence.source))
+    targets = [name.replace("/", " or ").replace("_", " ") for name in class_names]
+    return text_array(targets, source_texts(source))
+
+
+def text_similarity(evidence: Evidence) -> torch.Tensor:
+    import torch
+
+    return torch.from_numpy(name_text_rows(evidence.source, evidence.class_names))
 
 
 def _require_images(evidence: Evidence) -> None:
@@ -225,6 +233,5 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "clear_caches", "names_resolutions",
-           "resolution_table",
-           "resolutions", "similarity", "wordnet_matrix"]
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "clear_caches", "name_text_rows",
+           "names_resolutions", "resolution_table", "resolutions", "similarity", "wordnet_matrix"]

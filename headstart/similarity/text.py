@@ -48,8 +48,13 @@ def embed(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
     return vectors
 
 
+def text_array(target_texts: Sequence[str], source_texts: Sequence[str]) -> np.ndarray:
+    """Cosine similarity of embeddings, clipped at 0: float32 [len(targets), len(sources)]."""
+    return np.maximum(embed(target_texts) @ embed(source_texts).T, 0)
+
+
 def text_matrix(target_texts: Sequence[str], source_texts: Sequence[str]) -> torch.Tensor:
-    """Cosine similarity of embeddings, clipped at 0: a float32 tensor [len(targets), len(sources)]."""
+    """``text_array`` as a torch tensor."""
     import torch
 
-    return (torch.from_numpy(embed(target_texts)) @ torch.from_numpy(embed(source_texts)).T).clamp_min(0)
+    return torch.from_numpy(text_array(target_texts, source_texts))
