@@ -31,12 +31,13 @@ def test_sibling_coherence_reads_each_sibling_through_its_closest_sense():
     assert S.sibling_coherence(np.stack([x, y, x, z]), [2, 0, 2]).tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
-def test_many_siblings_are_sampled_evenly(monkeypatch):
+def test_coherence_in_row_chunks_is_the_same():
     x, y, z = np.eye(3)
-    vectors, counts = np.stack([x, y, x, y, z]), [2, 1, 1, 1]
-    assert np.allclose(S.sibling_coherence(vectors, counts)[:2], [1 / 3, 1 / 3])  # names 1, 2, 3
-    monkeypatch.setattr(S, "MAX_SIBLINGS", 2)
-    assert S.sibling_coherence(vectors, counts)[:2].tolist() == [0.0, 0.0]  # names 0 and 3 only: z fits neither
+    vectors, counts = np.stack([x, y, x, y, z, z]), [2, 1, 2, 1]
+    whole = S.sibling_coherence(vectors, counts)
+    # each two-sense name's senses fit exactly one of its three siblings; one-sense names choose nothing
+    assert np.allclose(whole, [1 / 3, 1 / 3, 0, 1 / 3, 1 / 3, 0])
+    assert np.array_equal(S.sibling_coherence(vectors, counts, chunk=1), whole)
 
 
 def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):

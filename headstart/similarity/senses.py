@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # torch is imported where images are scored: the names-only p
 CLOSENESS_WEIGHT = 4.0
 GLOSS_WEIGHT = 8.0
 LEXFILE_SMOOTHING = 1.0  # pseudo-count per lexicographer file in the siblings' distribution
-MAX_SIBLINGS = 256  # more siblings: the mean over this many, evenly spaced (10,000 names: 0.4 s, not 20 s)
 # Longer lists skip the text term: it embeds every candidate sense (10,000 names: 14,023 texts, about 75 s
 # on 2 cores the first time), and no benchmarked task is that large to show that it pays there.
 MAX_COHERENCE_NAMES = 1000
@@ -142,27 +141,27 @@ def sense_text(lex: Lexicon, row: int) -> str:
     return ", ".join(name.replace("_", " ") for name in lex.lemma_names(row)) + ": " + lex.glosses[row]
 
 
-def sibling_coherence(vectors: np.ndarray, counts: list[int]) -> np.ndarray:
+def sibling_coherence(vectors: np.ndarray, counts: list[int], chunk: int = 2048) -> np.ndarray:
     """[M] how well each sense fits the other names: the mean, over the other names that have
-    senses, of its best cosine with one of that name's senses (over MAX_SIBLINGS of them, evenly
-    spaced, when there are more).
+    senses, of its best cosine with one of that name's senses.
 
     vectors: [M, D] unit embeddings of the candidate senses, grouped by name in order, ``counts[i]``
     of them for name i. Senses of a name with one sense get 0 (nothing to choose), and every sense
-    does when fewer than two names have senses (no sibling to fit)."""
+    does when fewer than two names have senses (no sibling to fit). Rows go `chunk` at a time, so
+    memory stays [chunk, M] whatever the number of names."""
     counts = np.asarray(counts, np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     named = np.flatnonzero(counts > 0)
     out = np.zeros(len(vectors))
     if len(named) < 2:
         return out
-    siblings = named[np.unique(np.linspace(0, len(named) - 1, min(len(named), MAX_SIBLINGS)).round().astype(np.int64))]
-    theirs = vectors[np.concatenate([np.arange(starts[j], starts[j] + counts[j]) for j in siblings])].T
-    segments = np.concatenate([[0], np.cumsum(counts[siblings])[:-1]])
-    for i in np.flatnonzero(counts > 1):
-        mine = slice(starts[i], starts[i] + counts[i])
-        best = np.maximum.reduceat(vectors[mine] @ theirs, segments, axis=1)  # [counts[i], len(siblings)]
-        out[mine] = best[:, siblings != i].mean(axis=1)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    choosing = np.flatnonzero(counts[owner] > 1)
+    for lo in range(0, len(choosing), chunk):
+        rows = choosing[lo: lo + chunk]
+        best = np.maximum.reduceat(vectors[rows] @ vectors.T, starts[named], axis=1)  # [rows, named names]
+        best[owner[rows][:, None] == named[None, :]] = 0  # a sense does not fit its own name
+        out[rows] = best.sum(axis=1) / (len(named) - 1)
     return out
 
 
