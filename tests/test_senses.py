@@ -43,13 +43,28 @@ def test_coherence_in_row_chunks_is_the_same():
 def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
     import headstart.similarity.text as text
 
-    monkeypatch.setattr(text, "embed", lambda texts: pytest.fail("embedded without need"))
+    for name in ("embed", "embed_each"):
+        monkeypatch.setattr(text, name, lambda *args: pytest.fail("embedded without need"))
     (bag,) = resolve_classes(["bag"], [])  # one name: no sibling
     assert bag.synset_name == "bag.n.01"
     assert [r.synset_name for r in resolve_classes(["trilobite", "okapi"], [])] == ["trilobite.n.01", "okapi.n.01"]
     monkeypatch.setattr(S, "MAX_COHERENCE_NAMES", 2)  # a list longer than that skips the text term
     assert [r.synset_name for r in resolve_classes(["bag", "box", "bottle"], [])] == ["bag.n.01", "box.n.01",
                                                                                       "bottle.n.01"]
+
+
+def test_sense_texts_are_embedded_once_each(tmp_path, monkeypatch):
+    import headstart.similarity.text as text
+
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))
+    encoded, real = [], text._encode
+    monkeypatch.setattr(text, "_encode", lambda texts, batch_size=256: encoded.append(list(texts)) or real(texts))
+    first = text.embed_each(["a cat", "a dog"], "test")
+    again = text.embed_each(["a dog", "a bird", "a cat"], "test")  # one new text among known ones
+    assert encoded == [["a cat", "a dog"], ["a bird"]]
+    assert np.array_equal(again[[0, 2]], first[[1, 0]]) and np.allclose(again[1], real(["a bird"])[0], atol=1e-6)
+    (tmp_path / "text" / "minilm-test.npz").write_bytes(b"torn")  # a damaged store is rebuilt, not read
+    assert np.allclose(text.embed_each(["a cat"], "test"), first[:1], atol=1e-6) and encoded[-1] == ["a cat"]
 
 
 # The food task of tests/data/senses.csv: most names are animals whose meat is also food.

@@ -173,10 +173,10 @@ def text_coherence(lex: Lexicon, senses_per_name: list[list[Sense]]) -> np.ndarr
     flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
     if max(counts, default=0) < 2 or not 2 <= sum(c > 0 for c in counts) <= MAX_COHERENCE_NAMES:
         return np.zeros(len(flat))
-    from headstart.similarity.text import embed
+    from headstart.similarity.text import embed_each
 
     rows = np.unique(flat)
-    vectors = np.asarray(embed([sense_text(lex, row) for row in rows.tolist()]), np.float32)
+    vectors = embed_each([sense_text(lex, row) for row in rows.tolist()], "senses")
     return sibling_coherence(vectors[np.searchsorted(rows, flat)], counts)
 
 

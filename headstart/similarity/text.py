@@ -42,10 +42,42 @@ def embed(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
             return vectors
     except (OSError, ValueError, EOFError):  # absent, torn or foreign: compute again
         pass
-    vectors = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    vectors = _encode(texts, batch_size)
     keep(path, lambda f: np.save(f, vectors))
     return vectors
+
+
+def _encode(texts: list[str], batch_size: int = 256) -> np.ndarray:
+    return _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                             convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+
+def embed_each(texts: Sequence[str], store: str) -> np.ndarray:
+    """Like `embed`, but kept text by text in one store (``<cache>/text/minilm-<store>.npz``): a list
+    embeds only the texts the store lacks, so lists that share texts pay for each once."""
+    path = cache_root() / "text" / f"minilm-{store}.npz"
+    known, vectors = _read_store(path)
+    index = {text: i for i, text in enumerate(known.tolist())}
+    missing = sorted(set(texts) - index.keys())
+    if missing:
+        index.update((text, len(known) + i) for i, text in enumerate(missing))
+        known = np.concatenate([known, np.array(missing)])
+        vectors = np.concatenate([vectors, _encode(missing)])
+        keep(path, lambda f: np.savez(f, texts=known, vectors=vectors))
+    return vectors[[index[text] for text in texts]]
+
+
+def _read_store(path) -> tuple[np.ndarray, np.ndarray]:
+    """(texts [N], vectors [N, 384]) of a store; empty when it is absent, torn or foreign."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            texts, vectors = stored["texts"], stored["vectors"]
+        if (texts.dtype.kind == "U" and vectors.dtype == np.float32 and vectors.shape == (len(texts), EMBEDDING_DIM)
+                and np.isfinite(vectors).all()):
+            return texts, vectors
+    except (OSError, ValueError, KeyError, EOFError):
+        pass
+    return np.array([], dtype=str), np.empty((0, EMBEDDING_DIM), np.float32)
 
 
 def text_array(target_texts: Sequence[str], source_texts: Sequence[str]) -> np.ndarray:
