@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from headstart.similarity.lexicon import Lexicon
 
@@ -103,12 +103,9 @@ def _read_alternative(lex: Lexicon, alt: str) -> Reading:
                            " ".join(kept))
     prefix = f"dropped qualifier {', '.join(map(repr, dropped))}; " if dropped else ""
 
-    obj, part = _object_of_part(kept)
-    if obj:
-        found = _lookup(lex, " ".join(obj), obj)
-        if found:
-            return Reading(found[0], prefix + f"a {part} of {' '.join(obj)!r}: " + _say(" ".join(obj), found),
-                           " ".join(obj), part)
+    as_part = _as_part(lex, kept)
+    if as_part:
+        return replace(as_part, how=prefix + as_part.how)
 
     if len(kept) > 1:
         found = _lookup(lex, kept[-1], kept[-1:])
@@ -124,15 +121,24 @@ def _read_alternative(lex: Lexicon, alt: str) -> Reading:
     return Reading((), prefix + f"{' '.join(kept)!r} is not a WordNet noun", " ".join(kept))
 
 
-def _beside_its_object(lex: Lexicon, compound: Reading, words: list[str]) -> Reading:
-    """A compound that also reads as a part of an object (``horse_head``) gets the object's lemmas
-    too, after its own; any other reading is returned as it is."""
+def _as_part(lex: Lexicon, words: list[str]) -> Reading | None:
+    """``X_head``, ``X view`` ...: the object X's reading with the part noted; None when the words
+    name no part of a noun."""
     obj, part = _object_of_part(words)
     found = _lookup(lex, " ".join(obj), obj) if obj else None
     if not found:
+        return None
+    return Reading(found[0], f"a {part} of {' '.join(obj)!r}: " + _say(" ".join(obj), found), " ".join(obj), part)
+
+
+def _beside_its_object(lex: Lexicon, compound: Reading, words: list[str]) -> Reading:
+    """A compound that also reads as a part of an object (``horse_head``) gets the object's lemmas
+    too, after its own; any other reading is returned as it is."""
+    as_part = _as_part(lex, words)
+    if as_part is None:
         return compound
-    return Reading(compound.lemmas + found[0], f"{compound.how}, or a {part} of {' '.join(obj)!r}: "
-                   + _say(" ".join(obj), found), compound.text, part, compound.lemmas)
+    return Reading(compound.lemmas + as_part.lemmas, f"{compound.how}, or {as_part.how}", compound.text,
+                   as_part.part, compound.lemmas)
 
 
 def _is_qualifier(word: str) -> bool:
