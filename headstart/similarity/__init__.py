@@ -162,7 +162,7 @@ def source_texts(source: SourceModel) -> list[str]:
     if not has_wordnet_labels(source):
         return mixed.source_texts(source.labels, source.names)
     lex, index = lexicon(), taxonomy().index
-    return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_names(index[label]))
+    return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_text(index[label]))
 
 
 def name_text_rows(source: SourceModel, class_names: list[str]) -> np.ndarray:

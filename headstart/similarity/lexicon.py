@@ -93,6 +93,10 @@ class Lexicon:
     def lemma_names(self, row: int) -> list[str]:
         return self.synset_lemmas[row].split(",")
 
+    def lemma_text(self, row: int) -> str:
+        """The synset's lemmas as text for the text model: ``jersey, T-shirt, tee shirt``."""
+        return ", ".join(name.replace("_", " ") for name in self.lemma_names(row))
+
     def lexname(self, row: int) -> str:
         return self.lexnames[self.lexfile[row]]
 

@@ -28,11 +28,11 @@ def calibrate(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.interp(rows, mine, theirs).astype(np.float32)
 
 
-def source_texts(labels: Sequence[str], names: Sequence[str], lemma_names=None) -> list[str]:
+def source_texts(labels: Sequence[str], names: Sequence[str], lemma_text=None) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas (``jersey, T-shirt, tee shirt``)
-    when ``lemma_names(label)`` knows every label, else its name."""
-    if lemma_names is not None:
-        return [", ".join(lemma.replace("_", " ") for lemma in lemma_names(label)) for label in labels]
+    when ``lemma_text(label)`` knows every label, else its name."""
+    if lemma_text is not None:
+        return [lemma_text(label) for label in labels]
     return list(names)
 
 

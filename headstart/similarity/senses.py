@@ -138,7 +138,7 @@ def source_closeness(tax: Taxonomy, rows: np.ndarray, source_rows: np.ndarray) -
 def sense_text(lex: Lexicon, row: int) -> str:
     """What the text model reads of a sense: its lemmas, then its gloss
     (``lamb: the flesh of a young domestic sheep eaten as food``)."""
-    return ", ".join(name.replace("_", " ") for name in lex.lemma_names(row)) + ": " + lex.glosses[row]
+    return lex.lemma_text(row) + ": " + lex.glosses[row]
 
 
 def sibling_coherence(vectors: np.ndarray, counts: list[int], chunk: int = 2048) -> np.ndarray:
