@@ -4,6 +4,7 @@ to the run's resolution R and return probabilities [N, C]; the normalisation is 
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -20,24 +21,28 @@ def _example(estimator) -> torch.Tensor:
     return torch.zeros(2, r, r, 3, dtype=torch.uint8)
 
 
+def onnx_bytes(module: torch.nn.Module, example: torch.Tensor, input_name: str, output_name: str) -> bytes:
+    """`module` traced to ONNX (opset ONNX_OPSET, the batch dimension dynamic); the exporter's own
+    exceptions pass through."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's notes on tracing are for its developers
+        torch.onnx.export(module, (example,), buffer, input_names=[input_name], output_names=[output_name],
+                          opset_version=ONNX_OPSET, dynamo=False,
+                          dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
+    return buffer.getvalue()
+
+
 def export_onnx(estimator, path: str | Path) -> Path:
     """Write the estimator's `to_module()` as ONNX: input "images" uint8 [N, R, R, 3], output
     "probabilities" float32 [N, C], N dynamic."""
     path = Path(path)
-    module = estimator.to_module().eval()
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporter's notes on tracing are for its developers
-            torch.onnx.export(module, (_example(estimator),), str(partial), input_names=["images"],
-                              output_names=["probabilities"], opset_version=ONNX_OPSET, dynamo=False,
-                              dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}})
-        atomic_write(path, lambda f: f.write(partial.read_bytes()))
+        data = onnx_bytes(estimator.to_module().eval(), _example(estimator), "images", "probabilities")
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
         raise UserError(f"this model cannot be exported to ONNX ({str(error).splitlines()[0]}); "
                         "try --torchscript") from None
-    finally:
-        partial.unlink(missing_ok=True)
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 

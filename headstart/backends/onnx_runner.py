@@ -9,7 +9,6 @@ exported again.
 
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 
@@ -19,9 +18,9 @@ from torch import nn
 
 from headstart.backends.runner import Runner
 from headstart.cache import cache_file_name, cache_root, keep
+from headstart.export import ONNX_OPSET, onnx_bytes
 from headstart.sources.model import SourceModel
 
-OPSET = 17
 FORMAT = "headstart-backbone-onnx-1"  # bump when what is exported changes
 KEY_PROP = "headstart_key"
 
@@ -60,7 +59,7 @@ class OnnxRunner(Runner):
 def model_key(source: SourceModel, resolution: int) -> str:
     """What an exported file must have been made from: the model's feature-cache key (weights
     digest, resolution, preprocessing) and the export format."""
-    return f"{source.cache_key(resolution)}|{FORMAT}|opset{OPSET}"
+    return f"{source.cache_key(resolution)}|{FORMAT}|opset{ONNX_OPSET}"
 
 
 def model_path(source: SourceModel, resolution: int) -> Path:
@@ -73,14 +72,8 @@ def export(source: SourceModel, resolution: int) -> bytes:
     import onnx
 
     example = torch.zeros(2, 3, resolution, resolution)
-    buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporter's notes on tracing are for its developers
-            torch.onnx.export(_Features(source).eval(), (example,), buffer, input_names=["x"],
-                              output_names=["features"], opset_version=OPSET, dynamo=False,
-                              dynamic_axes={"x": {0: "batch"}, "features": {0: "batch"}})
-        model = onnx.load_from_string(buffer.getvalue())
+        model = onnx.load_from_string(onnx_bytes(_Features(source).eval(), example, "x", "features"))
     except Exception as error:  # exporters raise many types; each means "this model does not export"
         raise ExportFailed((str(error).splitlines() or [type(error).__name__])[0][:160]) from None
     onnx.helper.set_model_props(model, {KEY_PROP: model_key(source, resolution)})
