@@ -48,14 +48,21 @@ def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
     device: "auto" (default: this process's GPU when CUDA is available, else the CPU), "cpu",
     "cuda" or "cuda:N". backend: "auto" (default), "torch" or "onnx". precision: "fp32" (default),
     "bf16" or "fp16" autocast (torch backend)."""
-    placement = resolve(device, backend, precision)
-    bar = tqdm(total=len(images), desc="features", unit="img", disable=not progress)
-    chunks = []
-    for rows, features in extract_batches(model, images, resolution, batch_size, placement):
-        chunks.append(features)
-        bar.update(len(rows))
-    bar.close()
-    return torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim)
+    return collect(model, images, resolution, batch_size, resolve(device, backend, precision), progress)
+
+
+def collect(model: SourceModel, images: Sequence, resolution: int | None, batch_size: int, placement: Placement,
+            progress: bool, desc: str = "features", on_batch=None) -> torch.Tensor:
+    """`extract_batches` gathered into [N, D] under a progress bar; `on_batch(rows, features)` sees
+    each batch as it is done (the cache stores it)."""
+    parts = []
+    with tqdm(total=len(images), desc=desc, unit="img", disable=not progress) as bar:
+        for rows, features in extract_batches(model, images, resolution, batch_size, placement):
+            if on_batch is not None:
+                on_batch(rows, features)
+            parts.append(features)
+            bar.update(len(rows))
+    return torch.cat(parts) if parts else torch.empty(0, model.feature_dim)
 
 
 @torch.no_grad()  # not inference_mode: the features feed head training (autograd) later
@@ -193,15 +200,9 @@ class FeatureCache:
     def _compute(self, todo: np.ndarray, batch_size: int, progress: bool, store: bool) -> torch.Tensor:
         """Features [len(todo), D] of the split rows `todo`; with `store`, each batch is written to
         the file as soon as it is done (under torchrun rank 0 stores what the ranks gathered)."""
-        parts = []
-        with tqdm(total=len(todo), desc=f"features {self.split.name}", unit="img", disable=not progress) as bar:
-            for rows, features in extract_batches(self.model, self._subset(todo), self.resolution, batch_size,
-                                                  self.placement):
-                if store:
-                    self.store(todo[rows.start:rows.stop], features)
-                parts.append(features)
-                bar.update(len(rows))
-        return torch.cat(parts) if parts else torch.empty(0, self.shape[1])
+        store_batch = (lambda rows, features: self.store(todo[rows.start:rows.stop], features)) if store else None
+        return collect(self.model, self._subset(todo), self.resolution, batch_size, self.placement, progress,
+                       f"features {self.split.name}", store_batch)
 
     def _todo(self, indices: np.ndarray) -> np.ndarray:
         """Rows to compute: not stored, or stored but not finite (then with a warning)."""
