@@ -66,6 +66,7 @@ def test_image_folder_split_and_corrupt_files(tmp_path):
     write_folder(tmp_path, {"cat": 5, "dog": 6})
     (tmp_path / "dog" / "broken.jpg").write_bytes(b"not a jpeg")
     (tmp_path / "dog" / "notes.txt").write_text("hello")
+    write_folder(tmp_path / "cat" / ".ipynb_checkpoints", {"old": 2})  # hidden: neither images nor skipped
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = load_image_folder(tmp_path)

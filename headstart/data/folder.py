@@ -31,7 +31,9 @@ TEST_SPLIT_NAMES = ("test", "val", "validation")
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """Files below `folder`, none hidden or in a hidden folder (``.ipynb_checkpoints``, ``.git``)."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def _relative(path: Path, root: Path) -> str:
