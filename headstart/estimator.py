@@ -24,6 +24,7 @@ from torch import nn
 
 from headstart.backends import resolve as resolve_placement
 from headstart.data.features import extract
+from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, execute
 from headstart.run import Run, RunMeta, load_run, save_run
@@ -132,7 +133,7 @@ class HeadStart:
         from headstart.finetune import FinetuneConfig, finetune, method_head
 
         config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_)
-        loaded = images.load(range(len(images))) if hasattr(images, "load") else list(images)
+        loaded = loader_of(images)(range(len(images)))
         fit_head = method_head(create_method(self.method, **self.options), self.source_, self.classes_,
                                self.overrides, self.epochs, self.random_state)
         state, w, b, self.finetune_report_ = finetune(self.source_, loaded, labels, head, config,
