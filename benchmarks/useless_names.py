@@ -27,21 +27,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--resolution", type=int, default=224)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="headstart-names-"))
-    run = lambda *a: subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, a)], check=True)  # noqa: E731
-    run("export-images", "--train-per-class", 50, "--test-per-class", 100, "--seed", 7, "--out", work / "fm")
-    classes = sorted(p.name for p in (work / "fm" / "train").iterdir())
-    renames = {"nosem": dict(zip(classes, NONSENSE)),
-               "shifted": dict(zip(classes, classes[1:] + classes[:1]))}
-    for name, mapping in renames.items():
-        folder = work / name
-        for split in ("train", "test"):
-            for old, new in mapping.items():
-                shutil.copytree(work / "fm" / split / old, folder / split / new)
-        run("bench", "--dataset", folder, "--methods", "logreg,headstart", "--shots", "1,2,5,10,20",
-            "--seeds", args.seeds, "--resolution", args.resolution,
-            "--out", Path(args.out) / f"bench-lite0-{name}-{args.resolution}")
-    shutil.rmtree(work, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="headstart-names-") as tmp:  # removed even when a run fails
+        work = Path(tmp)
+        run = lambda *a: subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, a)], check=True)  # noqa: E731
+        run("export-images", "--train-per-class", 50, "--test-per-class", 100, "--seed", 7, "--out", work / "fm")
+        classes = sorted(p.name for p in (work / "fm" / "train").iterdir())
+        renames = {"nosem": dict(zip(classes, NONSENSE)),
+                   "shifted": dict(zip(classes, classes[1:] + classes[:1]))}
+        for name, mapping in renames.items():
+            folder = work / name
+            for split in ("train", "test"):
+                for old, new in mapping.items():
+                    shutil.copytree(work / "fm" / split / old, folder / split / new)
+            run("bench", "--dataset", folder, "--methods", "logreg,headstart", "--shots", "1,2,5,10,20",
+                "--seeds", args.seeds, "--resolution", args.resolution,
+                "--out", Path(args.out) / f"bench-lite0-{name}-{args.resolution}")
 
 
 if __name__ == "__main__":
