@@ -34,7 +34,7 @@ class Resolution:
     ``source``: ``wordnet`` | ``text`` | ``override``; ``alternatives``: the other candidate
     senses, best first, as ``"bag.n.06: <gloss>"``; ``part``: ``head`` for ``flamingo_head``;
     ``text``: what a text embedding of the class reads; ``options``: (synset row, names-only
-    score) of the credible senses, best first, for the image vote.
+    score, part) of the credible senses, best first, for the image vote.
     """
 
     name: str
@@ -46,7 +46,7 @@ class Resolution:
     alternatives: list[str] = field(default_factory=list)
     part: str | None = None
     text: str = ""
-    options: tuple[tuple[int, float], ...] = field(default=(), repr=False, compare=False)
+    options: tuple[tuple[int, float, str | None], ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict:
         """The run.json / ``similar --json`` form: name, synset (``face.n.01`` or None), source,
@@ -115,7 +115,7 @@ def resolve_classes(names, source_ids, overrides=None) -> list[Resolution]:
         if i in fixed:
             row, source, how = fixed[i]
             res = Resolution(name, f"n{tax.offsets[row]:08d}", tax.names[row], lex.glosses[row], source, how,
-                             text=" ".join(tokens(lex.lemma_names(row)[0])), options=((row, 0.0),))
+                             text=" ".join(tokens(lex.lemma_names(row)[0])), options=((row, 0.0, None),))
         else:
             res = _choose(lex, tax, name, readings[i], candidates[i], terms[i])
         if not wordnet_sources and res.source == "wordnet":
@@ -172,9 +172,9 @@ def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -
         lead = terms[ranked[0]] - terms[ranked[1]]
         why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]} "
                f"(over {tax.names[candidates[ranked[1]].row]}; {lex.lexname(best.row)})")
+    options = tuple((candidates[k].row, float(scores[k]), reading.part_of(candidates[k].lemma)) for k in ranked)
     return Resolution(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
-                      f"{reading.how}; {why}", alternatives, reading.part_of(best.lemma), reading.text,
-                      tuple((candidates[k].row, float(scores[k])) for k in ranked))
+                      f"{reading.how}; {why}", alternatives, options[0][2], reading.text, options)
 
 
 def resolution_table(resolved, alternatives: int = 2) -> str:

@@ -45,12 +45,12 @@ def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple
         if res.source != "wordnet" or len(res.options) < 2 or not (n_images or has_unlabelled):
             out.append(res)
             continue
-        rows = np.array([row for row, _ in res.options])
+        rows = np.array([row for row, _, _ in res.options])
         sim = wordnet_matrix([tax.names[r] for r in rows], source_labels, VOTE_MEASURE)
         w, b = transfer.combine(w_src, b_src, transfer.top_k_weights(sim, VOTE_TOP_K))
         evidence = image_scores(torch.cat([w, b[:, None]], dim=1), base_w, base_b, c,
                                 features.float(), labels, unlabelled.float() if has_unlabelled else None)
-        total = np.array([score for _, score in res.options]) + evidence.double().numpy()
+        total = np.array([score for _, score, _ in res.options]) + evidence.double().numpy()
         order = np.argsort(-total, kind="stable")
         what = f"{n_images} image{'s' if n_images != 1 else ''}" + (" + unlabelled images" if has_unlabelled else "")
         if order[0] == 0:
@@ -62,6 +62,7 @@ def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple
         others += [a for a in res.alternatives if a.split(":", 1)[0] not in option_names]
         out.append(replace(
             res, synset_id=f"n{tax.offsets[best]:08d}", synset_name=tax.names[best], gloss=lex.glosses[best],
+            part=res.options[order[0]][2],
             how=res.how + f"; the {what} chose {tax.names[best]} over {tax.names[old]}",
             alternatives=others[:len(res.alternatives)],
             options=tuple(res.options[k] for k in order)))
