@@ -82,6 +82,17 @@ class Taxonomy:
         """[N] size of each synset's hyponym closure (distinct, instances included, self excluded)."""
         return np.bincount(self.anc_idx, minlength=len(self.names)) - 1
 
+    @functools.cached_property
+    def lcs_order(self) -> np.ndarray:
+        """Synsets in NLTK's Wu-Palmer order of preference as the LCS of two synsets: greatest
+        ``min_depth`` first, then the smallest name."""
+        return np.lexsort((self.name_rank, -self.min_depth))
+
+    @functools.cached_property
+    def lcs_rank(self) -> np.ndarray:
+        """[N] each synset's position in ``lcs_order``."""
+        return np.argsort(self.lcs_order)
+
     def ic(self, mode: str = "intrinsic") -> np.ndarray:
         """[N] float64 information content, ``"intrinsic"`` (Seco 2004) or ``"semcor"`` (cntlist)."""
         return _ic(self, mode)
@@ -274,47 +285,6 @@ def ancestor_entries(tax: Taxonomy, rows: np.ndarray, values: np.ndarray | None 
     return pos, tax.anc_idx[entry], (tax.anc_dist if values is None else values)[entry]
 
 
-def _up_distances(tax: Taxonomy, rows: np.ndarray, cols: np.ndarray, path: bool = False) -> np.ndarray:
-    """[len(rows), len(cols)] float64 up-distance (``path``: shortest path) from each row to each
-    column; inf where the column is not an ancestor."""
-    pos, a, d = ancestor_entries(tax, rows, tax.anc_path if path else tax.anc_dist)
-    dist = np.full((len(rows), len(cols)), np.inf)
-    dist[pos, np.searchsorted(cols, a)] = d
-    return dist
-
-
-def _first_shared(t_member: np.ndarray, s_member: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Index of the first column set in both rows: ``out[i, j] = min{k : t[i, k] and s[j, k]}``.
-
-    t_member: bool (T, A), s_member: bool (S, A), columns in priority order -> int64 (T, S);
-    -1 where nothing is shared. Rows are packed to 64-bit words; the answer is the first non-zero
-    word of the AND and its highest set bit.
-    """
-    def pack(m: np.ndarray) -> np.ndarray:
-        words = -(-m.shape[1] // 64)
-        padded = np.zeros((m.shape[0], words * 64), bool)
-        padded[:, : m.shape[1]] = m
-        return np.packbits(padded, axis=1, bitorder="big").view(">u8").astype(np.uint64)
-
-    pt, ps = pack(t_member), pack(s_member)
-    out = np.empty((len(pt), len(ps)), np.int64)
-    for lo in range(0, len(pt), chunk):
-        both = pt[lo: lo + chunk, None, :] & ps[None, :, :]  # (c, S, W)
-        nonzero = both != 0
-        word = nonzero.argmax(axis=2)
-        bits = np.take_along_axis(both, word[..., None], axis=2)[..., 0]
-        hi, lo32 = (bits >> np.uint64(32)).astype(np.float64), (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
-        top = np.where(hi > 0, np.frexp(hi)[1] + 31, np.frexp(lo32)[1] - 1)  # index of highest set bit
-        res = word * 64 + (63 - top)
-        out[lo: lo + chunk] = np.where(nonzero.any(axis=2), res, -1)
-    return out
-
-
-def _columns(tax: Taxonomy, *row_sets: np.ndarray) -> np.ndarray:
-    """Sorted synsets that are ancestors (or self) of any row: an upward-closed column set."""
-    return np.unique(np.concatenate([ancestor_entries(tax, r)[1] for r in row_sets]))
-
-
 def _over_shared_ancestors(tax, t_rows, s_rows, table_value, fill: float, reduce: np.ufunc,
                            add_target_distance: bool) -> np.ndarray:
     """[T, S]: ``reduce`` over the ancestors a of each target of ``table[a, s]`` (plus the
@@ -350,21 +320,28 @@ def _lch(tax, t_rows, s_rows, ic=None) -> np.ndarray:
 
 
 def _wup(tax, t_rows, s_rows, ic=None) -> np.ndarray:
-    cols = _columns(tax, t_rows, s_rows)
-    t_up, s_up = _up_distances(tax, t_rows, cols), _up_distances(tax, s_rows, cols)
-    # NLTK's LCS: greatest min_depth, then smallest name; the target itself wins a tie.
-    order = np.lexsort((tax.name_rank[cols], -tax.min_depth[cols]))
-    first = _first_shared(np.isfinite(t_up[:, order]), np.isfinite(s_up[:, order]))
-    lcs = order[first]  # column of the LCS, (T, S); first >= 0: all nouns share entity.n.01
-    t_col = np.searchsorted(cols, t_rows)
-    t_in_lcs_set = np.isfinite(s_up[:, t_col].T) & (
-        tax.min_depth[cols[t_col]][:, None] == tax.min_depth[cols[lcs]])
-    lcs = np.where(t_in_lcs_set, t_col[:, None], lcs)
+    # NLTK's LCS: the shared ancestor of lowest `lcs_rank`; the target itself wins a tie.
+    lcs = tax.lcs_order[
+        _over_shared_ancestors(tax, t_rows, s_rows, lambda a, d: tax.lcs_rank[a], np.inf, np.minimum, False)
+        .astype(np.int64)]
+    # Every shared ancestor is above a source, so the sources' ancestors are the only columns needed.
+    s_pos, s_anc, s_path = ancestor_entries(tax, s_rows, tax.anc_path)
+    cols = np.unique(s_anc)
+    s_table = np.full((len(cols), len(s_rows)), np.inf)  # [column, source]: NLTK's path length
+    s_table[np.searchsorted(cols, s_anc), s_pos] = s_path
+    t_pos, t_anc, t_path = ancestor_entries(tax, t_rows, tax.anc_path)
+    shared = np.isin(t_anc, cols)
+    t_table = np.full((len(t_rows), len(cols)), np.inf)  # [target, column]
+    t_table[t_pos[shared], np.searchsorted(cols, t_anc[shared])] = t_path[shared]
+    t_col = np.minimum(np.searchsorted(cols, t_rows), len(cols) - 1)
+    t_above_source = (cols[t_col] == t_rows)[:, None] & np.isfinite(s_table[t_col])
+    lcs = np.where(t_above_source & (tax.min_depth[t_rows][:, None] == tax.min_depth[lcs]), t_rows[:, None], lcs)
     # NLTK measures l1, l2 with shortest_path_distance, which may go over the LCS via a higher
     # ancestor (multiple inheritance): the precomputed anc_path, not the up-distance.
-    t_len = np.take_along_axis(_up_distances(tax, t_rows, cols, path=True), lcs, axis=1)
-    s_len = np.take_along_axis(_up_distances(tax, s_rows, cols, path=True), lcs.T, axis=1).T
-    depth = tax.max_depth[cols[lcs]] + 1.0
+    lcs_col = np.searchsorted(cols, lcs)
+    t_len = np.take_along_axis(t_table, lcs_col, axis=1)
+    s_len = s_table[lcs_col, np.arange(len(s_rows))]
+    depth = tax.max_depth[lcs] + 1.0
     return 2.0 * depth / (t_len + s_len + 2.0 * depth)
 
 
