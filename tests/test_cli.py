@@ -39,7 +39,7 @@ def test_similar_json_maps_trouser_to_jeans():
     assert trouser["gloss"] and bag["top"][0]["name"] in {"plastic bag", "backpack", "messenger bag", "mailbag", "purse"}
 
 
-HEAVY = ("torch", "sentence_transformers", "matplotlib", "scipy", "onnx", "onnxruntime", "nltk")
+HEAVY = ("torch", "tokenizers", "safetensors", "matplotlib", "scipy", "onnx", "onnxruntime", "nltk")
 
 
 # The first `similar` of a name list embeds its senses' glosses with the text model (the sense choice

