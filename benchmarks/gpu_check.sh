@@ -2,7 +2,8 @@
 # The GPU checks of issue 15, as one script for a machine with a CUDA GPU (at most ~10 minutes):
 # the CPU-vs-GPU feature agreement test, the feature benchmark at 224 px with its CUDA fp32, bf16
 # and fp16 rows and the effect of mixed precision on accuracy, then the suite's default (and its
-# closest peers) on caltech50 with features computed on the GPU.
+# closest peers) on caltech50 with features computed on the GPU, and the head problems (the default's
+# training, cross-validated logistic regression) timed on the CPU and on the GPU.
 #
 #   bash benchmarks/gpu_check.sh prepare   # here, with the project installed: fills .gpu-data/
 #   bash benchmarks/gpu_check.sh           # there: installs .gpu-data/wheels, runs the checks
@@ -12,7 +13,7 @@
 # split and the first 2k training items, the caltech50 folder, and an xz archive of this machine's
 # WordNet files and the text embeddings the caltech50 suite run reads, since the text model is too
 # large to carry). Results go to $OUT (or gpu-check-out/): test.log, features-gpu.md, suite.log,
-# suite-summary.md and suite-caltech50.csv.
+# suite-summary.md, suite-caltech50.csv and heads.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${GPU_DATA:-.gpu-data}
@@ -63,7 +64,7 @@ if [ -d "$DATA/wheels" ]; then
 fi
 if [ -f "$DATA/cache.tar.xz" ]; then
   mkdir -p "$HEADSTART_CACHE" && tar -xJf "$DATA/cache.tar.xz" -C "$HEADSTART_CACHE"
-  export HEADSTART_WORDNET_DIR="$HEADSTART_CACHE/nltk_data/corpora/wordnet" HF_HUB_OFFLINE=1
+  export HEADSTART_WORDNET_DIR="$HEADSTART_CACHE/nltk_data/corpora/wordnet"
 fi
 FOLDER=${FOLDER:-$([ -d "$DATA/caltech50" ] && echo "$DATA/caltech50" || echo ../shared/datasets/caltech50)}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -80,3 +81,4 @@ timeout 200 python3 -m headstart --quiet suite --datasets "$FOLDER" --methods he
 echo "suite wall: $(( $(date +%s) - start )) s" | tee -a "$OUT/suite.log"
 cp /tmp/suite-gpu/summary.md "$OUT/suite-summary.md" || true
 cp /tmp/suite-gpu/*/results.csv "$OUT/suite-caltech50.csv" || true
+timeout 120 python3 benchmarks/heads.py --folder "$FOLDER" --shots 1,5,20 --seeds 3 2>&1 | tee "$OUT/heads.md" || true

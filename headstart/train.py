@@ -89,9 +89,10 @@ class HeadTraining:
         `evaluate(W, b)` is called at each epoch in `eval_epochs` (0 = the initial head) and at the
         last epoch; an empty training set returns the initial head unchanged.
         """
-        w = init[0].detach().clone().float().requires_grad_(True)
-        b = init[1].detach().clone().float().requires_grad_(True)
-        prior = (init[0].detach().clone(), init[1].detach().clone()) if prior is None else prior
+        device = features.device  # the head trains where the features are
+        w = init[0].detach().float().to(device, copy=True).requires_grad_(True)
+        b = init[1].detach().float().to(device, copy=True).requires_grad_(True)
+        prior = tuple(p.detach().float().to(device, copy=True) for p in (init if prior is None else prior))
         history: list[tuple[int, float]] = []
         eval_at = set(self.eval_epochs) | {self.epochs}
         if evaluate is not None and 0 in eval_at:
@@ -116,8 +117,8 @@ def logistic_regression(features: torch.Tensor, labels: torch.Tensor, n_classes:
     """Multinomial L2-regularised logistic regression (scikit-learn's objective:
     sum of cross-entropies + ||W||^2 / (2C), bias unpenalised), full-batch L-BFGS.
     features [N, D], labels [N] -> (W [C, D], b [C])."""
-    w = torch.zeros(n_classes, features.shape[1], requires_grad=True)
-    b = torch.zeros(n_classes, requires_grad=True)
+    w = torch.zeros(n_classes, features.shape[1], device=features.device, requires_grad=True)
+    b = torch.zeros(n_classes, device=features.device, requires_grad=True)
     optimiser = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, tolerance_grad=1e-6,
                                   tolerance_change=1e-9, history_size=20, line_search_fn="strong_wolfe")
 
@@ -137,7 +138,7 @@ def fold_ids(labels: torch.Tensor, n_folds: int) -> torch.Tensor:
     folds = torch.empty_like(labels)
     for c in labels.unique():
         members = (labels == c).nonzero().flatten()
-        folds[members] = torch.arange(len(members)) % n_folds
+        folds[members] = torch.arange(len(members), device=labels.device) % n_folds
     return folds
 
 
