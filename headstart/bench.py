@@ -31,7 +31,7 @@ from headstart.estimator import check_resolution
 from headstart.methods import create_method, execute
 from headstart.similarity import Evidence, names_resolutions
 from headstart.sources import load_source
-from headstart.train import EVAL_EPOCHS, accuracy, single_thread
+from headstart.train import EVAL_EPOCHS, accuracy
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
@@ -220,7 +220,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
             if not (m.needs_shots and shots == 0)]
     todo = [g for g in grid if (g[2].name, g[0], g[1]) not in done]
     new_file = not results.exists() or results.stat().st_size == 0
-    with results.open("a", newline="") as f, single_thread():
+    with results.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()

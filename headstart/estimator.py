@@ -31,7 +31,7 @@ from headstart.run import Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
-from headstart.train import Head, linear_head, single_thread, top1
+from headstart.train import Head, linear_head, top1
 
 
 class HeadStart:
@@ -114,9 +114,8 @@ class HeadStart:
             val_y = check_labels(validation[1], len(val_x), len(names))
             evaluate = lambda w, b: top1(val_x @ w.T + b, val_y)  # noqa: E731
         torch.manual_seed(self.random_state)
-        with single_thread():
-            plan = method.build(evidence, self.random_state)
-            (w, b), self.history_ = execute(plan, x, y, evaluate, self.epochs)
+        plan = method.build(evidence, self.random_state)
+        (w, b), self.history_ = execute(plan, x, y, evaluate, self.epochs)
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise UserError("training diverged (the head holds NaN or infinite values): check that the "
                             "features are finite, or lower the number of epochs")

@@ -13,7 +13,7 @@ import torch
 from headstart import transfer
 from headstart.errors import UserError
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
-from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression
+from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
 
 @dataclass
 class Plan:
@@ -32,11 +32,12 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
             eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]]]:
     """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
     empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one
-    (no entries without `evaluate`)."""
-    if not plan.trains or len(labels) == 0:
-        return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
-    training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
-    return training.fit(features, labels, plan.init, plan.prior, evaluate)
+    (no entries without `evaluate`). A head problem: it runs on one thread (`single_thread`)."""
+    with single_thread():
+        if not plan.trains or len(labels) == 0:
+            return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
+        training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
+        return training.fit(features, labels, plan.init, plan.prior, evaluate)
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,11 @@ def logreg_plan(evidence: Evidence, seed: int) -> Plan:
 
 
 def cross_validated_logreg(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> Head:
-    """Logistic regression with C from LOGREG_C_GRID by class-stratified cross-validation."""
+    """Logistic regression with C from LOGREG_C_GRID by class-stratified cross-validation (a head
+    problem: on one thread)."""
     fit = lambda x, y, c: logistic_regression(x, y, n_classes, c)  # noqa: E731
-    return fit(features, labels, cross_validate(features, labels, LOGREG_C_GRID, fit))
+    with single_thread():
+        return fit(features, labels, cross_validate(features, labels, LOGREG_C_GRID, fit))
 
 
 def typical_source_norm(evidence: Evidence) -> float:

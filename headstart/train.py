@@ -14,32 +14,12 @@ Head = tuple[torch.Tensor, torch.Tensor]
 EVAL_EPOCHS = (0, 1, 2, 5, 10, 20, 50, 100)  # where learning curves are sampled (0 = before training)
 
 
-_THREADS_OUTSIDE: list[int] = []  # the thread count around each open `single_thread`, outermost first
-
-
 @contextmanager
 def single_thread():
     """Head problems are tiny matrices: one thread beats several fighting over the cores (a
     5-shot logistic-regression cross-validation took 167 s on 2 busy threads, 3 s on one)."""
     previous = torch.get_num_threads()
-    _THREADS_OUTSIDE.append(previous)
     torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        _THREADS_OUTSIDE.pop()
-        torch.set_num_threads(previous)
-
-
-@contextmanager
-def threads_outside_heads():
-    """Inside `single_thread`, run big work that is not a head problem (the text model over
-    thousands of names) with the threads the program had outside it; elsewhere a no-op."""
-    if not _THREADS_OUTSIDE:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(_THREADS_OUTSIDE[0])
     try:
         yield
     finally:

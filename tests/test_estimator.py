@@ -188,3 +188,33 @@ def test_version_and_quiet(tmp_path):
     quiet = run_cli("--quiet", "init", "--classes", "cat,dog", "--unlabelled", images, "--out", tmp_path / "b")
     assert "it/s]" in noisy.stderr or "img/s]" in noisy.stderr or "batch/s]" in noisy.stderr
     assert "/s]" not in quiet.stderr
+
+
+def test_head_problems_run_on_one_thread_and_the_text_model_on_the_programs(tmp_path, monkeypatch):
+    """Head training is tiny matrices (one thread beats two fighting); the text model, reached from
+    `fit` through the similarities, is not (10,000 names: 17 s on one core, 9 s on two)."""
+    import headstart.similarity.text as text
+
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))  # nothing embedded yet: the model must run
+    encoding, evaluating, real_encode = [], [], text._encode
+
+    def spy_encode(texts, batch_size=256):
+        encoding.append(torch.get_num_threads())
+        return real_encode(texts, batch_size)
+
+    def spy_top1(logits, labels):  # the validation accuracy: evaluated inside head training
+        evaluating.append(torch.get_num_threads())
+        return 0.0
+
+    monkeypatch.setattr(text, "_encode", spy_encode)
+    monkeypatch.setattr(headstart.estimator, "top1", spy_top1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x, y = torch.randn(4, 1280), torch.tensor([0, 0, 1, 1])
+        HeadStart("efficientnet-lite0", method="text", epochs=2).fit(x, y, ["cat", "dog"], validation=(x, y))
+        assert encoding and set(encoding) == {2}
+        assert evaluating and set(evaluating) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

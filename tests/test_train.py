@@ -1,8 +1,7 @@
 import numpy as np
 import torch
 
-from headstart.train import (HeadTraining, accuracy, cross_validate, fold_ids, logistic_regression, single_thread,
-                             threads_outside_heads)
+from headstart.train import HeadTraining, accuracy, cross_validate, fold_ids, logistic_regression
 
 
 def blobs(n_per_class=20, dim=5, seed=0):
@@ -55,20 +54,3 @@ def test_cross_validation_prefers_the_candidate_that_generalises():
     assert cross_validate(x, y, ["bad", "good"], fit) == "good"
     assert cross_validate(x[:3], y[:3], ["first", "second"], fit) == "first"  # one per class: no folds
 
-
-def test_work_outside_head_problems_gets_the_programs_threads_back():
-    """The text model runs inside `fit`'s single-thread region; it must get the program's cores
-    (10,000 names took 17 s on one thread, 9 s on two) and hand the single thread back."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with threads_outside_heads():
-            assert torch.get_num_threads() == 2  # outside any head region: untouched
-        with single_thread():
-            assert torch.get_num_threads() == 1
-            with threads_outside_heads():
-                assert torch.get_num_threads() == 2
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)

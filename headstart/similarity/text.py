@@ -45,10 +45,7 @@ def embed(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
 
 
 def _encode(texts: list[str], batch_size: int = 256) -> np.ndarray:
-    from headstart.train import threads_outside_heads
-
-    with threads_outside_heads():  # `fit` builds heads on one thread; 10k names took 17 s there, 9 s on two
-        return _encoder().encode(texts, batch_size)
+    return _encoder().encode(texts, batch_size)
 
 
 def embed_each(texts: Sequence[str], store: str) -> np.ndarray:
