@@ -5,9 +5,10 @@ trains every head on the CPU today, on one thread.
 
     python benchmarks/heads.py [--folder ../shared/datasets/caltech50] [--shots 1,5,20] [--seeds 3]
 
-The features are extracted once (cached) at the model's resolution; each (shots, seed) task is
-then solved on the CPU under `single_thread` (as `fit` and `bench` do) and, when CUDA is present,
-on the GPU with the same tensors moved there. Reported per shots: median seconds of the default's
+The features are extracted once (cached) at the model's resolution; each (shots, seed) task's plan
+(names and similarities) is built once, then its head problems are solved on the CPU (on one thread,
+as `execute` and `cross_validated_logreg` always run) and, when CUDA is present, on the GPU with the
+same tensors moved there. Reported per shots: median seconds of the default's
 plan and training, and of `cross_validated_logreg`; test accuracy on each device; the largest
 difference between the two devices' heads.
 """
@@ -27,7 +28,7 @@ from headstart.data.features import FeatureCache
 from headstart.methods import create_method, cross_validated_logreg, execute
 from headstart.runtime import configure
 from headstart.similarity import Evidence
-from headstart.train import accuracy, single_thread
+from headstart.train import accuracy
 
 
 def timed(fn, device: torch.device):
@@ -40,12 +41,12 @@ def timed(fn, device: torch.device):
     return time.perf_counter() - start, out
 
 
-def solve(x, y, test_x, test_y, evidence, device: torch.device) -> dict:
-    """The default's head and logistic regression on `device`: seconds, accuracy, heads (on the CPU)."""
+def solve(plan, x, y, test_x, test_y, n_classes: int, device: torch.device) -> dict:
+    """The default's head (from its `plan`) and logistic regression on `device`: seconds, accuracy,
+    heads (on the CPU)."""
     x, y, test_x, test_y = (t.to(device) for t in (x, y, test_x, test_y))
-    plan = create_method("headstart").build(evidence, 0)  # names and similarities: CPU work either way
     default_s, (head, _) = timed(lambda: execute(plan, x, y), device)
-    logreg_s, logreg = timed(lambda: cross_validated_logreg(x, y, int(y.max()) + 1), device)
+    logreg_s, logreg = timed(lambda: cross_validated_logreg(x, y, n_classes), device)
     return {"default_s": default_s, "logreg_s": logreg_s,
             "default_acc": accuracy(*head, test_x, test_y), "logreg_acc": accuracy(*logreg, test_x, test_y),
             "heads": [t.cpu() for t in (*head, *logreg)]}
@@ -74,14 +75,10 @@ def main() -> None:
         for seed in range(args.seeds):
             idx = few_shot_indices(data.train.labels, shots, seed)
             x, y = train.get(idx, progress=False), torch.from_numpy(data.train.labels[idx])
-            evidence = Evidence(source, data.class_names, x, y)
+            plan = create_method("headstart").build(Evidence(source, data.class_names, x, y), 0)
             for device in devices:
                 torch.manual_seed(seed)
-                if device.type == "cpu":
-                    with single_thread():
-                        runs["cpu"].append(solve(x, y, test_x, test_y, evidence, device))
-                else:
-                    runs[device.type].append(solve(x, y, test_x, test_y, evidence, device))
+                runs[device.type].append(solve(plan, x, y, test_x, test_y, len(data.class_names), device))
         for name, results in runs.items():
             diff = max(float((a - b).abs().max()) for r, c in zip(results, runs["cpu"])
                        for a, b in zip(r["heads"], c["heads"]))
