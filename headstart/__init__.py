@@ -16,4 +16,3 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'headstart' has no attribute {name!r}")
-

@@ -38,8 +38,9 @@ def combine(w_src: torch.Tensor, b_src: torch.Tensor, weights: torch.Tensor,
     """The seed paper's transfer: W[t] = sum_k A[t, k] W_src[k], b[t] = sum_k A[t, k] b_src[k].
 
     w_src: [C_src, D]; b_src: [C_src]; weights: A [C_tgt, C_src] (rows sum to 1), mostly zero, as
-    `top_k_weights` makes them: the product is sparse (a dense A would be slower this way). match_norm: averaging dissimilar rows shrinks them, so rescale each new row
-    (and its bias) to the weighted mean norm of the source rows it came from.
+    `top_k_weights` makes them: the product is sparse (a dense A would be slower this way).
+    match_norm: averaging dissimilar rows shrinks them, so rescale each new row (and its bias) to the
+    weighted mean norm of the source rows it came from.
     Returns (W [C_tgt, D], b [C_tgt]).
     """
     weights = weights.to_sparse()  # top-k rows: the product skips the zeros (3x faster at 10,000 x 1000)
