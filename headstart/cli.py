@@ -370,6 +370,8 @@ def suite(
     seeds: int = typer.Option(10, min=1, max=10_000, help="seeds per dataset (at most 5 on caltech50)"),
     resolution: int = typer.Option(224, min=16, max=1024, help="input size in pixels"),
     test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
+    unlabelled: int = typer.Option(0, min=0, help="training images per seed also given without labels "
+                                                   "(the default recentres on them)"),
     out: Path = typer.Option(Path("suite-out"), help="output folder (one bench folder per dataset; resumes)"),
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
@@ -380,7 +382,8 @@ def suite(
 
     _compute()
     config = SuiteConfig(model=model, shots=_int_list(shots, "--shots"), seeds=seeds, resolution=resolution,
-                         test_size=test_size, device=device, backend=backend, precision=precision, out=str(out))
+                         test_size=test_size, unlabelled=unlabelled, device=device, backend=backend,
+                         precision=precision, out=str(out))
     if datasets:
         config.datasets = _csv_list(datasets)
     if methods:

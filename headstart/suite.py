@@ -33,6 +33,7 @@ class SuiteConfig:
     resolution: int | None = 224
     test_size: int | None = None
     epochs: int = 100
+    unlabelled: int = 0  # training images per seed given without labels (the default recentres on them)
     device: str | None = None  # where features are computed; not a result setting
     backend: str | None = None
     precision: str | None = None  # fp32 (default) or bf16 / fp16 autocast
@@ -60,8 +61,8 @@ def run_suite(config: SuiteConfig, progress: bool = True, announce=None) -> Path
         bench = BenchConfig(model=config.model, dataset=dataset, methods=list(config.methods),
                             shots=list(config.shots), seeds=min(config.seeds, DEFAULT_SEEDS.get(name, config.seeds)),
                             resolution=config.resolution, test_size=config.test_size, epochs=config.epochs,
-                            device=config.device, backend=config.backend, precision=config.precision,
-                            out=str(out / name))
+                            unlabelled=config.unlabelled, device=config.device, backend=config.backend,
+                            precision=config.precision, out=str(out / name))
         csvs.append(run_bench(bench, progress=progress, announce=announce))
         write_report(out / name)
     return write_report(out, csvs)

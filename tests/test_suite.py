@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from headstart.errors import UserError
@@ -32,3 +34,14 @@ def test_suite_inputs_are_checked_before_any_work(tmp_path):
     assert slug("../shared/datasets/caltech50/") == "caltech50"
     with pytest.raises(UserError, match="device"):
         run_suite(SuiteConfig(datasets=["fashion-mnist"], device="tpu", out=str(tmp_path / "S")))
+
+
+def test_the_suite_gives_each_bench_its_unlabelled_images_and_never_mixes_counts(tmp_path):
+    config = SuiteConfig(datasets=["fashion-mnist"], methods=["headstart"], shots=[0], seeds=1, resolution=32,
+                         test_size=30, epochs=3, unlabelled=20, device="cpu", backend="torch", out=str(tmp_path / "S"))
+    run_suite(config, progress=False)
+    settings = json.loads((tmp_path / "S" / "fashion-mnist" / "run.json").read_text())["settings"]
+    assert settings["unlabelled"] == 20
+    config.unlabelled = 0  # the same folder with another count: refused, not mixed into the old rows
+    with pytest.raises(UserError, match="another configuration"):
+        run_suite(config, progress=False)
