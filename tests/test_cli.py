@@ -106,3 +106,11 @@ def test_similar_follows_an_overrides_file(tmp_path):
     result = json.loads(headstart("similar", "--classes", "Bag", "--measure", "wup", "--top", "1",
                                   "--overrides", tmp_path / "map.txt", "--json").stdout)
     assert result["targets"][0]["synset"] == "bag.n.06" and "override" in result["targets"][0]["how"]
+
+
+def test_suite_passes_its_unlabelled_images_on_to_each_bench(tmp_path):
+    result = headstart("suite", "--datasets", "fashion-mnist", "--methods", "headstart", "--shots", "0", "--seeds", "1",
+                       "--resolution", "32", "--test-size", "30", "--unlabelled", "20", "--device", "cpu",
+                       "--backend", "torch", "--out", tmp_path / "S")
+    assert "on fashion-mnist" in result.stdout
+    assert json.loads((tmp_path / "S" / "fashion-mnist" / "run.json").read_text())["settings"]["unlabelled"] == 20
