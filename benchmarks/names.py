@@ -45,7 +45,7 @@ from headstart.similarity import Evidence, resolutions, source_texts
 from headstart.similarity import senses as S
 from headstart.similarity.mixed import mixed_rows
 from headstart.similarity.resolve import resolve_classes
-from headstart.similarity.text import text_matrix
+from headstart.similarity.text import text_array
 from headstart.similarity.wordnet import wordnet_matrix
 from headstart.train import accuracy
 
@@ -176,7 +176,7 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
     remap[keep] = torch.arange(len(keep))
     x, y = test_x[mask], remap[test_y[mask]]
     wordnet = wordnet_matrix([resolved[i].synset_id for i in keep], source.labels, "lin")
-    text = text_matrix([resolved[i].text for i in keep], source_texts(source))
+    text = torch.from_numpy(text_array([resolved[i].text for i in keep], source_texts(source)))
     w_src, b_src = (t.detach().float() for t in (source.head.weight, source.head.bias))
 
     def acc(sim):

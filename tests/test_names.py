@@ -151,21 +151,21 @@ def test_calibrate_keeps_order_and_takes_the_reference_scale():
 def test_mixed_rows_per_class(lite0):
     from headstart.similarity import similarity, source_texts
     from headstart.similarity.mixed import calibrate
-    from headstart.similarity.text import text_matrix
+    from headstart.similarity.text import text_array
     from headstart.similarity.wordnet import MEASURES, wordnet_matrix
 
     names = ["garfield", "Faces_easy", "flamingo_head", "qwzx"]
     evidence = Evidence.names_only(lite0, names, {})
-    text = text_matrix(["garfield", "qwzx"], source_texts(lite0))
+    text = text_array(["garfield", "qwzx"], source_texts(lite0))
     for measure in MEASURES:
         rows = similarity(measure, evidence)
         wordnet = wordnet_matrix(["face.n.01", "flamingo.n.01"], lite0.labels, measure)
         assert rows.shape == (4, 1000) and (rows >= 0).all()
         assert torch.equal(rows[1:3], wordnet)
-        assert torch.allclose(rows[[0, 3]], torch.from_numpy(calibrate(text.numpy(), wordnet.numpy())))
+        assert torch.allclose(rows[[0, 3]], torch.from_numpy(calibrate(text, wordnet.numpy())))
     # the text family is unchanged: embeddings of the raw names
     assert torch.equal(similarity("text", evidence),
-                       text_matrix(["garfield", "Faces easy", "flamingo head", "qwzx"], source_texts(lite0)))
+                       torch.from_numpy(text_array(["garfield", "Faces easy", "flamingo head", "qwzx"], source_texts(lite0))))
 
 
 def test_sources_without_synset_labels_get_text_rows_against_their_names():
@@ -173,9 +173,9 @@ def test_sources_without_synset_labels_get_text_rows_against_their_names():
 
     from headstart import SourceModel
     from headstart.similarity import similarity
-    from headstart.similarity.text import text_matrix
+    from headstart.similarity.text import text_array
 
     source = SourceModel.from_module(nn.Sequential(nn.Linear(4, 3)), labels=["tabby cat", "purse", "truck"])
     rows = similarity("lin", Evidence.names_only(source, ["cat", "Bag"], {}))
-    assert torch.allclose(rows, text_matrix(["cat", "bag"], ["tabby cat", "purse", "truck"]))
+    assert torch.allclose(rows, torch.from_numpy(text_array(["cat", "bag"], ["tabby cat", "purse", "truck"])))
     assert rows[0].argmax() == 0 and rows[1].argmax() == 1

@@ -6,14 +6,11 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from headstart.cache import cache_root, keep
-
-if TYPE_CHECKING:
-    import torch
 
 EMBEDDING_DIM = 384
 
@@ -80,9 +77,3 @@ def text_array(target_texts: Sequence[str], source_texts: Sequence[str]) -> np.n
     """Cosine similarity of embeddings, clipped at 0: float32 [len(targets), len(sources)]."""
     return np.maximum(embed(target_texts) @ embed(source_texts).T, 0)
 
-
-def text_matrix(target_texts: Sequence[str], source_texts: Sequence[str]) -> torch.Tensor:
-    """``text_array`` as a torch tensor."""
-    import torch
-
-    return torch.from_numpy(text_array(target_texts, source_texts))
