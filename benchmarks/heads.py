@@ -1,7 +1,7 @@
 """Head problems on the CPU and on a GPU: how long the default's head training and the
 logistic-regression peer (cross-validated C) take on the features of a few-shot task, and whether
 the two devices give the same heads. Evidence for moving heads to the GPU (issue 15); headstart
-trains every head on the CPU today, on one thread.
+trains each head where its features are (on the CPU today), on one thread.
 
     python benchmarks/heads.py [--folder ../shared/datasets/caltech50] [--shots 1,5,20] [--seeds 3]
 
@@ -9,8 +9,8 @@ The features are extracted once (cached) at the model's resolution; each (shots,
 (names and similarities) is built once, then its head problems are solved on the CPU (on one thread,
 as `execute` and `cross_validated_logreg` always run) and, when CUDA is present, on the GPU with the
 same tensors moved there. Reported per shots: median seconds of the default's
-plan and training, and of `cross_validated_logreg`; test accuracy on each device; the largest
-difference between the two devices' heads.
+training (its plan built beforehand, untimed) and of `cross_validated_logreg`; test accuracy on
+each device; the largest difference between the two devices' heads.
 """
 
 from __future__ import annotations

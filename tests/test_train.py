@@ -53,4 +53,3 @@ def test_cross_validation_prefers_the_candidate_that_generalises():
 
     assert cross_validate(x, y, ["bad", "good"], fit) == "good"
     assert cross_validate(x[:3], y[:3], ["first", "second"], fit) == "first"  # one per class: no folds
-
