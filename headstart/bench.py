@@ -28,7 +28,8 @@ from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
-from headstart.methods import create_method, execute
+from headstart.methods import create_method, fit_head
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence, names_resolutions
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy
@@ -76,10 +77,17 @@ def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_images, size=min(count, n_images), replace=False))
 
 
-def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.ndarray) -> dict:
+def naming_recipe(methods) -> Recipe:
+    """The recipe whose naming constants resolve the class names for every method of a bench (they
+    share one resolution): the one passed to a method that takes a recipe, else the default."""
+    return next((m.recipe for m in methods if "recipe" in m.options), DEFAULT_RECIPE)
+
+
+def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.ndarray, naming: Recipe) -> dict:
     """Everything that changes a result row besides (method, shots, seed): a resumed bench must
     have exactly these, or its old rows would be relabelled as the new configuration's."""
     return {"model": source.cache_key(resolution), "dataset": data.key, "resolution": resolution,
+            "naming": naming.naming().as_dict(),
             "test_images": len(test_idx), "test_subset_seed": TEST_SUBSET_SEED, "epochs": config.epochs,
             "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled,
             "overrides": dict(sorted(config.overrides.items())),
@@ -88,7 +96,7 @@ def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.nd
 
 def config_id(shared: dict, method) -> str:
     """Short id of the shared settings plus one method's options: the `config` column of its rows."""
-    text = json.dumps({"settings": shared, "method": method.name, "options": method.options}, sort_keys=True)
+    text = json.dumps({"settings": shared, "method": method.name, "options": method.json_options()}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -188,14 +196,15 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     resolution = check_resolution(config.resolution or source.resolution)
     if max(config.shots) == 0 and any(m.needs_shots for m in methods):
         raise UserError(f"{', '.join(m.name for m in methods if m.needs_shots)} need labelled images: add shots >= 1")
-    resolved = names_resolutions(source, data.class_names, config.overrides)
+    naming = naming_recipe(methods)
+    resolved = names_resolutions(source, data.class_names, config.overrides, naming)
     if announce is not None:
         announce(resolved)
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: pass a folder for the results")
     test_idx = test_indices(data.test.labels, config.test_size)
-    shared = settings(config, source, data, resolution, test_idx)
+    shared = settings(config, source, data, resolution, test_idx, naming)
     ids = {m.name: config_id(shared, m) for m in methods}
     results = out / "results.csv"
     done = read_done(results, ids, read_previous_settings(out), shared)
@@ -232,13 +241,12 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
                 evidence_for[(shots, seed)] = Evidence(
                     source, data.class_names, train_cache.get(idx, progress=False),
                     torch.from_numpy(data.train.labels[idx]), config.overrides,
-                    unlabelled=train_cache.get(unlabelled[seed], progress=False) if config.unlabelled else None)
+                    unlabelled=train_cache.get(unlabelled[seed], progress=False) if config.unlabelled else None,
+                    recipe=naming)
             evidence = evidence_for[(shots, seed)]
             start = time.perf_counter()
-            torch.manual_seed(seed + TRAIN_SEED_OFFSET)
-            plan = method.build(evidence, seed + TRAIN_SEED_OFFSET)
-            _, history = execute(plan, evidence.features, evidence.labels,
-                                 lambda w, b: accuracy(w, b, test_x, test_y), config.epochs, config.eval_epochs)
+            _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, config.epochs,
+                                     lambda w, b: accuracy(w, b, test_x, test_y), config.eval_epochs)
             seconds = time.perf_counter() - start
             for i, (epoch, acc) in enumerate(history):
                 writer.writerow({"model": config.model, "dataset": config.dataset, "method": method.name,

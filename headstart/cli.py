@@ -362,13 +362,16 @@ def report(
 
 @app.command()
 def suite(
-    model: str = MODEL_OPTION,
-    datasets: str = typer.Option(None, help="comma-separated datasets (fashion-mnist, image folders, CSVs; "
-                                            "default: fashion-mnist and ../shared/datasets/{cifar10-small,caltech50})"),
-    methods: str = typer.Option(None, help="comma-separated methods (default: every peer and headstart)"),
-    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class"),
-    seeds: int = typer.Option(10, min=1, max=10_000, help="seeds per dataset (at most 5 on caltech50)"),
-    resolution: int = typer.Option(224, min=16, max=1024, help="input size in pixels"),
+    suite_file: Optional[Path] = typer.Argument(None, help="a suite file (JSON), e.g. benchmarks/suites/nine.json"),
+    model: str = typer.Option(None, help="source model (default: the suite file's, else efficientnet-lite0)"),
+    datasets: str = typer.Option(None, help="comma-separated datasets (fashion-mnist, image folders, CSVs) "
+                                            "instead of a suite file"),
+    methods: str = typer.Option(None, help="comma-separated methods (default: the file's, else every peer and "
+                                           "headstart)"),
+    shots: str = typer.Option(None, help="comma-separated shots per class (default: the file's, else 0,1,2,5,10,20)"),
+    seeds: Optional[int] = typer.Option(None, min=1, max=10_000, help="seeds per dataset (default: the file's, "
+                                                                         "else 10)"),
+    resolution: Optional[int] = typer.Option(None, min=16, max=1024, help="input size in pixels (default 224)"),
     test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
     unlabelled: int = typer.Option(0, min=0, help="training images per seed also given without labels "
                                                    "(the default recentres on them)"),
@@ -378,16 +381,20 @@ def suite(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """The multi-dataset suite: the default against every peer on each dataset, one report."""
-    from headstart.suite import SuiteConfig, run_suite
+    from headstart.suite import adhoc_suite, load_suite, run_suite, suite_config
 
+    if (suite_file is None) == (datasets is None):
+        raise UserError("pass a suite file (e.g. benchmarks/suites/nine.json) or --datasets, not both")
     _compute()
-    config = SuiteConfig(model=model, shots=_int_list(shots, "--shots"), seeds=seeds, resolution=resolution,
-                         test_size=test_size, unlabelled=unlabelled, device=device, backend=backend,
-                         precision=precision, out=str(out))
-    if datasets:
-        config.datasets = _csv_list(datasets)
-    if methods:
-        config.methods = _csv_list(methods)
+    spec = load_suite(suite_file) if suite_file else adhoc_suite(_csv_list(datasets))
+    overrides = {"model": model, "methods": methods and _csv_list(methods),
+                 "shots": shots and _int_list(shots, "--shots"), "seeds": seeds, "resolution": resolution,
+                 "test_size": test_size}
+    spec.update({k: v for k, v in overrides.items() if v is not None})
+    if seeds is not None:  # the command line's count holds for every dataset
+        spec["datasets"] = [{"dataset": e["dataset"]} for e in spec["datasets"]]
+    config = suite_config(spec, unlabelled=unlabelled, device=device, backend=backend, precision=precision,
+                          out=str(out))
     path = run_suite(config, progress=_PROGRESS, announce=_print_resolutions)
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"report: {path.resolve()}")

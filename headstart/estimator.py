@@ -26,7 +26,7 @@ from headstart.backends import resolve as resolve_placement
 from headstart.data.features import extract
 from headstart.data.loading import loader_of
 from headstart.errors import UserError
-from headstart.methods import create_method, execute
+from headstart.methods import create_method, fit_head
 from headstart.run import Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
@@ -75,7 +75,7 @@ class HeadStart:
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        names_resolutions(self.source_model(), names, self.overrides)
+        names_resolutions(self.source_model(), names, self.overrides, method.recipe)
 
     def fit(self, images=None, labels=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
@@ -105,7 +105,7 @@ class HeadStart:
             x = self._features(images) if features is None else check_features(features, source.feature_dim)
             y = check_labels(labels, len(x), len(names))
         pool = None if unlabelled is None else self._features(unlabelled)
-        evidence = Evidence(source, names, x, y, self.overrides, pool)
+        evidence = Evidence(source, names, x, y, self.overrides, pool, method.recipe)
         self.resolved_ = resolutions(evidence)  # printed by the CLI
         self.resolutions_ = [r.as_dict() for r in self.resolved_]
         evaluate = None
@@ -113,13 +113,11 @@ class HeadStart:
             val_x = self._features(validation[0])
             val_y = check_labels(validation[1], len(val_x), len(names))
             evaluate = lambda w, b: top1(val_x @ w.T + b, val_y)  # noqa: E731
-        torch.manual_seed(self.random_state)
-        plan = method.build(evidence, self.random_state)
-        (w, b), self.history_ = execute(plan, x, y, evaluate, self.epochs)
+        (w, b), self.history_, plan = fit_head(method, evidence, self.random_state, self.epochs, evaluate)
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise UserError("training diverged (the head holds NaN or infinite values): check that the "
                             "features are finite, or lower the number of epochs")
-        self.classes_, self.method_options_, self.record_ = names, dict(method.options), dict(plan.record)
+        self.classes_, self.method_options_, self.record_ = names, method.json_options(), dict(plan.record)
         self.backbone_state_ = None
         if self.full_finetune:
             if images is None or is_feature_array(images):

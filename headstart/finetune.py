@@ -144,13 +144,12 @@ def method_head(method, source: SourceModel, class_names: Sequence[str], overrid
     """The head-only stage of `headstart fit` as a function of the training features
     ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
     features alone (so the validation images never leak into it), then trained as `fit` trains it."""
-    from headstart.methods import execute
+    from headstart.methods import fit_head
     from headstart.similarity import Evidence
 
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
-        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}))
-        plan = method.build(evidence, seed)
-        return execute(plan, features, labels, epochs=epochs)[0]
+        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}), recipe=method.recipe)
+        return fit_head(method, evidence, seed, epochs)[0]
 
     return fit
 

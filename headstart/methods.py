@@ -4,7 +4,6 @@ trains. The bench, `fit` and `init` all pick methods from this registry."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -12,18 +11,20 @@ import torch
 
 from headstart import transfer
 from headstart.errors import UserError
-from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
+from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
+from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, resolutions, similarity
 from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
 
 @dataclass
 class Plan:
-    """init: the head before training; prior/prior_strength: the L2 pull during training;
+    """init: the head before training; prior/prior_strength: the L2 pull during training (a number,
+    or one per class [C]);
     trains: False for closed-form heads (logistic regression), which are final as they are;
     record: what the method decided (families per class, fallbacks, constants), kept in run.json."""
 
     init: Head
     prior: Head | None = None
-    prior_strength: float = 0.0
+    prior_strength: float | torch.Tensor = 0.0
     trains: bool = True
     record: dict = field(default_factory=dict)
 
@@ -38,6 +39,15 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
             return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
         training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
         return training.fit(features, labels, plan.init, plan.prior, evaluate)
+
+
+def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100, evaluate=None,
+             eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]], Plan]:
+    """The one way a head is fitted (by `fit`, the bench and fine-tuning): the method's plan from the
+    evidence, then `execute`d on the evidence's labelled features -> (head, history, plan)."""
+    plan = method.build(evidence, seed)
+    head, history = execute(plan, evidence.features, evidence.labels, evaluate, epochs, eval_epochs)
+    return head, history, plan
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,18 @@ class Method:
     def description(self) -> str:
         return self.kind.description
 
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe this method runs with (the default for methods that take none): its naming
+        constants resolve the class names."""
+        return self.options.get("recipe", DEFAULT_RECIPE)
+
     def build(self, evidence: Evidence, seed: int) -> Plan:
         return self.kind.build(evidence, seed, **self.options)
+
+    def json_options(self) -> dict:
+        """The options as run.json and the bench's configuration id hold them (a recipe as a dict)."""
+        return {k: v.as_dict() if isinstance(v, Recipe) else v for k, v in self.options.items()}
 
 
 METHODS: dict[str, MethodKind] = {}
@@ -97,6 +117,8 @@ def create_method(name: str, **options) -> Method:
     if unknown:
         valid = ", ".join(kind.defaults) or "none"
         raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    if isinstance(options.get("recipe"), dict):  # as run.json holds it
+        options = {**options, "recipe": Recipe.from_dict(options["recipe"])}
     return Method(kind, {**kind.defaults, **options})
 
 
@@ -164,18 +186,6 @@ for _family in FAMILIES:
     _register_family(_family)
 
 
-# The default averages the transferred heads of several semantic families: which similarity (a
-# WordNet measure, or text) suits a task is unknown in advance and differs between tasks (Lin is best
-# on Fashion-MNIST names only, text and jcn on caltech50). Names only, nothing corrects a family's
-# offsets on the target domain and the mean of all seven hedges best. With labelled images the head
-# is recentred on them and trained, and path, jcn and text start it best: the path-length family, an
-# information-content one and the text one, where the seven count WordNet six times. Both were chosen
-# on the suite's three datasets, the second among the 99 subsets of 3 to 7 families by the mean at 1
-# and 2 shots on seeds 0-4, and checked on seeds 5-9 (docs/results/suite-research.md).
-SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
-SHOT_FAMILIES = ("path", "jcn", "text")
-
-
 def averaged_head(evidence: Evidence, families=SEMANTIC_FAMILIES, top_k: int = 3) -> Head:
     """Mean over `families` of the top-k transferred heads (W [C, D], b [C]), summed one at a time:
     with 10,000 classes a head is 51 MB, seven stacked twice that again."""
@@ -187,48 +197,53 @@ def averaged_head(evidence: Evidence, families=SEMANTIC_FAMILIES, top_k: int = 3
     return w / len(families), b / len(families)
 
 
-def names_help(head: Head, evidence: Evidence, alpha: float = 0.1) -> bool:
-    """Whether the names-only head predicts the training shots better than chance — a held-out test,
-    since it never saw them: a likelihood-ratio test of the head's log-likelihood (at its best
-    temperature, so a well-ranked but mis-scaled head is not rejected) against the uniform one, at
-    level `alpha`. Names that say nothing ('blorf') or mislead (each class named as another) stay at
-    or below chance and fail it; unlike a count of hits, good names pass at one shot."""
-    from scipy import stats
+def exact_source_classes(evidence: Evidence) -> dict[int, int]:
+    """Class index -> source index for classes whose name resolved to a source class itself: its
+    exact synset (or source label), no part (``flamingo_head`` is not the flamingo), and no other
+    class of the task on the same source class."""
+    position = {label: i for i, label in enumerate(evidence.source.labels)}
+    found = {c: position.get(r.synset_id) for c, r in enumerate(resolutions(evidence))
+             if r.source != "text" and r.part is None}
+    found = {c: s for c, s in found.items() if s is not None}
+    taken = [s for s in found.values()]
+    return {c: s for c, s in found.items() if taken.count(s) == 1}
 
-    logits = evidence.features @ head[0].T + head[1]
-    rows = torch.arange(len(evidence.labels))
-    spread = logits.std().clamp_min(1e-6)
-    temperatures = spread * torch.logspace(-2, 2, 41)
-    best = max(torch.log_softmax(logits / t, dim=1)[rows, evidence.labels].sum().item() for t in temperatures)
-    ratio = 2 * (best - len(rows) * math.log(1 / evidence.n_classes))
-    return ratio > stats.chi2.ppf(1 - alpha, df=1)
+
+def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict[int, int]]:
+    """The head the names give (recentred on the target images when there are any) and the classes
+    that start from their own source row."""
+    families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
+    head = averaged_head(evidence, tuple(families), recipe.top_k)
+    exact = exact_source_classes(evidence) if recipe.exact_rows else {}
+    head = transfer.with_rows(head, source_head(evidence), exact)
+    mean_feature = evidence.target_mean()
+    if mean_feature is not None:
+        head = transfer.recentre(*head, mean_feature)
+    return head, exact
 
 
 @register("headstart", False,
-          "default: the mean of the top-3 transferred heads of the path, jcn and text families (of all "
-          "seven semantic families with names only), biases recentred on the target images (labelled "
-          "or not), trained with it as L2 prior (strength 1/N); logistic regression when a held-out "
-          "likelihood test says the names do not help",
-          families=SHOT_FAMILIES, names_only_families=SEMANTIC_FAMILIES, top_k=3, prior_weight=1.0,
-          imprint_share=0.0, alpha=0.1)
-def headstart_plan(evidence: Evidence, seed: int, families, names_only_families, top_k: int,
-                   prior_weight: float, imprint_share: float, alpha: float) -> Plan:
-    if len(evidence.labels) == 0:
-        families = names_only_families
-    head = averaged_head(evidence, tuple(families), top_k)
-    mean_feature = evidence.target_mean()
-    record = {"families": list(families), "top_k": top_k, "recentred": mean_feature is not None}
-    if mean_feature is not None:
-        head = transfer.recentre(*head, mean_feature)
+          "default: the mean of the top-3 transferred heads of the path, jcn and text families (of all seven "
+          "semantic families with names only), a class named as a source class starting from that row, "
+          "biases recentred on the target images; with labelled images each class trusts the names as far "
+          "as they predicted its shots (never seen by them): it starts between the names' and the imprinted "
+          "row and is pulled toward the names' row in proportion (headstart.recipe.Recipe)",
+          recipe=DEFAULT_RECIPE)
+def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
+    head, exact = names_head(evidence, recipe)
+    families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
+    record = {"families": list(families), "top_k": recipe.top_k, "recentred": evidence.target_mean() is not None,
+              "source_rows": {evidence.class_names[c]: evidence.source.labels[s] for c, s in exact.items()}}
     if len(evidence.labels) == 0:  # names only
         return Plan(head, record=record)
-    if not names_help(head, evidence, alpha):
-        return Plan(logreg_plan(evidence, seed).init, trains=False,
-                    record={**record, "fallback": "logreg: the names did not predict the training images "
-                                                  "better than chance"})
+    logits = evidence.features @ head[0].T + head[1]
+    trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
     init = head
-    if imprint_share:
-        init = transfer.blend(head, imprint_plan(evidence, seed).init, imprint_share)
-    strength = prior_weight / len(evidence.labels)
-    return Plan(init, prior=head, prior_strength=strength,
-                record={**record, "imprint_share": imprint_share, "prior_strength": strength})
+    if recipe.imprint_start:
+        init = transfer.mix_rows(head, imprint_plan(evidence, seed).init, trust)
+    strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
+    record.update(task_trust=round(task_trust, 4),
+                  trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
+                  why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
+                      f"{100 * task_trust:.0f} % of the way from chance to certainty")
+    return Plan(init, prior=head, prior_strength=strength, record=record)

@@ -50,7 +50,8 @@ def accuracy(w: torch.Tensor, b: torch.Tensor, features: torch.Tensor, labels: t
 
 @dataclass
 class HeadTraining:
-    """Full-batch Adam on cross-entropy + strength/2 * ||(W, b) - prior||^2 (mean over samples).
+    """Full-batch Adam on cross-entropy (mean over samples) + sum_c strength_c / 2 * ||(W_c, b_c) - prior_c||^2,
+    prior_strength a number (every class alike) or one per class [C].
 
     The prior term keeps the transferred head as a prior, not only a starting point: with few
     samples the data term alone pulls the head anywhere that separates them.
@@ -58,7 +59,7 @@ class HeadTraining:
 
     epochs: int = 100
     lr: float = 1e-3
-    prior_strength: float = 0.0
+    prior_strength: float | torch.Tensor = 0.0
     eval_epochs: Sequence[int] = EVAL_EPOCHS
 
     def fit(self, features: torch.Tensor, labels: torch.Tensor, init: Head, prior: Head | None = None,
@@ -79,12 +80,15 @@ class HeadTraining:
             history.append((0, evaluate(w.detach(), b.detach())))
         if len(labels) == 0:
             return (w.detach(), b.detach()), history
+        strength = torch.as_tensor(self.prior_strength, dtype=torch.float32).to(device).expand(len(b))
+        pulled = bool((strength > 0).any())
         optimiser = torch.optim.Adam([w, b], lr=self.lr)
         for epoch in range(1, self.epochs + 1):
             optimiser.zero_grad()
             loss = nn.functional.cross_entropy(features @ w.T + b, labels)
-            if self.prior_strength > 0:
-                loss = loss + 0.5 * self.prior_strength * ((w - prior[0]).pow(2).sum() + (b - prior[1]).pow(2).sum())
+            if pulled:
+                distance = (w - prior[0]).pow(2).sum(dim=1) + (b - prior[1]).pow(2)
+                loss = loss + 0.5 * (strength * distance).sum()
             loss.backward()
             optimiser.step()
             if evaluate is not None and epoch in eval_at:

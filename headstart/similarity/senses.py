@@ -11,9 +11,9 @@ and two weighted similarities:
   ``noun.food``, ``noun.person`` ...) is among the *other* class names of the task, each
   spread over its own senses by the first term (Laplace-smoothed): among animals, ``crayfish``
   is the animal, not the food;
-* ``CLOSENESS_WEIGHT * closeness(s)``: Wu-Palmer similarity to the nearest source class (through
+* ``closeness_weight * closeness(s)``: Wu-Palmer similarity to the nearest source class (through
   the best shared ancestor): image classes are things a photo shows, as the source classes are;
-* ``GLOSS_WEIGHT * coherence(s)``: how well the sense's lemmas and gloss, read by the text model,
+* ``gloss_weight * coherence(s)``: how well the sense's lemmas and gloss, read by the text model,
   fit the other names of the task, each read through its closest sense (``sibling_coherence``):
   beside ``orange`` and ``apple``, ``kiwi`` is the fruit; beside ``emu`` and ``penguin``, the bird.
 
@@ -35,18 +35,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity.lexicon import Lexicon
 from headstart.similarity.wordnet import Taxonomy, ancestor_entries
 
 if TYPE_CHECKING:  # torch is imported where images are scored: the names-only path runs without it
     import torch
 
-# Weights of source closeness (in [0, 1]) and sibling coherence (a mean of cosines) against the
-# log-probabilities: the best on the tune half of tests/data/senses.csv that changes no class of
-# the suite's datasets (benchmarks/names.py), see docs/results/names.md.
-CLOSENESS_WEIGHT = 4.0
-GLOSS_WEIGHT = 8.0
-LEXFILE_SMOOTHING = 1.0  # pseudo-count per lexicographer file in the siblings' distribution
+# The weights of the terms (closeness_weight, gloss_weight, lexfile_smoothing) come from the recipe
+# (headstart.recipe): chosen on the tune half of tests/data/senses.csv (benchmarks/names.py), see
+# docs/results/names.md.
 # Longer lists skip the text term: it embeds every candidate sense (10,000 names: 14,023 texts, about 75 s
 # on 2 cores the first time), and no benchmarked task is that large to show that it pays there.
 MAX_COHERENCE_NAMES = 1000
@@ -100,10 +98,11 @@ def name_log_prior(senses: list[Sense]) -> np.ndarray:
     return np.log(p)
 
 
-def sibling_log_context(lex: Lexicon, senses_per_name: list[list[Sense]]) -> list[np.ndarray]:
+def sibling_log_context(lex: Lexicon, senses_per_name: list[list[Sense]], smoothing: float = 1.0) -> list[np.ndarray]:
     """Per name, [len(senses)] log P(lexfile of s | the other names), leave-one-out.
 
-    Each name spreads one unit over the lexicographer files of its senses by ``name_log_prior``."""
+    Each name spreads one unit over the lexicographer files of its senses by ``name_log_prior``;
+    `smoothing` is the pseudo-count of each file."""
     n_files = len(lex.lexnames)
     spread = np.zeros((len(senses_per_name), n_files))
     for i, senses in enumerate(senses_per_name):
@@ -114,7 +113,7 @@ def sibling_log_context(lex: Lexicon, senses_per_name: list[list[Sense]]) -> lis
     out = []
     for i, senses in enumerate(senses_per_name):
         others = total - spread[i]
-        p = (others + LEXFILE_SMOOTHING) / (n_named - spread[i].sum() + LEXFILE_SMOOTHING * n_files)
+        p = (others + smoothing) / (n_named - spread[i].sum() + smoothing * n_files)
         out.append(np.log(p[[lex.lexfile[s.row] for s in senses]]) if senses else np.zeros(0))
     return out
 
@@ -185,10 +184,10 @@ TERMS = ("WordNet's frequency", "the other class names", "closeness to the sourc
 
 
 def names_terms(lex: Lexicon, tax: Taxonomy, senses_per_name: list[list[Sense]],
-                source_rows: np.ndarray | None) -> list[np.ndarray]:
+                source_rows: np.ndarray | None, recipe: Recipe = DEFAULT_RECIPE) -> list[np.ndarray]:
     """Per name, [len(senses), 4] the four weighted terms of each candidate's names-only score
-    (see TERMS; their sum is the score, higher is likelier)."""
-    context = sibling_log_context(lex, senses_per_name)
+    (see TERMS; their sum is the score, higher is likelier), weighted by the recipe."""
+    context = sibling_log_context(lex, senses_per_name, recipe.lexfile_smoothing)
     flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
     closeness = (source_closeness(tax, flat, source_rows) if source_rows is not None
                  else np.zeros(len(flat)))
@@ -198,7 +197,8 @@ def names_terms(lex: Lexicon, tax: Taxonomy, senses_per_name: list[list[Sense]],
         mine = slice(at, at + len(senses))
         at += len(senses)
         prior = name_log_prior(senses) if senses else np.zeros(0)
-        out.append(np.stack([prior, ctx, CLOSENESS_WEIGHT * closeness[mine], GLOSS_WEIGHT * coherence[mine]], axis=1))
+        out.append(np.stack([prior, ctx, recipe.closeness_weight * closeness[mine],
+                             recipe.gloss_weight * coherence[mine]], axis=1))
     return out
 
 

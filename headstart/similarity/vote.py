@@ -1,7 +1,8 @@
 """Images choose among a class's credible senses.
 
-Each candidate sense of an ambiguous class gives a different transferred row (the default
-head's recipe: Lin, top-3 source rows). The sense whose row, beside the other classes' rows,
+Each candidate sense of an ambiguous class gives a different transferred row (the recipe's
+``vote_measure`` and ``vote_top_k``: Lin, top-3 source rows, the best single names-only head on
+Fashion-MNIST, docs/results/suite-research.md). The sense whose row, beside the other classes' rows,
 explains the class's training images best — the highest sum of log p(class | image) — wins,
 added to its names-only score (a log-probability), so one clear image outweighs a weak names-only
 preference and a confusing image does not overturn a strong one. Only training images (and
@@ -16,28 +17,25 @@ import numpy as np
 import torch
 
 from headstart import transfer
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity.lexicon import lexicon
 from headstart.similarity.resolve import Resolution
 from headstart.similarity.senses import image_scores
 from headstart.similarity.wordnet import taxonomy, wordnet_matrix
 
-# One WordNet measure compares the candidate senses' rows: Lin top-3, the best single names-only
-# head on Fashion-MNIST (docs/results/suite-research.md).
-VOTE_MEASURE, VOTE_TOP_K = "lin", 3
-
 
 def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple[torch.Tensor, torch.Tensor],
                base_similarity: torch.Tensor, features: torch.Tensor, labels: torch.Tensor,
-               unlabelled: torch.Tensor | None = None) -> list[Resolution]:
+               unlabelled: torch.Tensor | None = None, recipe: Recipe = DEFAULT_RECIPE) -> list[Resolution]:
     """Re-choose the sense of every class with several credible senses by its images.
 
     source_labels: S WordNet ids; head: source (W [S, D], b [S]); base_similarity: [C, S] the
-    current rows of every class (VOTE_MEASURE); features [N, D] / labels [N]: training images;
-    unlabelled: [M, D] or None. -> the resolutions, changed where the images chose another sense.
+    current rows of every class (the recipe's vote_measure); features [N, D] / labels [N]: training
+    images; unlabelled: [M, D] or None. -> the resolutions, changed where the images chose another sense.
     """
     tax, lex = taxonomy(), lexicon()
     w_src, b_src = (t.detach().float() for t in head)
-    base_w, base_b = transfer.combine(w_src, b_src, transfer.top_k_weights(base_similarity, VOTE_TOP_K))
+    base_w, base_b = transfer.combine(w_src, b_src, transfer.top_k_weights(base_similarity, recipe.vote_top_k))
     has_unlabelled = unlabelled is not None and len(unlabelled) > 0
     out = []
     for c, res in enumerate(resolved):
@@ -46,8 +44,8 @@ def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple
             out.append(res)
             continue
         rows = np.array([row for row, _, _ in res.options])
-        sim = wordnet_matrix([tax.names[r] for r in rows], source_labels, VOTE_MEASURE)
-        w, b = transfer.combine(w_src, b_src, transfer.top_k_weights(sim, VOTE_TOP_K))
+        sim = wordnet_matrix([tax.names[r] for r in rows], source_labels, recipe.vote_measure)
+        w, b = transfer.combine(w_src, b_src, transfer.top_k_weights(sim, recipe.vote_top_k))
         evidence = image_scores(torch.cat([w, b[:, None]], dim=1), base_w, base_b, c,
                                 features.float(), labels, unlabelled.float() if has_unlabelled else None)
         total = np.array([score for _, score, _ in res.options]) + evidence.double().numpy()

@@ -1,0 +1,188 @@
+"""Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
+
+    python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
+    python benchmarks/lodo.py choose SUITE.json DIR --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
+
+`grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
+(a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
+the bench's own few-shot subsets and test sets, and appends one row per (recipe, dataset, shots,
+seed) to DIR/grid.csv (final accuracy; resumable: done rows are skipped).
+
+`choose` reads those rows and the fixed peers' rows of a suite run (SUITE_DIR/<dataset>/results.csv),
+and for each dataset d picks the recipe that scores best on the *other* datasets (choosing seeds),
+then reports that recipe on d (checking seeds): the held-out table. The score of a recipe on a set
+of datasets is the mean over datasets and shots of its margin over the best fixed peer of each
+(dataset, shots) cell, minus `--worst-weight` times the mean shortfall below the worst-placed peer
+(a recipe that loses a cell to any peer pays for it). It also prints the recipe chosen on all
+datasets (the candidate default) and its table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from headstart.bench import TRAIN_SEED_OFFSET, test_indices
+from headstart.data import few_shot_indices, load_dataset
+from headstart.data.features import FeatureCache
+from headstart.methods import create_method, fit_head
+from headstart.recipe import DEFAULT_RECIPE, Recipe
+from headstart.similarity import Evidence
+from headstart.sources import load_source
+from headstart.suite import load_suite, slug
+from headstart.train import accuracy
+
+PEERS = ("logreg", "imprint", "zero", "text", "lin", "path", "jcn")
+GRID_COLUMNS = ["recipe", "dataset", "shots", "seed", "accuracy"]
+
+
+def seed_range(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
+def load_grid(path: str) -> dict[str, Recipe]:
+    """name -> recipe, from a JSON list of {"name": ..., field: value, ...} overrides of the default."""
+    out = {}
+    for entry in json.loads(Path(path).read_text()):
+        entry = dict(entry)
+        name = entry.pop("name")
+        out[name] = Recipe.from_dict({**DEFAULT_RECIPE.as_dict(), **entry})
+    return out
+
+
+def run_grid(suite: dict, recipes: dict[str, Recipe], seeds: list[int], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "grid.csv"
+    done = set()
+    if path.exists():
+        done = {(r["recipe"], r["dataset"], int(r["shots"]), int(r["seed"])) for r in csv.DictReader(path.open())}
+    new = not path.exists()
+    source = load_source(suite["model"])
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=GRID_COLUMNS)
+        if new:
+            writer.writeheader()
+        for entry in suite["datasets"]:
+            name, data = slug(entry["dataset"]), load_dataset(entry["dataset"])
+            resolution = suite["resolution"]
+            test_idx = test_indices(data.test.labels, suite.get("test_size"))
+            test_x = FeatureCache(source, data, "test", resolution).get(test_idx, progress=False)
+            test_y = torch.from_numpy(data.test.labels[test_idx])
+            cache = FeatureCache(source, data, "train", resolution)
+            for shots in suite["shots"]:
+                for seed in seeds:
+                    todo = [r for r in recipes if (r, name, shots, seed) not in done]
+                    if not todo or seed >= entry.get("seeds", suite["seeds"]):
+                        continue
+                    idx = few_shot_indices(data.train.labels, shots, seed)
+                    for recipe_name in todo:
+                        recipe = recipes[recipe_name]
+                        evidence = Evidence(source, data.class_names, cache.get(idx, progress=False),
+                                            torch.from_numpy(data.train.labels[idx]), recipe=recipe)
+                        method = create_method("headstart", recipe=recipe)
+                        _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, suite["epochs"],
+                                                 lambda w, b: accuracy(w, b, test_x, test_y), ())
+                        writer.writerow({"recipe": recipe_name, "dataset": name, "shots": shots, "seed": seed,
+                                         "accuracy": f"{history[-1][1]:.6f}"})
+                    f.flush()
+            print(f"{name} done", file=sys.stderr, flush=True)
+
+
+def peer_finals(suite_out: Path, datasets: list[str]) -> dict:
+    """(dataset, method, shots, seed) -> final accuracy of the fixed peers (and the committed default)."""
+    out = {}
+    for name in datasets:
+        for r in csv.DictReader((suite_out / name / "results.csv").open()):
+            if r["final"] == "1":
+                out[(name, r["method"], int(r["shots"]), int(r["seed"]))] = float(r["accuracy"])
+    return out
+
+
+def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[int]):
+    """(mean margin over the best peer, mean margin over each peer) for one recipe's cell."""
+    mine = [acc[(dataset, shots, s)] for s in seeds if (dataset, shots, s) in acc]
+    if not mine:
+        return None
+    by_peer = {}
+    for p in PEERS:
+        theirs = [peers.get((dataset, p, shots, s)) for s in seeds if (dataset, shots, s) in acc]
+        if all(t is not None for t in theirs):
+            by_peer[p] = 100 * (np.mean(mine) - np.mean(theirs))
+    return min(by_peer.values()) if by_peer else None, by_peer
+
+
+def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], worst_weight: float) -> float:
+    margins, shortfalls = [], []
+    for d in datasets:
+        for s in shots:
+            cell = cell_margins(acc, peers, d, s, seeds)
+            if cell and cell[0] is not None:
+                margins.append(cell[0])
+                shortfalls.append(max(0.0, -cell[0]))
+    return float(np.mean(margins) - worst_weight * np.mean(shortfalls)) if margins else -1e9
+
+
+def choose(args) -> None:
+    suite = load_suite(args.suite)
+    datasets = [slug(e["dataset"]) for e in suite["datasets"]]
+    rows = list(csv.DictReader((Path(args.grid_dir) / "grid.csv").open()))
+    by_recipe: dict[str, dict] = defaultdict(dict)
+    for r in rows:
+        by_recipe[r["recipe"]][(r["dataset"], int(r["shots"]), int(r["seed"]))] = float(r["accuracy"])
+    peers = peer_finals(Path(args.suite_out), datasets)
+    shots = [s for s in suite["shots"] if s > 0]
+    choosing, checking = seed_range(args.seeds), seed_range(args.check_seeds)
+    print("| held-out dataset | recipe chosen on the other eight | " +
+          " | ".join(f"{s}-shot margin vs best peer (worst peer)" for s in shots) + " |")
+    print("|---|---|" + "---:|" * len(shots))
+    for held in datasets:
+        others = [d for d in datasets if d != held]
+        best = max(by_recipe, key=lambda r: score(by_recipe[r], peers, others, shots, choosing, args.worst_weight))
+        cells = []
+        for s in shots:
+            cell = cell_margins(by_recipe[best], peers, held, s, checking)
+            if cell is None or cell[0] is None:
+                cells.append("–")
+                continue
+            worst = min(cell[1], key=cell[1].get)
+            cells.append(f"{cell[0]:+.1f} ({worst} {cell[1][worst]:+.1f})")
+        print(f"| {held} | {best} | " + " | ".join(cells) + " |")
+    ranked = sorted(by_recipe, key=lambda r: -score(by_recipe[r], peers, datasets, shots, choosing, args.worst_weight))
+    print("\nChosen on all datasets (choosing seeds), best first: " +
+          ", ".join(f"{r} ({score(by_recipe[r], peers, datasets, shots, choosing, args.worst_weight):+.2f})"
+                    for r in ranked[:8]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grid")
+    g.add_argument("suite")
+    g.add_argument("grid")
+    g.add_argument("--seeds", default="0-4")
+    g.add_argument("--out", required=True)
+    c = sub.add_parser("choose")
+    c.add_argument("suite")
+    c.add_argument("grid_dir")
+    c.add_argument("--suite-out", required=True)
+    c.add_argument("--seeds", default="0-4")
+    c.add_argument("--check-seeds", default="5-9")
+    c.add_argument("--worst-weight", type=float, default=1.0)
+    args = parser.parse_args()
+    if args.command == "grid":
+        torch.set_num_threads(1)
+        run_grid(load_suite(args.suite), load_grid(args.grid), seed_range(args.seeds), Path(args.out))
+    else:
+        choose(args)
+
+
+if __name__ == "__main__":
+    main()

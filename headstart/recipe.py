@@ -1,0 +1,98 @@
+"""The recipe: every tuned constant of the default method and of name resolution, in one place.
+
+A `Recipe` is frozen and passed in — to `HeadStart(recipe=...)`, to `create_method("headstart",
+recipe=...)`, to name resolution through `Evidence.recipe` — never changed by rewriting a module
+constant. It is recorded in run.json and is part of every cache key it affects (resolutions are
+cached per recipe; a bench's configuration id includes it). Benchmarks vary one with
+`dataclasses.replace(DEFAULT_RECIPE, ...)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
+NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Constants of the default method (``headstart``) and of name resolution.
+
+    Head from the names
+        families: similarity families whose top-k transferred heads are averaged when labelled
+        images are given; names_only_families: the same with names only. top_k: source rows per
+        family and class. exact_rows: a class whose name resolves to a source class itself (its
+        exact synset, no part such as ``_head``, no other class on it) starts from that source row.
+
+    Trust in the names (per class, from the shots the names head never saw)
+        trust_shrinkage: pseudo-shots pulling a class's own evidence toward the task's (one shot
+        per class is noisy). trust_power: the prior's strength grows as trust ** trust_power.
+
+    Training
+        prior_weight, prior_decay: the L2 pull toward the names head is
+        prior_weight * trust ** trust_power / N ** prior_decay for N labelled images (the data term
+        is a mean over them, so the pull weakens as shots grow). imprint_start: a class starts
+        from (trust * names row + (1 - trust) * imprinted row) — images lead where the names
+        predict them badly.
+
+    Name resolution (``headstart.similarity.senses`` and ``vote``)
+        closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
+        source classes, its gloss's fit with the other names, and the pseudo-count of the
+        siblings' lexicographer-file distribution. vote_measure, vote_top_k: the head the images
+        compare candidate senses with.
+    """
+
+    families: tuple[str, ...] = ("path", "jcn", "text")
+    names_only_families: tuple[str, ...] = SEMANTIC_FAMILIES
+    top_k: int = 3
+    exact_rows: bool = True
+    trust_shrinkage: float = 1.0
+    trust_power: float = 1.0
+    prior_weight: float = 1.0
+    prior_decay: float = 1.0
+    imprint_start: bool = True
+    closeness_weight: float = 4.0
+    gloss_weight: float = 8.0
+    lexfile_smoothing: float = 1.0
+    vote_measure: str = "lin"
+    vote_top_k: int = 3
+
+    def __post_init__(self) -> None:
+        from headstart.errors import UserError
+
+        object.__setattr__(self, "families", tuple(self.families))
+        object.__setattr__(self, "names_only_families", tuple(self.names_only_families))
+        if not self.families or not self.names_only_families:
+            raise UserError("a recipe needs at least one similarity family")
+        for name in ("top_k", "vote_top_k"):
+            if getattr(self, name) < 1:
+                raise UserError(f"recipe {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("trust_shrinkage", "trust_power", "prior_weight", "prior_decay", "closeness_weight",
+                     "gloss_weight", "lexfile_smoothing"):
+            if not getattr(self, name) >= 0:
+                raise UserError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (tuples as lists), as run.json and the bench's configuration id hold it."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Recipe":
+        """The recipe of `as_dict`; an unknown key is an error naming the known ones."""
+        from headstart.errors import UserError
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown recipe field {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def naming(self) -> "Recipe":
+        """The default recipe with this one's naming constants: what name resolution depends on (its
+        cache key), so recipes that differ elsewhere share their resolutions."""
+        return Recipe(**{name: getattr(self, name) for name in NAMING_FIELDS})
+
+
+DEFAULT_RECIPE = Recipe()
