@@ -209,13 +209,39 @@ def exact_source_classes(evidence: Evidence) -> dict[int, int]:
     return {c: s for c, s in found.items() if taken.count(s) == 1}
 
 
+def wordnet_coverage(evidence: Evidence) -> torch.Tensor:
+    """[C] in [0, 1]: how well WordNet places each class among the source classes — its path
+    similarity to the nearest one, 1 / (1 + distance), doubled and capped at 1 (1 up to one edge
+    away, 1/2 at three); 0 for a name that resolved to no synset. Needs no image."""
+    nearest = similarity("path", evidence).max(dim=1).values
+    named = torch.tensor([r.source != "text" for r in resolutions(evidence)])
+    return torch.where(named, (2 * nearest).clamp(max=1.0), torch.zeros_like(nearest))
+
+
+def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -> Head:
+    """The names' head from `families`: the mean of the WordNet families' top-k heads, mixed per class
+    with the text family's by WordNet's coverage of the class (`wordnet_coverage` **
+    recipe.coverage_power: where WordNet places a class far from every source class, text leads);
+    with coverage_power None, text is one family among the others."""
+    measures = tuple(f for f in families if f != "text")
+    if "text" not in families or not measures or recipe.coverage_power is None:
+        return averaged_head(evidence, families, recipe.top_k)
+    share = wordnet_coverage(evidence) ** recipe.coverage_power
+    return transfer.mix_rows(averaged_head(evidence, measures, recipe.top_k),
+                             transferred_head(evidence, "text", recipe.top_k), share)
+
+
 def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict[int, int]]:
     """The head the names give (recentred on the target images when there are any) and the classes
-    that start from their own source row."""
+    that start from their own source row (at the norm of the task's other rows, so that a full
+    source row does not outshout the averaged ones)."""
     families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
-    head = averaged_head(evidence, tuple(families), recipe.top_k)
+    head = family_head(evidence, tuple(families), recipe)
     exact = exact_source_classes(evidence) if recipe.exact_rows else {}
     head = transfer.with_rows(head, source_head(evidence), exact)
+    if exact and len(exact) < evidence.n_classes:
+        others = torch.tensor([c for c in range(evidence.n_classes) if c not in exact])
+        head = transfer.scale_rows(head, list(exact), head[0][others].norm(dim=1).mean())
     mean_feature = evidence.target_mean()
     if mean_feature is not None:
         head = transfer.recentre(*head, mean_feature)
@@ -238,12 +264,9 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
         return Plan(head, record=record)
     logits = evidence.features @ head[0].T + head[1]
     trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
-    init = head
-    if recipe.imprint_start:
-        init = transfer.mix_rows(head, imprint_plan(evidence, seed).init, trust)
     strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
     record.update(task_trust=round(task_trust, 4),
                   trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
                   why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
                       f"{100 * task_trust:.0f} % of the way from chance to certainty")
-    return Plan(init, prior=head, prior_strength=strength, record=record)
+    return Plan(head, prior=head, prior_strength=strength, record=record)

@@ -67,6 +67,17 @@ def with_rows(head: tuple[torch.Tensor, torch.Tensor], source: tuple[torch.Tenso
     return w, b
 
 
+def scale_rows(head: tuple[torch.Tensor, torch.Tensor], rows: list[int],
+               norm: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A copy of head (W [C, D], b [C]) whose listed rows are rescaled, bias with weight, to the given norm."""
+    w, b = head[0].clone(), head[1].clone()
+    if rows:
+        picked = torch.tensor(rows)
+        scale = norm / w[picked].norm(dim=1).clamp_min(1e-12)
+        w[picked], b[picked] = w[picked] * scale[:, None], b[picked] * scale
+    return w, b
+
+
 def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """p(label | x) [N] under softmax(logits / T), T the maximum-likelihood temperature on a
     log grid around the logits' spread: a well-ranked but mis-scaled head is judged by its
