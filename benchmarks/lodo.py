@@ -1,7 +1,7 @@
 """Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
 
     python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
-    python benchmarks/lodo.py choose SUITE.json DIR --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
+    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
 (a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
@@ -133,12 +133,12 @@ def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: 
 def choose(args) -> None:
     suite = load_suite(args.suite)
     datasets = [slug(e["dataset"]) for e in suite["datasets"]]
-    rows = list(csv.DictReader((Path(args.grid_dir) / "grid.csv").open()))
+    rows = [r for d in args.grid_dirs for r in csv.DictReader((Path(d) / "grid.csv").open())]
     by_recipe: dict[str, dict] = defaultdict(dict)
     for r in rows:
         by_recipe[r["recipe"]][(r["dataset"], int(r["shots"]), int(r["seed"]))] = float(r["accuracy"])
     peers = peer_finals(Path(args.suite_out), datasets)
-    shots = [s for s in suite["shots"] if s > 0]
+    shots = sorted({int(r["shots"]) for r in rows} & set(suite["shots"]))
     choosing, checking = seed_range(args.seeds), seed_range(args.check_seeds)
     print("| held-out dataset | recipe chosen on the other eight | " +
           " | ".join(f"{s}-shot margin vs best peer (worst peer)" for s in shots) + " |")
@@ -171,7 +171,7 @@ def main() -> None:
     g.add_argument("--out", required=True)
     c = sub.add_parser("choose")
     c.add_argument("suite")
-    c.add_argument("grid_dir")
+    c.add_argument("grid_dirs", nargs="+")
     c.add_argument("--suite-out", required=True)
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")

@@ -220,13 +220,14 @@ def wordnet_coverage(evidence: Evidence) -> torch.Tensor:
 
 def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -> Head:
     """The names' head from `families`: the mean of the WordNet families' top-k heads, mixed per class
-    with the text family's by WordNet's coverage of the class (`wordnet_coverage` **
-    recipe.coverage_power: where WordNet places a class far from every source class, text leads);
-    with coverage_power None, text is one family among the others."""
+    with the text family's by WordNet's coverage of the class (`wordnet_coverage` to the recipe's
+    coverage power, with or without labelled images: where WordNet places a class far from every
+    source class, text leads); with the power None, text is one family among the others."""
     measures = tuple(f for f in families if f != "text")
-    if "text" not in families or not measures or recipe.coverage_power is None:
+    power = recipe.coverage_power if len(evidence.labels) == 0 else recipe.shots_coverage_power
+    if "text" not in families or not measures or power is None:
         return averaged_head(evidence, families, recipe.top_k)
-    share = wordnet_coverage(evidence) ** recipe.coverage_power
+    share = wordnet_coverage(evidence) ** power
     return transfer.mix_rows(averaged_head(evidence, measures, recipe.top_k),
                              transferred_head(evidence, "text", recipe.top_k), share)
 
@@ -265,8 +266,15 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     logits = evidence.features @ head[0].T + head[1]
     trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
     strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
-    record.update(task_trust=round(task_trust, 4),
+    share = 1.0
+    if recipe.images_compete:  # the head shrinks toward zero (BiT's start) as far as the images out-predict the names
+        images = transfer.leave_one_out_prototype_logits(evidence.features, evidence.labels, evidence.n_classes)
+        share = transfer.names_share(logits, images, evidence.labels)
+        head = (share * head[0], share * head[1])
+    record.update(task_trust=round(task_trust, 4), names_share=round(share, 4),
                   trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
                   why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
-                      f"{100 * task_trust:.0f} % of the way from chance to certainty")
+                      f"{100 * task_trust:.0f} % of the way from chance to certainty"
+                      + (f"; the images alone (each left out) predicted them {'worse' if share > 0.5 else 'better'}: "
+                         f"the names keep {100 * share:.0f} % of the start" if recipe.images_compete else ""))
     return Plan(head, prior=head, prior_strength=strength, record=record)

@@ -88,6 +88,32 @@ def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -
     return log_p[log_p.sum(dim=1).argmax()].exp()
 
 
+def leave_one_out_prototype_logits(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """What the images alone predict of each labelled sample without it: the cosine of the sample
+    with each class's mean normalised feature, its own class's mean taken without it (-1 when the
+    class has no other sample, as at one shot). features: [N, D]; labels: [N] -> logits [N, C]."""
+    unit = nn.functional.normalize(features.float(), dim=1)
+    sums = torch.zeros(n_classes, features.shape[1]).index_add_(0, labels, unit)
+    logits = unit @ nn.functional.normalize(sums, dim=1).T
+    others = torch.bincount(labels, minlength=n_classes)[labels] - 1
+    own = (unit * nn.functional.normalize(sums[labels] - unit, dim=1)).sum(dim=1)
+    logits[torch.arange(len(labels)), labels] = torch.where(others > 0, own, torch.full_like(own, -1.0))
+    return logits
+
+
+def names_share(names_logits: torch.Tensor, image_logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The names' share of the evidence, in [0, 1]: P_names / (P_names + P_images), P the mean
+    probability of the right label at each head's best temperature, over the samples whose class
+    has another sample (the images' head predicts each leaving it out, so it has nothing to say of
+    a class's only sample); 1 when no class has two. [N, C], [N, C], [N] -> float."""
+    counted = torch.bincount(labels)[labels] > 1
+    if not counted.any():
+        return 1.0
+    names = best_temperature_probabilities(names_logits[counted], labels[counted]).mean().item()
+    images = best_temperature_probabilities(image_logits[counted], labels[counted]).mean().item()
+    return names / max(names + images, 1e-12)
+
+
 def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
                 shrinkage: float = 1.0) -> tuple[torch.Tensor, float]:
     """How well a head predicts labelled samples it never saw, per class, in [0, 1].

@@ -102,14 +102,17 @@ def expected_names_head(evidence, families, recipe, exact):
 
 
 @pytest.mark.parametrize("recipe", [Recipe(), Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
-                                                     trust_power=2.0)])
+                                                     trust_power=2.0, images_compete=False)])
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = create_method("headstart", recipe=recipe).build(evidence, 0)
     exact = {fashion.class_names.index(name): lite0.labels.index(label) for name, label in plan.record["source_rows"].items()}
     assert set(exact) == {0, 5}  # 'T-shirt/top' and 'Sandal' are ImageNet classes
     prior = expected_names_head(evidence, recipe.families, recipe, exact)
-    assert torch.allclose(plan.prior[0], prior[0]) and torch.allclose(plan.prior[1], prior[1], atol=1e-5)
+    share = plan.record["names_share"]  # the names' share of the evidence against the images alone
+    assert 0 < share < 1 if recipe.images_compete else share == 1
+    assert torch.allclose(plan.prior[0], share * prior[0], atol=1e-6)
+    assert torch.allclose(plan.prior[1], share * prior[1], atol=1e-5)
     assert plan.init[0].equal(plan.prior[0]) and plan.init[1].equal(plan.prior[1])  # it starts from its prior
     trust = torch.tensor([plan.record["trust"][name] for name in fashion.class_names])
     expected = recipe.prior_weight * trust ** recipe.trust_power / 50 ** recipe.prior_decay
@@ -148,6 +151,7 @@ def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
     row = lite0.labels.index(plan.record["source_rows"]["Sandal"])
     w_src, b_src = lite0.head.weight.detach(), lite0.head.bias.detach()
     mean_feature = evidence.features.mean(dim=0)
+    plan = create_method("headstart", recipe=Recipe(images_compete=False)).build(evidence, 0)  # one shot: share 1 anyway
     w, scale = plan.prior[0][sandal], plan.prior[0][sandal].norm() / w_src[row].norm()
     assert torch.allclose(w, scale * w_src[row])  # the source row, at the norm of the other rows
     assert torch.allclose(plan.prior[1][sandal], scale * b_src[row] - w @ mean_feature, atol=1e-5)
