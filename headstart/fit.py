@@ -29,7 +29,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
                resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
                device: str | None = None, backend: str | None = None, precision: str | None = None,
-               **options) -> FitResult:
+               method_options: dict | None = None) -> FitResult:
     """Fit a head for the classes of an image folder (train/ + test/ or val/ sub-folders, or a
     seeded split) and write the run (head + run.json + report.md) to `out`.
 
@@ -42,7 +42,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     data = load_image_folder(data_dir)
     estimator = HeadStart(model, method, resolution=resolution, epochs=epochs, overrides=overrides,
                           full_finetune=full_finetune, finetune_config=finetune_config, progress=progress,
-                          device=device, backend=backend, precision=precision, **options)
+                          device=device, backend=backend, precision=precision, method_options=method_options)
     source = estimator.source_model()
     resolution = resolution or source.resolution
     estimator.check(data.class_names, shots=int(np.bincount(data.train.labels, minlength=len(data.class_names)).min()))
@@ -84,11 +84,11 @@ def fit_report(out: Path, meta: RunMeta, data_dir) -> str:
 def init_head(model, class_names: Sequence[str], out: str | Path, method: str = "headstart",
               overrides: dict | None = None, unlabelled: str | Path | None = None, progress: bool = True,
               device: str | None = None, backend: str | None = None, precision: str | None = None,
-              **options) -> FitResult:
+              method_options: dict | None = None) -> FitResult:
     """A zero-shot head from class names alone (no labelled images) written as a run; `unlabelled`:
     a folder of target images without labels, which the default uses to recentre its biases."""
     estimator = HeadStart(model, method, overrides=overrides, progress=progress, device=device, backend=backend,
-                          precision=precision, **options)
+                          precision=precision, method_options=method_options)
     pool = None if unlabelled is None else UnlabelledImages(unlabelled)
     estimator.fit(None, None, class_names, unlabelled=pool)
     meta = estimator.run_meta()
@@ -100,5 +100,5 @@ def predict(run: str | Path | HeadStart, images: Sequence, top: int = 3) -> list
     """Top-`top` (class name, probability) for each image (PIL / uint8 arrays)."""
     estimator = run if isinstance(run, HeadStart) else HeadStart.load(run)
     probs = torch.from_numpy(estimator.predict_proba(images))
-    values, index = probs.topk(min(top, len(estimator.classes_)), dim=1)
-    return [[(estimator.classes_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
+    values, index = probs.topk(min(top, len(estimator.class_names_)), dim=1)
+    return [[(estimator.class_names_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]

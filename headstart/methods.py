@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Callable
 
 import torch
 
 from headstart import transfer
 from headstart.errors import UserError
+from headstart.params import Interval, Names, check_parameters
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
 from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
 
@@ -87,9 +89,20 @@ def register(name: str, needs_shots: bool, description: str, **defaults):
     return decorator
 
 
+# What each method option accepts, by name (an option means the same in every method that has it).
+OPTIONS = {
+    "top_k": [Interval(Integral, 1, None)],
+    "prior_weight": [Interval(Real, 0, None)],
+    "imprint_share": [Interval(Real, 0, 1)],
+    "alpha": [Interval(Real, 0, 1, open_low=True)],
+    "families": [Names(tuple(FAMILIES))],
+    "names_only_families": [Names(tuple(FAMILIES))],
+}
+
+
 def create_method(name: str, **options) -> Method:
-    """The method `name` with `options` overriding its defaults; unknown names or options are errors
-    that list the valid ones."""
+    """The method `name` with `options` overriding its defaults; unknown names or options, and
+    values outside an option's range (`OPTIONS`), are errors that list the valid ones."""
     if name not in METHODS:
         raise UserError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
     kind = METHODS[name]
@@ -97,6 +110,7 @@ def create_method(name: str, **options) -> Method:
     if unknown:
         valid = ", ".join(kind.defaults) or "none"
         raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    check_parameters(options, OPTIONS, f"method {name!r}")
     return Method(kind, {**kind.defaults, **options})
 
 

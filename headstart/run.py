@@ -31,6 +31,7 @@ from headstart.errors import UserError
 FORMAT, VERSION = "headstart-run", 2
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
+OPTIONAL_KEYS = {"labels"}
 
 
 @dataclass
@@ -50,6 +51,8 @@ class RunMeta:
     record: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # Added after version 2 was released, so optional: runs written before them still load.
+    labels: list | None = None
 
 
 @dataclass
@@ -136,10 +139,11 @@ def _read_meta(path: Path) -> RunMeta:
         raise _damaged(path, f"not a {FORMAT} version {VERSION} file; runs of older headstart versions must "
                              "be fitted again")
     names = {f.name for f in RunMeta.__dataclass_fields__.values()}
-    missing, extra = sorted(names - raw.keys()), sorted(raw.keys() - names - {"format", "version"})
+    missing = sorted(names - raw.keys() - OPTIONAL_KEYS)
+    extra = sorted(raw.keys() - names - {"format", "version"})
     if missing or extra:
         raise _damaged(path, f"missing keys {missing}" if missing else f"unknown keys {extra}")
-    meta = RunMeta(**{k: raw[k] for k in names})
+    meta = RunMeta(**{k: raw[k] for k in names & raw.keys()})
     checks = [
         (meta.model is None or isinstance(meta.model, str), "model must be a name or null"),
         (isinstance(meta.model_key, str), "model_key must be a string"),
@@ -155,6 +159,10 @@ def _read_meta(path: Path) -> RunMeta:
          "options, record and metrics must be objects"),
         (isinstance(meta.classes, list) and len(meta.classes) in (0, len(meta.class_names or []))
          and all(isinstance(c, dict) for c in meta.classes), "classes must list one object per class"),
+        (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
+         and len(meta.labels) == len(meta.class_names)
+         and len(set(map(repr, meta.labels))) == len(meta.labels)
+         and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
          and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE}, f"files must list {HEAD_FILE}"),
     ]

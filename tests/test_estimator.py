@@ -52,7 +52,8 @@ def test_fit_predict_and_probabilities(fitted, photos):
     proba = fitted.predict_proba(test_images)
     assert proba.shape == (len(test_images), 5) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert np.array_equal(fitted.predict(test_images), proba.argmax(axis=1))
-    assert fitted.classes_ == names and fitted.head_.weight.shape == (5, 1280)
+    assert fitted.class_names_ == names and list(fitted.classes_) == [0, 1, 2, 3, 4]
+    assert fitted.head_.weight.shape == (5, 1280)
     assert fitted.score(test_images, test_labels) >= 0.6  # chance is 0.2
     assert [c["name"] for c in fitted.resolutions_] == names and fitted.record_
 
@@ -69,7 +70,7 @@ def test_save_and_load_round_trip(fitted, photos, tmp_path):
     _, _, test_images, _, names = photos
     fitted.save(tmp_path / "run")
     loaded = HeadStart.load(tmp_path / "run")
-    assert loaded.classes_ == names and loaded.resolution_ == R
+    assert loaded.class_names_ == names and list(loaded.classes_) == [0, 1, 2, 3, 4] and loaded.resolution_ == R
     assert np.allclose(loaded.predict_proba(test_images), fitted.predict_proba(test_images), atol=1e-6)
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["model"] == "efficientnet-lite0" and meta["record"] == fitted.record_
@@ -107,7 +108,7 @@ def test_names_only_fit_and_methods_that_need_images():
 @pytest.mark.parametrize("call, message", [
     (lambda c, x, y: c.fit(x, y, ["only"]), "at least two classes"),
     (lambda c, x, y: c.fit(x, y, ["cat", "Cat"]), "duplicate class names"),
-    (lambda c, x, y: c.fit(x, y + 5, ["cat", "dog"]), "class indices in 0..1"),
+    (lambda c, x, y: c.fit(x, y + 5, ["cat", "dog", "car"]), "3 class names for 2 distinct labels"),
     (lambda c, x, y: c.fit(x, y[:1], ["cat", "dog"]), "one per image"),
     (lambda c, x, y: c.fit(x.astype(np.float64)[:, :, :, 0].reshape(len(x), -1)[:, :7], y, ["cat", "dog"]),
      r"features must be an array \[N, 1280\]"),
