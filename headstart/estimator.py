@@ -34,7 +34,7 @@ from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
-from headstart.train import Head, linear_head, top1
+from headstart.train import Head, HeadTraining, linear_head, top1
 
 
 # What each constructor parameter accepts (checked when fitting, as scikit-learn does): values
@@ -296,18 +296,26 @@ class HeadStart:
 
     # -- saving -----------------------------------------------------------------------------------
 
-    def run_meta(self, metrics: dict | None = None) -> RunMeta:
+    def run_meta(self, metrics: dict | None = None, data: str | None = None) -> RunMeta:
+        """What run.json records. data: where the training images came from (None: arrays in memory)."""
+        from headstart import __version__
+
         source = self.source_
+        training = {"epochs": self.epochs, "learning_rate": HeadTraining.lr, "seed": self.random_state,
+                    "data": data}
         return RunMeta(model=source.spec, model_key=self.model_key_, resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
-                       options=self.method_options_,
-                       classes=self.resolutions_, record=self.record_, metrics=dict(metrics or {}))
+                       options=self.method_options_, classes=self.resolutions_, record=self.record_,
+                       metrics=dict(metrics or {}), training=training,
+                       versions={"headstart": __version__, "torch": torch.__version__})
 
-    def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None) -> Path:
-        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes."""
+    def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
+             data: str | None = None) -> Path:
+        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes.
+        data: where the training images came from, recorded in run.json."""
         self._check_fitted()
-        run = Run(self.run_meta(metrics), self.head_.weight.detach(), self.head_.bias.detach(),
+        run = Run(self.run_meta(metrics, data), self.head_.weight.detach(), self.head_.bias.detach(),
                   self.backbone_state_)
         return save_run(folder, run, report)
 
@@ -328,6 +336,11 @@ class HeadStart:
         if source.weights_key != meta.model_key or source.feature_dim != meta.feature_dim:
             raise UserError(f"{folder} was made with model {meta.model_key} ({meta.feature_dim} features), "
                             f"not {source.weights_key} ({source.feature_dim}): load it with that model")
+        if not (_close(source.mean, meta.mean) and _close(source.std, meta.std)):
+            # the head was fitted on features of the recorded normalisation: another shifts every prediction
+            raise UserError(f"{folder} was made with normalisation mean {meta.mean}, std {meta.std} (0-255 scale), "
+                            f"not mean {list(source.mean)}, std {list(source.std)}: pass a source with the "
+                            "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
         estimator = cls(source, meta.method, resolution=meta.resolution, device=device, backend=backend,
@@ -481,6 +494,10 @@ def json_labels(classes: np.ndarray) -> list:
     if not all(isinstance(v, (str, int, float)) for v in values):
         raise UserError("only string or number labels can be saved in a run folder")
     return values
+
+
+def _close(values, recorded) -> bool:
+    return all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(values, recorded))
 
 
 def _short_repr(value) -> str:

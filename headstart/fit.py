@@ -62,9 +62,9 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
             metrics["test_accuracy"] = estimator.score(data.test, test_y)
     out = Path(out)
     if distributed.is_main():  # one writer under torchrun
-        estimator.save(out, metrics, fit_report(out, estimator.run_meta(metrics), data_dir))
+        estimator.save(out, metrics, fit_report(out, estimator.run_meta(metrics), data_dir), data=str(data_dir))
     distributed.barrier()
-    return FitResult(out, estimator.run_meta(metrics), estimator)
+    return FitResult(out, estimator.run_meta(metrics, str(data_dir)), estimator)
 
 
 def fit_report(out: Path, meta: RunMeta, data_dir) -> str:

@@ -1,9 +1,11 @@
 """A fitted classifier on disk — the run folder that `headstart fit`, `init` and `HeadStart.save`
 write and `predict`, `export` and `HeadStart.load` read:
 
-    run.json            what the run is: model spec and weights key, resolution, normalisation,
-                        classes (with how each name was resolved), method, its options and record,
-                        metrics, and the list of the folder's files
+    run.json            what the run is, and the authority on it: model spec and weights key,
+                        resolution, normalisation, class names and labels (with how each name was
+                        resolved), method, its options and record, metrics, training settings
+                        (epochs, learning rate, seed, data), headstart and torch versions, and the
+                        list of the folder's files
     head.safetensors    weight [C, D], bias [C] (float32)
     backbone.safetensors  only when full fine-tuning changed the backbone
     report.md           a human-readable summary (fit)
@@ -31,7 +33,7 @@ from headstart.errors import UserError
 FORMAT, VERSION = "headstart-run", 2
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
-OPTIONAL_KEYS = {"labels"}
+OPTIONAL_KEYS = {"labels", "training", "versions"}
 
 
 @dataclass
@@ -53,6 +55,8 @@ class RunMeta:
     files: list[str] = field(default_factory=list)
     # Added after version 2 was released, so optional: runs written before them still load.
     labels: list | None = None
+    training: dict = field(default_factory=dict)  # epochs, learning_rate, seed, data
+    versions: dict = field(default_factory=dict)  # headstart, torch
 
 
 @dataclass
@@ -155,8 +159,8 @@ def _read_meta(path: Path) -> RunMeta:
          and all(isinstance(n, str) for n in meta.class_names)
          and len(set(meta.class_names)) == len(meta.class_names), "class_names must be >= 2 distinct strings"),
         (isinstance(meta.method, str), "method must be a string"),
-        (isinstance(meta.options, dict) and isinstance(meta.record, dict) and isinstance(meta.metrics, dict),
-         "options, record and metrics must be objects"),
+        (all(isinstance(v, dict) for v in (meta.options, meta.record, meta.metrics, meta.training, meta.versions)),
+         "options, record, metrics, training and versions must be objects"),
         (isinstance(meta.classes, list) and len(meta.classes) in (0, len(meta.class_names or []))
          and all(isinstance(c, dict) for c in meta.classes), "classes must list one object per class"),
         (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
