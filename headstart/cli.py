@@ -253,8 +253,9 @@ def export(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
 ) -> None:
-    """Export a run as a standalone model: input uint8 RGB images [N, R, R, 3] already resized to the
-    run's resolution R (run.json -> resolution), output probabilities [N, C]."""
+    """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
+    (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
+    resolution and preprocessing inside the file (ONNX metadata_props / TorchScript extra file)."""
     from headstart.estimator import HeadStart
     from headstart.export import export_onnx, export_torchscript
 
@@ -265,7 +266,7 @@ def export(
         path = export_onnx(estimator, _output_file(onnx, "--onnx"))
     else:
         path = export_torchscript(estimator, _output_file(torchscript, "--torchscript"))
-    typer.echo(f"wrote {path} (input uint8 [N, {estimator.resolution_}, {estimator.resolution_}, 3], "
+    typer.echo(f"wrote {path} (input uint8 [N, H, W, 3] of any size, resized to {estimator.resolution_} px inside; "
                f"output probabilities over {len(estimator.classes_)} classes)")
 
 

@@ -33,7 +33,7 @@ from headstart.params import Interval, Kind, ParameterError, check_parameters
 from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
-from headstart.sources.model import SourceModel
+from headstart.sources.model import SourceModel, resize_uint8_images
 from headstart.train import Head, HeadTraining, linear_head, top1
 
 
@@ -288,11 +288,28 @@ class HeadStart:
         return float((encode_labels(labels, self.classes_, len(predicted)).numpy() == predicted).mean())
 
     def to_module(self) -> nn.Module:
-        """The fitted classifier as a plain `nn.Module` (a copy): input uint8 RGB images
-        [N, R, R, 3] already resized to R = `resolution_`, output probabilities [N, C]; the model's
-        normalisation is inside. `.logits(images)` gives the logits."""
+        """The fitted classifier as a plain `nn.Module` (a copy): input decoded uint8 RGB images
+        [N, H, W, 3] of any size, output probabilities [N, C] in `classes_` order; resizing and
+        normalisation are inside, as `predict_proba` does them. `.logits(images)` gives the logits."""
         self._check_fitted()
-        return ImageClassifier(self.source_, self.head_, self.resolution_)
+        network = Network(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_)).eval().requires_grad_(False)
+        return ImageClassifier(network, self.resolution_, self.source_.mean, self.source_.std).eval()
+
+    def description(self) -> dict:
+        """What an exported model needs to say about itself: classes, input, preprocessing, output."""
+        from headstart import __version__
+
+        self._check_fitted()
+        return {"format": "headstart-export", "headstart": __version__, "model": self.source_.spec,
+                "model_key": self.model_key_, "class_names": list(self.class_names_),
+                "labels": json_labels(self.classes_), "resolution": self.resolution_,
+                "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
+                "output": "probabilities: float32 [N, C], columns in class_names order",
+                "preprocessing": {"resize": f"to {self.resolution_} x {self.resolution_} (aspect ratio not kept), "
+                                            "bilinear with antialiasing on float 0-255 values, clamped to 0..255; "
+                                            "done inside the model",
+                                  "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
+                                  "mean": list(self.source_.mean), "std": list(self.source_.std)}}
 
     # -- saving -----------------------------------------------------------------------------------
 
@@ -359,23 +376,38 @@ class HeadStart:
 
 
 class ImageClassifier(nn.Module):
-    """Backbone + head as one module: uint8 RGB images [N, R, R, 3] (already resized) -> probabilities
-    [N, C]. Normalisation ((x - mean) / std on the 0-255 scale) happens inside."""
+    """Backbone + head as one module: decoded uint8 RGB images [N, H, W, 3] of any size ->
+    probabilities [N, C]. Resizing to `resolution` (antialiased bilinear, as headstart resizes)
+    and normalisation ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
 
-    def __init__(self, source: SourceModel, head: nn.Linear, resolution: int):
+    def __init__(self, network: nn.Module, resolution: int, mean, std):
         super().__init__()
-        self.backbone = copy.deepcopy(source.backbone).eval()
-        self.head = copy.deepcopy(head).eval()
+        self.network = network  # normalised [N, 3, R, R] -> logits [N, C]
         self.resolution = resolution
-        self.register_buffer("mean", torch.tensor(source.mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(source.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
+        if images.dtype != torch.uint8:
+            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
+        if images.dim() != 4 or images.size(3) != 3:
+            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
+        x = (resize_uint8_images(images, self.resolution) - self.mean) / self.std
+        return self.network(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(images), dim=1)
+
+
+class Network(nn.Module):
+    """Backbone then head: normalised images [N, 3, R, R] -> logits [N, C]."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Linear):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x).flatten(1))
 
 
 # -- input checks and small helpers ----------------------------------------------------------------

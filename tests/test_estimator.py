@@ -78,24 +78,57 @@ def test_save_and_load_round_trip(fitted, photos, tmp_path):
     assert {"name", "synset", "source", "how", "alternatives"} <= set(meta["classes"][0])
 
 
-def test_to_module_onnx_and_torchscript_match_predict_proba(fitted, photos, tmp_path):
+def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
+    """ONNX (run by onnxruntime) and TorchScript on the decoded original files, of several sizes,
+    give `headstart predict`'s probabilities: resizing and normalisation are inside them."""
+    import onnx
     import onnxruntime
 
+    from headstart.data.folder import ImageFiles
+    from headstart.data.images import open_image
     from headstart.export import export_onnx, export_torchscript
+    from headstart.fit import predict
 
-    _, _, test_images, _, _ = photos
-    batch = np.stack(test_images).astype(np.uint8)  # already R x R
-    expected = fitted.predict_proba(test_images)
-    with torch.inference_mode():
-        assert np.abs(fitted.to_module()(torch.from_numpy(batch)).numpy() - expected).max() < 1e-4
+    originals = sorted((shared_dataset("caltech50") / "test").rglob("*.jpg"))[:3]
+    odd = tmp_path / "odd.png"  # taller than wide, larger than the resolution on one side only
+    open_image(originals[0]).resize((41, 150)).save(odd)
+    files = [*originals, odd]
+    expected = fitted.predict_proba(ImageFiles(files))
+    top = predict(fitted, ImageFiles(files), top=5)
+    assert [[name for name, _ in row] for row in top] == [[fitted.class_names_[i] for i in np.argsort(-p)] for p in expected]
     session = onnxruntime.InferenceSession(str(export_onnx(fitted, tmp_path / "m.onnx")))
-    (got,) = session.run(None, {"images": batch})
-    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.load(str(export_torchscript(fitted, tmp_path / "m.pt")))
-    with torch.inference_mode():
-        assert np.abs(scripted(torch.from_numpy(batch[:3])).numpy() - expected[:3]).max() < 1e-4
+        extra = {"headstart.json": ""}
+        scripted = torch.jit.load(str(export_torchscript(fitted, tmp_path / "m.pt")), _extra_files=extra)
+    sizes = set()
+    for path, want in zip(files, expected):
+        image = np.asarray(open_image(path))[None]  # uint8 [1, H, W, 3] as decoded
+        sizes.add(image.shape)
+        (got,) = session.run(None, {"images": image})
+        assert np.abs(got[0] - want).max() < 1e-3
+        with torch.inference_mode():
+            assert np.abs(scripted(torch.from_numpy(image)).numpy()[0] - want).max() < 1e-3
+    assert len(sizes) >= 2
+    for meta in (json.loads(onnx.load(str(tmp_path / "m.onnx")).metadata_props[0].value),
+                 json.loads(extra["headstart.json"])):
+        assert meta["class_names"] == fitted.class_names_ and meta["resolution"] == R
+        assert meta["preprocessing"]["mean"] == [127.0, 127.0, 127.0] and "antialiasing" in meta["preprocessing"]["resize"]
+    for bad, message in [(torch.zeros(1, 40, 40, 3), "another dtype"), (torch.zeros(1, 40, 40, 4, dtype=torch.uint8),
+                                                                          r"got shape \[1, 40, 40, 4\]")]:
+        with pytest.raises(Exception, match=message):  # TorchScript refuses what ONNX's input type refuses
+            scripted(bad)
+    with pytest.raises(Exception, match="data type"):
+        session.run(None, {"images": np.zeros((1, 40, 40, 3), np.float32)})
+
+
+def test_the_in_graph_resize_is_headstarts_resize():
+    from headstart.sources.model import resize_batch, resize_uint8_images
+
+    rng = np.random.default_rng(0)
+    for h, w, r in [(300, 200, 64), (40, 50, 64), (64, 64, 64), (17, 333, 32)]:
+        images = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
+        assert (resize_batch(list(images), r) - resize_uint8_images(torch.from_numpy(images), r)).abs().max() < 1e-3
 
 
 def test_names_only_fit_and_methods_that_need_images():

@@ -75,6 +75,26 @@ def resize_batch(images: Sequence, size: int, device: torch.device | None = None
     return out.clamp_(0, 255)
 
 
+def resize_matrix(ramp: torch.Tensor, size: int) -> torch.Tensor:
+    """The antialiased bilinear resize of `resize_batch` along one axis as a matrix [size, n]:
+    row i weighs the n input pixels (PIL's and torch's triangle filter, stretched by the scale when
+    shrinking, rows normalised). ramp: [n] = 0.5, 1.5, ..., n - 0.5 (the input pixels' centres),
+    a tensor so that exported graphs take any input size."""
+    scale = (ramp[-1:] + 0.5) / size  # [1]: input pixels per output pixel
+    centres = (torch.arange(size, dtype=torch.float32, device=ramp.device) + 0.5) * scale
+    weights = (1 - (ramp[None, :] - centres[:, None]).abs() / scale.clamp(min=1.0)).clamp(min=0)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def resize_uint8_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 RGB images [N, H, W, 3] of any size -> float [N, 3, size, size] in 0..255, the values of
+    `resize_batch` as two matrix products, which ONNX and TorchScript export for any H and W."""
+    x = images.permute(0, 3, 1, 2).float()
+    rows = torch.ones_like(x[0, 0, :, 0]).cumsum(0) - 0.5  # [H], computed from the input: H stays dynamic
+    columns = torch.ones_like(x[0, 0, 0, :]).cumsum(0) - 0.5
+    return torch.matmul(torch.matmul(resize_matrix(rows, size), x), resize_matrix(columns, size).T).clamp(0, 255)
+
+
 def unwrap_output(output) -> torch.Tensor:
     """A model's output as a tensor: Hugging Face outputs carry it in `.logits`, some models return
     a tuple or a dict."""
