@@ -87,12 +87,12 @@ def test_predict_takes_folders_globs_and_csvs_and_writes_a_csv(folder):
 def test_quiet_after_the_subcommand_silences_progress(tmp_path):
     from PIL import Image
 
-    (tmp_path / "images").mkdir()
-    for i in range(3):
-        Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(tmp_path / "images" / f"{i}.png")
-
-    def init(*flags):  # an empty cache each time: the features are computed, with a bar unless quiet
-        return run_cli("init", "--classes", "cat,dog", "--unlabelled", tmp_path / "images", "--out",
-                       tmp_path / f"run{len(flags)}", *flags, HEADSTART_CACHE=str(tmp_path / f"cache{len(flags)}"))
+    def init(*flags):  # new images each time: their features are computed, with a bar unless quiet
+        images = tmp_path / f"images{len(flags)}"
+        images.mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((40, 40, 3), 60 * i + len(flags), np.uint8)).save(images / f"{i}.png")
+        return run_cli("init", "--classes", "cat,dog", "--unlabelled", images, "--out", tmp_path / f"run{len(flags)}",
+                       *flags)
 
     assert "/s]" in init().stderr and "/s]" not in init("--quiet").stderr
