@@ -19,7 +19,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 # Options that several commands share, defined once so their defaults and help stay the same.
-MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`) "
+MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`), "
+                                                       "hf:FOLDER (a Hugging Face image-classification folder) "
                                                        "or package.module:function returning a SourceModel")
 OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping class names to WordNet synsets")
 RESOLUTION_OPTION = typer.Option(None, min=16, max=1024, help="input size in pixels (default: the model's)")
