@@ -364,7 +364,8 @@ class HeadStart:
                         precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.class_names_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
-        estimator.classes_ = np.asarray(meta.class_names if meta.labels is None else meta.labels)
+        # runs written before labels were recorded predicted class indices: keep them
+        estimator.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)
         estimator.metrics_, estimator.backbone_state_ = dict(meta.metrics), run.backbone_state
         estimator.head_ = frozen_head(run.weight, run.bias)

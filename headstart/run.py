@@ -9,6 +9,7 @@ write and `predict`, `export` and `HeadStart.load` read:
     head.safetensors    weight [C, D], bias [C] (float32)
     backbone.safetensors  only when full fine-tuning changed the backbone
     report.md           a human-readable summary (fit)
+    README.md           the model card (`headstart.card`), made from run.json
 
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
 leaves the previous run intact and no file of an earlier run (a stale backbone) survives. Reading
@@ -28,10 +29,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from headstart.card import model_card
 from headstart.errors import UserError
 
 FORMAT, VERSION = "headstart-run", 2
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
+CARD_FILE = "README.md"
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 OPTIONAL_KEYS = {"labels", "training", "versions"}
 
@@ -83,6 +86,7 @@ def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
             {k: v.contiguous() for k, v in run.backbone_state.items()}, str(path))
     if report is not None:
         files[REPORT_FILE] = lambda path: path.write_text(report, encoding="utf-8")
+    files[CARD_FILE] = lambda path: path.write_text(model_card(run.meta), encoding="utf-8")
     meta = {"format": FORMAT, "version": VERSION, **asdict(run.meta), "files": sorted(files)}
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".headstart-run-"))
     try:
@@ -168,7 +172,7 @@ def _read_meta(path: Path) -> RunMeta:
          and len(set(map(repr, meta.labels))) == len(meta.labels)
          and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
-         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE}, f"files must list {HEAD_FILE}"),
+         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}, f"files must list {HEAD_FILE}"),
     ]
     for ok, why in checks:
         if not ok:

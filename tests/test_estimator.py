@@ -202,6 +202,9 @@ def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["model"] == "own_models:tiny_imagenet_source" and meta["resolution"] == 32
     assert meta["training"]["data"] == str(tmp_path / "data") and meta["training"]["epochs"] == 5
+    card = (tmp_path / "run" / "README.md").read_text()  # the model card
+    assert all(f"| {name} |" in card for name in names) and "own_models:tiny_imagenet_source" in card
+    assert "test accuracy after training" in card and "95 % CI" in card and "headstart export RUN --onnx" in card
     some = sorted((tmp_path / "data").rglob("*.png"))[:2]
     assert len(run_cli("predict", tmp_path / "run", *some).stdout.splitlines()) == 2
     run_cli("export", tmp_path / "run", "--onnx", tmp_path / "out" / "m.onnx")
@@ -268,3 +271,5 @@ def test_run_json_is_authoritative_and_records_how_the_run_was_made(tmp_path):
     assert meta["training"] == {"epochs": 7, "learning_rate": 1e-3, "seed": 4, "data": None}
     assert meta["versions"] == {"headstart": headstart.__version__, "torch": torch.__version__}
     assert meta["labels"] == ["a", "b"]
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "| a | a |" in card and "mean [123.675, 116.28, 103.53]" in card and "7 epochs" in card

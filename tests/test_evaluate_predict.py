@@ -96,3 +96,11 @@ def test_quiet_after_the_subcommand_silences_progress(tmp_path):
                        *flags)
 
     assert "/s]" in init().stderr and "/s]" not in init("--quiet").stderr
+
+
+def test_wilson_interval_of_the_model_card():
+    from headstart.card import wilson_interval
+
+    low, high = wilson_interval(8, 10)  # 80 % of 10: the textbook 95 % Wilson interval
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == 1.0
