@@ -349,7 +349,7 @@ class HeadStart:
                 raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
                                 "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
             source = meta.model
-        source = as_source(source)
+        given, source = source, as_source(source)
         if source.weights_key != meta.model_key or source.feature_dim != meta.feature_dim:
             raise UserError(f"{folder} was made with model {meta.model_key} ({meta.feature_dim} features), "
                             f"not {source.weights_key} ({source.feature_dim}): load it with that model")
@@ -360,8 +360,10 @@ class HeadStart:
                             "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
-        estimator = cls(source, meta.method, resolution=meta.resolution, device=device, backend=backend,
-                        precision=precision, method_options=dict(meta.options))
+        training = meta.training or {}
+        estimator = cls(given, meta.method, resolution=meta.resolution,
+                        epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
+                        backend=backend, precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.class_names_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
         # runs written before labels were recorded predicted class indices: keep them
