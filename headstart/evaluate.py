@@ -86,7 +86,7 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False) -> dict:
     if unknown:
         raise UserError(f"class folders {unknown} are not classes of this run; its classes: "
                         f"{', '.join(estimator.class_names_)}")
-    estimator.progress = progress
+    estimator.set_params(progress=progress)
     probabilities = estimator.predict_proba(ImageFiles(paths))
     true = np.array([index[names[label]] for label in labels], dtype=np.int64)
     return {"data": Path(data).name, **metrics(probabilities, true, estimator.class_names_)}

@@ -197,9 +197,10 @@ def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
         folder = tmp_path / "data" / names[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{len(list(folder.iterdir()))}.png")
-    run_cli("fit", "--model", "own_models:tiny_imagenet_source", "--data", tmp_path / "data", "--epochs", 5,
-            "--out", tmp_path / "run")
+    printed = run_cli("fit", "--model", "own_models:tiny_imagenet_source", "--data", tmp_path / "data", "--epochs", 5,
+                      "--out", tmp_path / "run", "--json").stdout
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert json.loads(printed) == meta  # --json prints the run's run.json
     assert meta["model"] == "own_models:tiny_imagenet_source" and meta["resolution"] == 32
     assert meta["training"]["data"] == str(tmp_path / "data") and meta["training"]["epochs"] == 5
     card = (tmp_path / "run" / "README.md").read_text()  # the model card
