@@ -5,12 +5,14 @@ trains. The bench, `fit` and `init` all pick methods from this registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Callable
 
 import torch
 
 from headstart import transfer
 from headstart.errors import UserError
+from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, resolutions, similarity
 from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
@@ -107,9 +109,16 @@ def register(name: str, needs_shots: bool, description: str, **defaults):
     return decorator
 
 
+# What each method option accepts, by name (an option means the same in every method that has it).
+OPTIONS = {
+    "top_k": [Interval(Integral, 1, None)],
+    "recipe": [Kind((Recipe, dict), "a headstart.recipe.Recipe (or its as_dict())")],  # it checks its own fields
+}
+
+
 def create_method(name: str, **options) -> Method:
-    """The method `name` with `options` overriding its defaults; unknown names or options are errors
-    that list the valid ones."""
+    """The method `name` with `options` overriding its defaults; unknown names or options, and
+    values outside an option's range (`OPTIONS`), are errors that list the valid ones."""
     if name not in METHODS:
         raise UserError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
     kind = METHODS[name]
@@ -117,6 +126,7 @@ def create_method(name: str, **options) -> Method:
     if unknown:
         valid = ", ".join(kind.defaults) or "none"
         raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    check_parameters(options, OPTIONS, f"method {name!r}")
     if isinstance(options.get("recipe"), dict):  # as run.json holds it
         options = {**options, "recipe": Recipe.from_dict(options["recipe"])}
     return Method(kind, {**kind.defaults, **options})

@@ -71,8 +71,10 @@ class Recipe:
 
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "names_only_families", tuple(self.names_only_families))
-        if not self.families or not self.names_only_families:
-            raise UserError("a recipe needs at least one similarity family")
+        for name in ("families", "names_only_families"):
+            if not getattr(self, name) or not set(getattr(self, name)) <= set(SEMANTIC_FAMILIES):
+                raise UserError(f"recipe {name} must be taken from {', '.join(SEMANTIC_FAMILIES)}, got "
+                                f"{', '.join(getattr(self, name)) or 'none'}")
         for name in ("top_k", "vote_top_k"):
             if getattr(self, name) < 1:
                 raise UserError(f"recipe {name} must be >= 1, got {getattr(self, name)}")

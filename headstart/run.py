@@ -1,12 +1,15 @@
 """A fitted classifier on disk — the run folder that `headstart fit`, `init` and `HeadStart.save`
 write and `predict`, `export` and `HeadStart.load` read:
 
-    run.json            what the run is: model spec and weights key, resolution, normalisation,
-                        classes (with how each name was resolved), method, its options and record,
-                        metrics, and the list of the folder's files
+    run.json            what the run is, and the authority on it: model spec and weights key,
+                        resolution, normalisation, class names and labels (with how each name was
+                        resolved), method, its options and record, metrics, training settings
+                        (epochs, learning rate, seed, data), headstart and torch versions, and the
+                        list of the folder's files
     head.safetensors    weight [C, D], bias [C] (float32)
     backbone.safetensors  only when full fine-tuning changed the backbone
     report.md           a human-readable summary (fit)
+    README.md           the model card (`headstart.card`), made from run.json
 
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
 leaves the previous run intact and no file of an earlier run (a stale backbone) survives. Reading
@@ -26,11 +29,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from headstart.card import model_card
 from headstart.errors import UserError
 
 FORMAT, VERSION = "headstart-run", 2
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
+CARD_FILE = "README.md"
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
+OPTIONAL_KEYS = {"labels", "training", "versions"}
 
 
 @dataclass
@@ -50,6 +56,10 @@ class RunMeta:
     record: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # Added after version 2 was released, so optional: runs written before them still load.
+    labels: list | None = None
+    training: dict = field(default_factory=dict)  # epochs, learning_rate, seed, data
+    versions: dict = field(default_factory=dict)  # headstart, torch
 
 
 @dataclass
@@ -76,6 +86,7 @@ def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
             {k: v.contiguous() for k, v in run.backbone_state.items()}, str(path))
     if report is not None:
         files[REPORT_FILE] = lambda path: path.write_text(report, encoding="utf-8")
+    files[CARD_FILE] = lambda path: path.write_text(model_card(run.meta), encoding="utf-8")
     meta = {"format": FORMAT, "version": VERSION, **asdict(run.meta), "files": sorted(files)}
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".headstart-run-"))
     try:
@@ -136,10 +147,11 @@ def _read_meta(path: Path) -> RunMeta:
         raise _damaged(path, f"not a {FORMAT} version {VERSION} file; runs of older headstart versions must "
                              "be fitted again")
     names = {f.name for f in RunMeta.__dataclass_fields__.values()}
-    missing, extra = sorted(names - raw.keys()), sorted(raw.keys() - names - {"format", "version"})
+    missing = sorted(names - raw.keys() - OPTIONAL_KEYS)
+    extra = sorted(raw.keys() - names - {"format", "version"})
     if missing or extra:
         raise _damaged(path, f"missing keys {missing}" if missing else f"unknown keys {extra}")
-    meta = RunMeta(**{k: raw[k] for k in names})
+    meta = RunMeta(**{k: raw[k] for k in names & raw.keys()})
     checks = [
         (meta.model is None or isinstance(meta.model, str), "model must be a name or null"),
         (isinstance(meta.model_key, str), "model_key must be a string"),
@@ -151,12 +163,16 @@ def _read_meta(path: Path) -> RunMeta:
          and all(isinstance(n, str) for n in meta.class_names)
          and len(set(meta.class_names)) == len(meta.class_names), "class_names must be >= 2 distinct strings"),
         (isinstance(meta.method, str), "method must be a string"),
-        (isinstance(meta.options, dict) and isinstance(meta.record, dict) and isinstance(meta.metrics, dict),
-         "options, record and metrics must be objects"),
+        (all(isinstance(v, dict) for v in (meta.options, meta.record, meta.metrics, meta.training, meta.versions)),
+         "options, record, metrics, training and versions must be objects"),
         (isinstance(meta.classes, list) and len(meta.classes) in (0, len(meta.class_names or []))
          and all(isinstance(c, dict) for c in meta.classes), "classes must list one object per class"),
+        (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
+         and len(meta.labels) == len(meta.class_names)
+         and len(set(map(repr, meta.labels))) == len(meta.labels)
+         and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
-         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE}, f"files must list {HEAD_FILE}"),
+         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}, f"files must list {HEAD_FILE}"),
     ]
     for ok, why in checks:
         if not ok:

@@ -66,7 +66,7 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
     assert meta["model"] == "efficientnet-lite0" and len(meta["class_names"]) == 10
     trouser = meta["classes"][meta["class_names"].index("Trouser")]
     assert trouser["synset"] == "trouser.n.01" and trouser["source"] == "wordnet" and trouser["how"]
-    assert sorted(meta["files"]) == ["head.safetensors", "report.md"]
+    assert sorted(meta["files"]) == ["README.md", "head.safetensors", "report.md"]
     assert (run / "head.safetensors").exists() and (run / "report.md").exists()
     images = sorted((folder / "test" / "Trouser").glob("*.png"))
     lines = headstart("predict", run, *images, "--top", 2).stdout.strip().splitlines()

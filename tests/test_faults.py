@@ -379,8 +379,8 @@ def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     folder = tampered_copy(run_folder, tmp_path)
     (folder / "backbone.safetensors").write_bytes(b"an earlier run's fine-tuned backbone")
     HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog"]).save(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["head.safetensors", "run.json"]
-    assert HeadStart.load(folder).classes_ == ["cat", "dog"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "head.safetensors", "run.json"]
+    assert HeadStart.load(folder).class_names_ == ["cat", "dog"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
 
 
