@@ -124,8 +124,9 @@ def test_a_cache_file_of_another_key_is_never_read(tmp_path, tiny):
 def test_rows_that_are_not_finite_are_recomputed(tmp_path, tiny):
     data, path, expected = filled_cache(tiny, tmp_path)
     cache = FeatureCache(tiny, data, "train", root=tmp_path / "cache")
-    cache._values[2] = np.nan
-    cache._values.flush()
+    with open(path, "r+b") as f:  # row 2's values, behind its checksum's back
+        f.seek(cache._values_offset() + 2 * 4 * cache.shape[1])
+        f.write(np.full(cache.shape[1], np.nan, np.float32).tobytes())
     got, messages = reopened(tiny, data, tmp_path)
     assert torch.allclose(got, expected, atol=1e-6) and "not finite" in messages[0]
 
