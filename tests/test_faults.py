@@ -3,6 +3,7 @@ results silently or crashed with a traceback (issue 11)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import warnings
@@ -368,7 +369,9 @@ def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_fo
         HeadStart.load(run_folder, source="efficientnet-lite1")
     folder = tampered_copy(run_folder, tmp_path)
     save_file({"nonsense": torch.zeros(2)}, str(folder / "backbone.safetensors"))
-    edit_meta(folder, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"]))
+    digest = hashlib.sha256((folder / "backbone.safetensors").read_bytes()).hexdigest()
+    edit_meta(folder, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"],
+                                         digests={**m["digests"], "backbone.safetensors": digest}))
     with pytest.raises(UserError, match="fine-tuned backbone does not fit"):
         HeadStart.load(folder)
 
