@@ -1,17 +1,22 @@
 """A fitted classifier as a standalone file: ONNX (for onnxruntime and other runtimes) or
 TorchScript (for torch without headstart). Both take uint8 RGB images [N, R, R, 3] already resized
-to the run's resolution R and return probabilities [N, C]; the normalisation is inside."""
+to the run's resolution R and return probabilities [N, C]; the normalisation is inside.
+
+An existing file is replaced only when it is a model of the same kind (an earlier export): never a
+file of a run folder, nor anything else the user keeps under that name."""
 
 from __future__ import annotations
 
 import io
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
 from headstart.cache import atomic_write
 from headstart.errors import UserError
+from headstart.run import META_FILE, RUN_FILES
 
 ONNX_OPSET = 17
 
@@ -33,10 +38,27 @@ def onnx_bytes(module: torch.nn.Module, example: torch.Tensor, input_name: str, 
     return buffer.getvalue()
 
 
+def check_target(path: Path, kind: str) -> None:
+    """Refuse to write over what headstart did not export: a run's own file, or an existing file
+    that is not a `kind` ("ONNX" or "TorchScript") model."""
+    if not path.exists():
+        return
+    if path.name in RUN_FILES and (path.parent / META_FILE).is_file():
+        raise UserError(f"{path} is a file of the run in {path.parent}: export to another file name")
+    with open(path, "rb") as f:
+        start = f.read(64)
+    model = (zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist())
+             if kind == "TorchScript" else start[:1] == b"\x08" and b"pytorch" in start)
+    if not model:
+        raise UserError(f"{path} exists and is not a {kind} model: export to a new file name (nothing was "
+                        "overwritten)")
+
+
 def export_onnx(estimator, path: str | Path) -> Path:
     """Write the estimator's `to_module()` as ONNX: input "images" uint8 [N, R, R, 3], output
     "probabilities" float32 [N, C], N dynamic."""
     path = Path(path)
+    check_target(path, "ONNX")
     try:
         data = onnx_bytes(estimator.to_module().eval(), _example(estimator), "images", "probabilities")
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
@@ -49,6 +71,7 @@ def export_onnx(estimator, path: str | Path) -> Path:
 def export_torchscript(estimator, path: str | Path) -> Path:
     """Write the estimator's `to_module()` traced as TorchScript (load with `torch.jit.load`)."""
     path = Path(path)
+    check_target(path, "TorchScript")
     module = estimator.to_module().eval()
     try:
         with warnings.catch_warnings(), torch.no_grad():
