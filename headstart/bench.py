@@ -8,6 +8,7 @@ into a folder holding a fitted run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -199,7 +200,12 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
 
     Everything that can fail is checked before a feature is extracted: methods and their options,
     numbers, and the class names' resolution, which `announce(resolutions)` receives (a list of
-    `Resolution`s) — the CLI prints it."""
+    `Resolution`s) — the CLI prints it. The folder's lock is released however this ends."""
+    with contextlib.ExitStack() as held:
+        return _run_bench(config, progress, announce, held)
+
+
+def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.ExitStack) -> Path:
     methods = [create_method(name, **config.method_options.get(name, {})) for name in dict.fromkeys(config.methods)]
     shot_counts = list(dict.fromkeys(config.shots))  # a repeated method or shot count would repeat its rows
     if not shot_counts or min(shot_counts) < 0:
@@ -233,7 +239,7 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     ids = {m.name: config_id(shared, m) for m in methods}
     results = out / "results.csv"
     out.mkdir(parents=True, exist_ok=True)
-    lock = lock_folder(out)  # noqa: F841 -- held until this function returns and the file is closed
+    held.enter_context(lock_folder(out))
     done = read_done(results, ids, read_previous_settings(out), shared)
     atomic_write(out / "run.json", lambda f: f.write(json.dumps(
         {**asdict(config), "resolution": resolution, "settings": shared,

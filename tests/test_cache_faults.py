@@ -4,7 +4,10 @@ as if they belonged to edited files, relabelled CSVs, moved rows or a crash's ze
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +119,44 @@ def test_values_zeroed_behind_complete_checksums_are_recomputed(tmp_path, tiny):
         got = FeatureCache(tiny, data, "train", root=tmp_path / "cache").get(progress=False)
     assert torch.allclose(got, expected, atol=1e-6)
     assert len(caught) == 1 and "checksum" in str(caught[0].message)
+
+
+FILL_CACHE = """
+import sys, warnings
+import numpy as np, torch
+from headstart.data.dataset import Split, TargetData
+from headstart.data.features import FeatureCache, extract
+from test_finetune import tiny_source
+
+rng = np.random.default_rng(0)
+images = [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(4096)]
+split = Split("train", np.arange(4096) % 2, lambda idx: [images[i] for i in idx])
+data = TargetData("noise", "noise-4096", ["a", "b"], split, split)
+source = tiny_source()
+warnings.simplefilter("ignore")
+got = FeatureCache(source, data, "train", root=__import__("pathlib").Path(sys.argv[1])).get(progress=False)
+assert torch.allclose(got, extract(source, images), atol=1e-6)
+print("ok")
+"""
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 128 KiB tmpfs (root only): a real full disk."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_under_the_cache_is_bypassed_not_a_crash(small_tmpfs):
+    """4096 rows of 16 floats (256 KiB of values) do not fit: the sparse file is created, its pages
+    cannot all be. The map once died there with SIGBUS; the next run must not crash either."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    for attempt in ("first", "next"):
+        result = subprocess.run([sys.executable, "-c", FILL_CACHE, str(small_tmpfs)], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout.strip() == "ok", (attempt, result.returncode, result.stderr)

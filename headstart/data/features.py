@@ -9,7 +9,7 @@ the backend (mixed precision, which changes values beyond float32 rounding, has 
 
 The cache for (model weights, resolution, preprocessing version, dataset content, split) is one
 file: a header naming that full key and the shape, a checksum per row, then the float32 values
-[N, D] (read memory-mapped). Only the rows a run needs are computed (a 5-shot subset of 60k images
+[N, D]. Only the rows a run needs are computed (a 5-shot subset of 60k images
 costs 50 forward passes), rows computed once are read back, and every open checks the header and
 the file size, so a truncated file, a file of another key or garbage is recomputed (with one
 warning) rather than read.
@@ -17,10 +17,10 @@ warning) rather than read.
 A row counts as stored only when its checksum (CRC-32 of its bytes, kept as CRC + 2**32 so that 0
 means "not stored") matches its values when it is read: a crash that reached the disk with the
 checksums but not the values (zeroed or stale pages) costs a recompute, never a silent wrong row,
-whatever order the kernel flushed the pages in, and without an fsync per batch. Rows are written
-with `os.pwrite`, never through the map: the file is sparse, and a full disk under a written map
-page kills the process with SIGBUS, where `pwrite` raises ENOSPC (then the cache is bypassed with
-one warning).
+whatever order the kernel flushed the pages in, and without an fsync per batch. The file is read
+and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse, and a full disk under a
+mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
+ENOSPC (then the cache is bypassed with one warning).
 """
 
 from __future__ import annotations
@@ -122,8 +122,7 @@ class FeatureCache:
         self.key = f"{model.cache_key(self.resolution)}{amp}|{data.key}|{split}"
         self.path = (root or cache_root()) / "features" / cache_file_name(self.key, ".features")
         self.shape = (len(self.split), model.feature_dim)
-        self._checks: np.ndarray | None = None  # read-only memory-mapped views once the file is open
-        self._values: np.ndarray | None = None
+        self._checks: np.ndarray | None = None  # [N] uint64 checksum slots once the file is open
         self.writable = True
         self._open_existing()
 
@@ -136,15 +135,14 @@ class FeatureCache:
             return
         try:
             self._check_header()
-            self._map()
+            self._load_checks()
             self.writable = os.access(self.path, os.W_OK)
         except (OSError, DamagedCache) as why:
+            self._checks = None
             if isinstance(why, PermissionError):
                 self.writable = False
-                self._checks = self._values = None
                 return
             warnings.warn(f"feature cache file {self.path} is damaged ({why}); recomputing it", stacklevel=3)
-            self._checks = self._values = None
             self._discard()
 
     def _check_header(self) -> None:
@@ -170,10 +168,23 @@ class FeatureCache:
         check_bytes = -(-8 * self.shape[0] // 64) * 64  # keep the float32 values aligned
         return HEADER_BYTES + check_bytes
 
-    def _map(self) -> None:
-        self._checks = np.memmap(self.path, dtype=np.uint64, mode="r", offset=HEADER_BYTES, shape=(self.shape[0],))
-        self._values = np.memmap(self.path, dtype=np.float32, mode="r", offset=self._values_offset(),
-                                 shape=self.shape)
+    def _load_checks(self) -> None:
+        self._checks = np.fromfile(self.path, dtype=np.uint64, count=self.shape[0], offset=HEADER_BYTES)
+
+    def _rows(self, indices: np.ndarray) -> np.ndarray:
+        """Stored values [len(indices), D] float32 of the given rows, read from the file (NaN rows
+        where another process truncated it meanwhile: they fail the checks and are recomputed)."""
+        row_bytes = 4 * self.shape[1]
+        out = np.full((len(indices), self.shape[1]), np.nan, np.float32)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for k, i in enumerate(indices):
+                data = os.pread(fd, row_bytes, self._values_offset() + int(i) * row_bytes)
+                if len(data) == row_bytes:
+                    out[k] = np.frombuffer(data, np.float32)
+        finally:
+            os.close(fd)
+        return out
 
     @property
     def done(self) -> np.ndarray:
@@ -220,8 +231,9 @@ class FeatureCache:
         todo = self.missing(indices)
         stored = np.setdiff1d(np.unique(indices), todo)
         if len(stored):
-            finite = np.isfinite(self._values[stored]).all(axis=1)
-            intact = np.array([self._checks[i] == row_check(self._values[i]) for i in stored], dtype=bool)
+            values = self._rows(stored)
+            finite = np.isfinite(values).all(axis=1)
+            intact = np.array([self._checks[i] == row_check(row) for i, row in zip(stored, values)], dtype=bool)
             for bad, why in ((stored[~finite], "are not finite"),
                              (stored[finite & ~intact], "do not match their checksums (a crash or an edit)")):
                 if len(bad):
@@ -236,7 +248,7 @@ class FeatureCache:
         if fresh is not None and is_fresh.any():
             out[torch.from_numpy(is_fresh)] = fresh[torch.from_numpy(np.searchsorted(todo, indices[is_fresh]))]
         if (~is_fresh).any():
-            out[torch.from_numpy(~is_fresh)] = torch.from_numpy(np.array(self._values[indices[~is_fresh]]))
+            out[torch.from_numpy(~is_fresh)] = torch.from_numpy(self._rows(indices[~is_fresh]))
         return out
 
     def _subset(self, indices: np.ndarray) -> Split:
@@ -246,7 +258,7 @@ class FeatureCache:
 
     def store(self, indices: np.ndarray, features: torch.Tensor) -> None:
         """Write rows, then their checksums (see the module docstring for why no fsync is needed)."""
-        if not self.writable or (self._values is None and not self._create()):
+        if not self.writable or (self._checks is None and not self._create()):
             return
         rows = np.ascontiguousarray(features.numpy(), dtype=np.float32)
         row_bytes = 4 * self.shape[1]
@@ -255,10 +267,12 @@ class FeatureCache:
             try:
                 for i, row in zip(indices, rows):
                     _pwrite_all(fd, row.tobytes(), self._values_offset() + int(i) * row_bytes)
-                for i, row in zip(indices, rows):
-                    _pwrite_all(fd, np.uint64(row_check(row)).tobytes(), HEADER_BYTES + 8 * int(i))
+                checks = np.array([row_check(row) for row in rows], dtype=np.uint64)
+                for i, check in zip(indices, checks):
+                    _pwrite_all(fd, check.tobytes(), HEADER_BYTES + 8 * int(i))
             finally:
                 os.close(fd)
+            self._checks[indices] = checks
         except OSError as error:  # a full disk: keep going without the cache
             self._stop_writing(error)
 
@@ -278,7 +292,7 @@ class FeatureCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, write)
-            self._map()
+            self._checks = np.zeros(self.shape[0], np.uint64)
         except OSError as error:
             self._stop_writing(error)
             return False
