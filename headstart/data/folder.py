@@ -160,6 +160,9 @@ def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: 
     root = Path(root).expanduser()
     if root.is_file() and root.suffix.lower() == ".csv":
         return load_image_csv(root, test_fraction, split_seed)
+    if root.is_file():
+        raise UserError(f"{root} is a file, not a dataset: pass a folder with one sub-folder per class, or a "
+                        ".csv file with the columns path,label")
     if not root.is_dir():
         raise UserError(f"dataset folder {root} does not exist: pass a folder with one sub-folder per class "
                         "(or a CSV of path,label)")
