@@ -45,13 +45,20 @@ def check_target(path: Path, kind: str) -> None:
         return
     if path.name in RUN_FILES and (path.parent / META_FILE).is_file():
         raise UserError(f"{path} is a file of the run in {path.parent}: export to another file name")
-    with open(path, "rb") as f:
-        start = f.read(64)
-    model = (zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist())
-             if kind == "TorchScript" else start[:1] == b"\x08" and b"pytorch" in start)
+    if kind == "TorchScript":  # a zip archive with the traced code
+        model = zipfile.is_zipfile(path) and any("/code/" in name for name in _members(path))
+    else:  # an ONNX protobuf: field 1 (ir_version) first, then the producer torch writes
+        with open(path, "rb") as f:
+            start = f.read(64)
+        model = start[:1] == b"\x08" and b"pytorch" in start
     if not model:
         raise UserError(f"{path} exists and is not a {kind} model: export to a new file name (nothing was "
                         "overwritten)")
+
+
+def _members(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
 
 
 def export_onnx(estimator, path: str | Path) -> Path:
