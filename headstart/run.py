@@ -100,6 +100,9 @@ def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
                 "digests": digests}
         (staging / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=True), encoding="utf-8")
         _swap_in(staging, folder)
+    except OSError as error:  # e.g. a full disk: name the run, not the staging file (which is gone)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OSError(error.errno, error.strerror, str(folder)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -94,7 +94,8 @@ def test_a_run_written_on_a_full_disk_is_one_line_and_keeps_the_old_run(tmp_path
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     result = cli("init", "--classes", "cat,dog", "--out", folder, cwd=tmp_path, limit_bytes=4096)
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] != []
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(folder) in errors[0], result.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
 
