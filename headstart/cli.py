@@ -468,7 +468,7 @@ def suite(
 
 
 # Failures of the environment rather than of headstart: one line, no traceback.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
                        errno.EISDIR, errno.ENOTDIR, errno.EPERM}
 
 

@@ -3,19 +3,24 @@ TorchScript (for torch without headstart). Both take decoded uint8 RGB images [N
 size, resize and normalise them inside exactly as headstart does, and return probabilities [N, C].
 Each file describes itself (`HeadStart.description()`: class names, resolution, preprocessing): ONNX
 in `metadata_props` under the key "headstart" (a JSON value), TorchScript in the extra file
-"headstart.json"."""
+"headstart.json".
+
+An existing file is replaced only when it is a model of the same kind (an earlier export): never a
+file of a run folder, nor anything else the user keeps under that name."""
 
 from __future__ import annotations
 
 import io
 import json
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
 from headstart.cache import atomic_write
 from headstart.errors import UserError
+from headstart.run import META_FILE, RUN_FILES
 
 ONNX_OPSET = 17
 METADATA_KEY = "headstart"
@@ -51,10 +56,34 @@ def with_metadata(data: bytes, key: str, value: str) -> bytes:
     return model.SerializeToString()
 
 
+def check_target(path: Path, kind: str) -> None:
+    """Refuse to write over what headstart did not export: a run's own file, or an existing file
+    that is not a `kind` ("ONNX" or "TorchScript") model."""
+    if not path.exists():
+        return
+    if path.name in RUN_FILES and (path.parent / META_FILE).is_file():
+        raise UserError(f"{path} is a file of the run in {path.parent}: export to another file name")
+    if kind == "TorchScript":  # a zip archive with the traced code
+        model = zipfile.is_zipfile(path) and any("/code/" in name for name in _members(path))
+    else:  # an ONNX protobuf: field 1 (ir_version) first, then the producer torch writes
+        with open(path, "rb") as f:
+            start = f.read(64)
+        model = start[:1] == b"\x08" and b"pytorch" in start
+    if not model:
+        raise UserError(f"{path} exists and is not a {kind} model: export to a new file name (nothing was "
+                        "overwritten)")
+
+
+def _members(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
 def export_onnx(estimator, path: str | Path) -> Path:
     """Write the estimator's `to_module()` as ONNX: input "images" uint8 [N, H, W, 3] (N, H, W
     dynamic), output "probabilities" float32 [N, C]; its description in metadata_props."""
     path = Path(path)
+    check_target(path, "ONNX")
     try:
         data = onnx_bytes(estimator.to_module(), _example(estimator), "images", "probabilities",
                           {1: "height", 2: "width"})
@@ -71,6 +100,7 @@ def export_torchscript(estimator, path: str | Path) -> Path:
     traced, the input check and preprocessing scripted (so any image size works and wrong input
     is refused); its description in the extra file "headstart.json"."""
     path = Path(path)
+    check_target(path, "TorchScript")
     module = estimator.to_module()
     r = estimator.resolution_
     try:

@@ -61,7 +61,11 @@ def load_source(spec: str) -> SourceModel:
     except (ImportError, AttributeError) as error:
         raise UserError(f"cannot load the model {spec!r} ({error}): give an importable "
                         "package.module:function") from None
-    model = loader()
+    try:
+        model = loader()
+    except TypeError as error:  # a function that needs arguments (or is not a function)
+        raise UserError(f"cannot call {spec} without arguments ({error}): give a function of no arguments "
+                        "returning a SourceModel or nn.Module") from None
     if isinstance(model, nn.Module):
         model = SourceModel.from_module(model, name=function_name)
     if not isinstance(model, SourceModel):
