@@ -69,19 +69,30 @@ def test_evaluate_json_and_plots(folder):
     assert bad.returncode == 2 and "['cat'] are not classes of this run" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_predict_takes_folders_globs_and_csvs_and_writes_a_csv(folder):
-    listing = folder / "list.csv"
-    listing.write_text("path\n" + "\n".join(f"data/ant/{p.name}" for p in sorted((folder / "data" / "ant").iterdir())))
+def test_predict_takes_a_folder_and_writes_a_csv(folder):
     by_folder = run_cli("predict", folder / "run", folder / "data", "--quiet", "--csv", folder / "p.csv")
     assert len(by_folder.stdout.splitlines()) == 9 and "/s]" not in by_folder.stderr
     rows = list(csv.DictReader((folder / "p.csv").open()))
     assert len(rows) == 9 and set(rows[0]) == {"image", "prediction", "probability", *CLASSES}
     assert all(r["prediction"] in CLASSES and float(r["probability"]) == max(float(r[c]) for c in CLASSES) for r in rows)
-    by_glob = run_cli("predict", folder / "run", str(folder / "data" / "ant" / "*.jpg"), "--json")
-    by_csv = run_cli("predict", folder / "run", listing, "--json")
-    assert by_glob.stdout == by_csv.stdout and len(by_csv.stdout.splitlines()) == 3
     missing = run_cli("predict", folder / "run", folder / "nope.jpg", check=False)
     assert missing.returncode == 2 and "does not exist: pass image files, folders" in missing.stderr
+
+
+def test_predict_arguments_may_be_files_folders_globs_or_csvs(folder):
+    from headstart.errors import UserError
+    from headstart.fit import image_paths
+
+    ants = sorted((folder / "data" / "ant").iterdir())
+    listing = folder / "list.csv"
+    listing.write_text("path\n" + "\n".join(f"data/ant/{p.name}" for p in ants))
+    assert image_paths([str(folder / "data" / "ant" / "*.jpg")]) == ants
+    assert image_paths([str(listing)]) == [folder / "data" / "ant" / p.name for p in ants]
+    assert image_paths([str(ants[0]), str(folder / "data" / "ant")]) == [ants[0], *ants]
+    assert len(image_paths([str(folder / "data")])) == 9
+    for bad, message in [("nope.jpg", "does not exist"), (str(folder / "*.gif"), "no file matches")]:
+        with pytest.raises(UserError, match=message):
+            image_paths([bad])
 
 
 def test_quiet_after_the_subcommand_silences_progress(tmp_path):
