@@ -114,6 +114,14 @@ def _run_json(folder: Path) -> str:
     return (folder / "run.json").read_text(encoding="utf-8")
 
 
+def _print_decision(record: dict) -> None:
+    """How the default built and trusted the head (`methods.decision_lines`)."""
+    from headstart.methods import decision_lines
+
+    for line in decision_lines(record):
+        typer.echo(line)
+
+
 def _print_resolutions(resolved: list) -> None:
     """The compact table of how each class name was resolved (`Resolution`s)."""
     from headstart.similarity import resolution_table
@@ -195,6 +203,7 @@ def init(
         typer.echo(_run_json(result.folder))
         return
     _print_resolutions(result.estimator.resolved_)
+    _print_decision(result.meta.record)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
 
@@ -237,6 +246,7 @@ def fit(
         return
     metrics = result.meta.metrics
     _print_resolutions(result.estimator.resolved_)
+    _print_decision(result.meta.record)
     if "finetune" in metrics:
         typer.echo(metrics["finetune"]["message"])
     typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "
