@@ -119,14 +119,15 @@ def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[i
     return min(by_peer.values()) if by_peer else None, by_peer
 
 
-def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], worst_weight: float) -> float:
+def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], worst_weight: float,
+          tolerance: float = 1.0) -> float:
     margins, shortfalls = [], []
     for d in datasets:
         for s in shots:
             cell = cell_margins(acc, peers, d, s, seeds)
             if cell and cell[0] is not None:
                 margins.append(cell[0])
-                shortfalls.append(max(0.0, -cell[0]))
+                shortfalls.append(max(0.0, -cell[0] - tolerance))
     return float(np.mean(margins) - worst_weight * np.mean(shortfalls)) if margins else -1e9
 
 
@@ -175,7 +176,7 @@ def main() -> None:
     c.add_argument("--suite-out", required=True)
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")
-    c.add_argument("--worst-weight", type=float, default=1.0)
+    c.add_argument("--worst-weight", type=float, default=3.0)
     args = parser.parse_args()
     if args.command == "grid":
         torch.set_num_threads(1)

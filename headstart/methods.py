@@ -275,11 +275,11 @@ def decision_lines(record: dict) -> list[str]:
 
 
 @register("headstart", False,
-          "default: the mean of the top-3 transferred heads of the path, jcn and text families (of all seven "
-          "semantic families with names only), a class named as a source class starting from that row, "
-          "biases recentred on the target images; with labelled images each class trusts the names as far "
-          "as they predicted its shots (never seen by them): it starts between the names' and the imprinted "
-          "row and is pulled toward the names' row in proportion (headstart.recipe.Recipe)",
+          "default: the mean of the top-3 transferred heads of the path, jcn and text families (names only: "
+          "all six WordNet measures, mixed with text per class by WordNet's coverage), a class named as a "
+          "source class starting from that row, biases recentred on the target images; with labelled images "
+          "it trusts the names as far as they predicted the shots (never seen by them) against the images "
+          "alone, in its start and in its pull (headstart.recipe.Recipe)",
           recipe=DEFAULT_RECIPE)
 def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     head, exact = names_head(evidence, recipe)

@@ -56,7 +56,7 @@ class Recipe:
     shots_coverage_power: float | None = None
     exact_rows: bool = True
     trust_shrinkage: float = 1.0
-    trust_power: float = 1.0
+    trust_power: float = 0.5
     prior_weight: float = 1.0
     prior_decay: float = 1.0
     images_compete: bool = True
