@@ -10,24 +10,29 @@ result say what they checked.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CALTECH = ROOT.parent / "shared" / "datasets" / "caltech50"
 
 
-def headstart(*args, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+def headstart(*args, cwd: Path, env: dict, preexec=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, preexec_fn=preexec)
 
 
 def first_line(result: subprocess.CompletedProcess) -> str:
@@ -59,8 +64,8 @@ def main() -> None:
     env = {**os.environ, "HEADSTART_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
     rows = []
 
-    def case(name: str, args, expect_ok: bool, check=None):
-        result = headstart(*args, cwd=work, env=env)
+    def case(name: str, args, expect_ok: bool, check=None, case_env=None, preexec=None):
+        result = headstart(*args, cwd=work, env=case_env or env, preexec=preexec)
         traceback = "Traceback" in result.stderr
         good = not traceback and (result.returncode == 0) == expect_ok
         note = ""
@@ -153,21 +158,252 @@ def main() -> None:
         case("similar with the caltech50 folder names", ["similar", "--classes", ",".join(
             sorted(p.name for p in (CALTECH / "train").iterdir())), "--top", 1], True)
     (work / "cachefile").write_text("x")
-    env_file = {**env, "HEADSTART_CACHE": str(work / "cachefile")}
+    env_file = {**env, "HEADSTART_CACHE": "cachefile"}  # relative to the scratch folder: no machine path printed
     result = headstart("init", "--classes", "cat,dog", "--out", "c", cwd=work, env=env_file)
     rows.append(("HEADSTART_CACHE is a file", "HEADSTART_CACHE=FILE headstart init ...", result.returncode,
                  first_line(result), "", "ok" if result.returncode == 2 and "Traceback" not in result.stderr else "BAD"))
 
+    second_round(case, rows, work, env)
     good = sum(r[-1] == "ok" for r in rows)
     print("# Reliability: bad inputs and faults on the command line\n")
     print("Command: `python benchmarks/reliability.py > docs/results/reliability.md` (each case a real "
           "`python -m headstart --quiet ...` process in a scratch folder with its own cache).\n")
     print(f"**{good} of {len(rows)} cases behave well; {len(rows) - good} do not.**\n")
+    print("Cost of hashing every image's bytes for the dataset key (`python benchmarks/reliability.py`, "
+          "first 1,000 files of each folder, warm page cache): " + "; ".join(hash_cost()) + ".\n")
     print("| case | command | exit | first line of output | checked | verdict |")
     print("|---|---|---:|---|---|---|")
     for name, command, code, line, note, verdict in rows:
         print(f"| {name} | `{command}` | {code} | {line.replace('|', '/')} | {note} | {verdict} |")
     shutil.rmtree(work, ignore_errors=True)
+
+
+MY_MODELS = """
+import torch
+from torch import nn
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 4))
+
+
+def double():
+    return _net().double()
+
+
+def bf16():
+    return _net().bfloat16()
+
+
+def needs_args(width):
+    return _net()
+"""
+
+
+def second_round(case, rows: list, work: Path, env: dict) -> None:
+    """Issue 22's classes of faults. Where a result could be silently wrong, it is compared with the
+    same command run with an empty cache (the control)."""
+    fit = ["fit", "--resolution", 64, "--method", "logreg", "--epochs", 20]
+
+    def like_empty_cache(data: str, run: str):
+        def check(result):
+            fresh = {**env, "HEADSTART_CACHE": str(work / f"empty-cache-{run}")}
+            headstart(*fit, "--data", data, "--out", f"{run}-control", cwd=work, env=fresh)
+            got, want = fit_accuracy(work / run), fit_accuracy(work / f"{run}-control")
+            same_head = torch.allclose(load_file(str(work / run / "head.safetensors"))["weight"],
+                                       load_file(str(work / f"{run}-control" / "head.safetensors"))["weight"],
+                                       atol=1e-5)
+            return got == want and same_head, f"{got}, empty cache {want}, {'same' if same_head else 'other'} head"
+        return check
+
+    def keep_times(path: Path, change) -> None:  # what cp -p, rsync -t and tar x leave
+        stat = path.stat()
+        change()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    # -- the feature cache: labels, splits, edited bytes, zeroed values ---------------------------
+    images(work / "csvdata", 6)
+    listing = [(f"{c}/{i}.png", c) for c in ("cat", "dog", "car") for i in range(6)]
+    write = lambda name, lines: (work / "csvdata" / name).write_text("\n".join(",".join(x) for x in lines) + "\n")  # noqa: E731
+    write("l.csv", [("path", "label")] + listing)
+    case("fit a CSV", [*fit, "--data", "csvdata/l.csv", "--out", "run-csv"], True)
+    write("l.csv", [("path", "label")] + [(p, {"cat": "dog", "dog": "cat"}[c] if p[-5] in "01" and c != "car" else c)
+                                           for p, c in listing])
+    case("fit the CSV with 4 labels changed", [*fit, "--data", "csvdata/l.csv", "--out", "run-relabelled"], True,
+         like_empty_cache("csvdata/l.csv", "run-relabelled"))
+    write("s.csv", [("path", "label", "split")] + [(p, c, "test" if p[-5] in "01" else "train") for p, c in listing])
+    case("fit a CSV with a split column", [*fit, "--data", "csvdata/s.csv", "--out", "run-split"], True)
+    moved = {"cat/1.png": "train", "cat/2.png": "test"}
+    write("s.csv", [("path", "label", "split")] + [(p, c, moved.get(p, "test" if p[-5] in "01" else "train"))
+                                                   for p, c in listing])
+    case("fit it with one row moved train->test, one test->train", [*fit, "--data", "csvdata/s.csv", "--out",
+                                                                     "run-moved"], True,
+         like_empty_cache("csvdata/s.csv", "run-moved"))
+    images(work / "bmp", 6)
+    bmp = work / "bmp" / "cat" / "x.bmp"
+    Image.fromarray(np.full((24, 24, 3), 10, np.uint8)).save(bmp)
+    case("fit a folder with a BMP", [*fit, "--data", "bmp", "--out", "run-bmp"], True)
+    keep_times(bmp, lambda: Image.fromarray(np.full((24, 24, 3), 240, np.uint8)).save(bmp))
+    case("fit after rewriting the BMP's pixels, mtime restored", [*fit, "--data", "bmp", "--out", "run-bmp2"], True,
+         like_empty_cache("bmp", "run-bmp2"))
+    images(work / "swap", 6)
+    a, b = work / "swap" / "cat" / "s.bmp", work / "swap" / "dog" / "s.bmp"
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(a)
+    Image.fromarray(np.full((24, 24, 3), 255, np.uint8)).save(b)
+    case("fit a folder with two same-size BMPs", [*fit, "--data", "swap", "--out", "run-swap"], True)
+    bytes_a, bytes_b = a.read_bytes(), b.read_bytes()
+    keep_times(a, lambda: a.write_bytes(bytes_b))
+    keep_times(b, lambda: b.write_bytes(bytes_a))
+    case("fit after swapping them between classes, mtimes kept", [*fit, "--data", "swap", "--out", "run-swap2"],
+         True, like_empty_cache("swap", "run-swap2"))
+    images(work / "zeroed", 6)
+    case("fit a folder (fills the cache)", [*fit, "--data", "zeroed", "--out", "run-zeroed"], True)
+    for path in (work / "cache" / "features").iterdir():  # the values behind complete checksums, zeroed
+        header = path.read_bytes()[:4096]
+        if b"folder-zeroed-" in header:
+            meta = json.loads(header.split(b"\n", 1)[1].decode().strip())
+            with open(path, "r+b") as f:
+                f.seek(4096 + -(-8 * meta["rows"] // 64) * 64)
+                f.write(bytes(4 * meta["rows"] * meta["dim"]))
+    case("fit after zeroing the cached values, checksums kept", [*fit, "--data", "zeroed", "--out", "run-zeroed2"],
+         True, like_empty_cache("zeroed", "run-zeroed2"))
+
+    # -- run folders whose files do not belong together -----------------------------------------
+    def mixed(name: str, change) -> str:
+        folder = work / name
+        shutil.copytree(work / "run-flat", folder)
+        change(folder)
+        return name
+
+    case("predict with another run's head copied in", ["predict", mixed(
+        "mixed-copy", lambda f: shutil.copy(work / "run-csv" / "head.safetensors", f / "head.safetensors")),
+        "deep.png"], False)
+    case("predict with another run's head symlinked in", ["predict", mixed(
+        "mixed-link", lambda f: ((f / "head.safetensors").unlink(),
+                                 (f / "head.safetensors").symlink_to(work / "run-csv" / "head.safetensors"))),
+        "deep.png"], False)
+    case("predict with another run's run.json (3 classes too)", ["predict", mixed(
+        "mixed-meta", lambda f: shutil.copy(work / "run-csv" / "run.json", f / "run.json")), "deep.png"], False)
+    case("export with class_names reordered against classes", ["export", mixed(
+        "mixed-order", lambda f: _edit(f, class_names=json.loads((f / "run.json").read_text())["class_names"][::-1])),
+        "--onnx", "reordered.onnx"], False)
+
+    # -- commands that would destroy a run or the user's files ----------------------------------
+    shutil.copytree(work / "run-flat", work / "victim")
+    (work / "victim" / "notes.txt").write_text("the user's notes")
+    before = {p.name: p.read_bytes() for p in (work / "victim").iterdir()}
+    intact = lambda r: ({p.name: p.read_bytes() for p in (work / "victim").iterdir()} == before,  # noqa: E731
+                        "every file of the folder unchanged")
+
+    def tiny_bench(methods="zero", shots=1, dataset="fashion-mnist"):
+        return ["bench", "--methods", methods, "--shots", shots, "--dataset", dataset, "--seeds", 1, "--epochs", 2,
+                "--test-size", 100, "--resolution", 64]
+
+    case("bench --out a fitted run", [*tiny_bench(), "--out", "victim"], False, intact)
+    case("export --torchscript RUN/head.safetensors", ["export", "victim", "--torchscript",
+                                                      "victim/head.safetensors"], False, intact)
+    case("fit into a run folder holding the user's notes", [*fit, "--data", "flat", "--out", "victim"], False, intact)
+
+    # -- bench grids that would mislabel or repeat rows -----------------------------------------
+    images(work / "three", 3)
+    case("bench --shots 10 on 3 images per class", [*tiny_bench(shots=10, dataset="three"), "--out", "B10"], False,
+         lambda r: (not (work / "B10" / "results.csv").exists(), "no rows written"))
+    case("bench --methods zero,zero --shots 1,1", [*tiny_bench("zero,zero", "1,1"), "--out", "Bdup"], True,
+         lambda r: (_unique_rows(work / "Bdup"), "each (method, shots, seed, epoch) once"))
+
+    # -- two benches at once into one folder, then a resume -------------------------------------
+    command = [sys.executable, "-m", "headstart", "--quiet", *map(str, tiny_bench("zero,imprint")), "--out", "Bpar"]
+    both = [subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=900) for p in both]
+    results = [subprocess.CompletedProcess(command, p.returncode, *o) for p, o in zip(both, outputs)]
+    refused = [r for r in results if r.returncode != 0]
+    good = (all(r.returncode in (0, 2) for r in results) and len(refused) < 2 and not any(
+        "Traceback" in r.stderr for r in results) and all("another headstart bench" in r.stderr for r in refused)
+        and _unique_rows(work / "Bpar"))
+    rows.append(("two benches started at once into one folder", "headstart bench ... --out Bpar (twice, at once)",
+                 "/".join(str(r.returncode) for r in results), first_line(refused[0]) if refused else "both finished",
+                 "no duplicated rows", "ok" if good else "BAD"))
+    case("resume the folder of the two benches", [*tiny_bench("zero,imprint"), "--out", "Bpar"], True,
+         lambda r: (_unique_rows(work / "Bpar"), "no duplicated rows"))
+
+    # -- models, paths and permissions ----------------------------------------------------------
+    (work / "mymodels.py").write_text(MY_MODELS)
+    for name in ("double", "bf16"):
+        case(f"fit with a {name} model", [*fit, "--model", f"mymodels:{name}", "--data", "flat", "--out", f"r-{name}"],
+             False, lambda r: (("float64" if "double" in " ".join(r.args) else "bfloat16") in first_line(r),
+                               "the dtype is named"))
+    case("fit with a model function that needs arguments", [*fit, "--model", "mymodels:needs_args", "--data", "flat",
+                                                           "--out", "r-args"], False)
+    case("fit --data FILE", [*fit, "--data", "flat/cat/0.png", "--out", "r-file"], False,
+         lambda r: ("is a file" in first_line(r), "says it is a file"))
+    umask = lambda: os.umask(0o022)  # noqa: E731
+    case("fit under umask 022", [*fit, "--data", "flat", "--out", "run-shared"], True,
+         lambda r: ((oct(_mode(work / "run-shared")), sorted({oct(_mode(p)) for p in (work / "run-shared").iterdir()}))
+                    == ("0o755", ["0o644"]), "folder 0755, files 0644"), preexec=umask)
+    case("export under umask 022", ["export", "run-shared", "--onnx", "shared.onnx"], True,
+         lambda r: (oct(_mode(work / "shared.onnx")) == "0o644", "file 0644"), preexec=umask)
+
+    # -- full disks: a real tmpfs (root only) -----------------------------------------------------
+    disk, small = work / "full-cache", work / "full-run"
+    disk.mkdir()
+    small.mkdir()
+    mounted = [subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True).returncode == 0 for where, size in ((disk, "128k"), (small, "64k"))]
+    if not all(mounted):
+        rows.append(("full disks", "(a small tmpfs)", "", "not run: mounting a tmpfs needs root", "", "skipped"))
+        return
+    try:
+        full = {**env, "HEADSTART_CACHE": str(disk)}
+        for attempt in ("", "again "):
+            case(f"fit {attempt}with the feature cache on a full disk", [*fit, "--data", "eq.v1", "--out",
+                                                                         f"run-full-cache{len(attempt)}"], True,
+                 case_env=full)
+        case("init onto a small disk", ["init", "--classes", "cat,dog", "--out", "full-run/run"], True)
+        before = {p.name: p.read_bytes() for p in (small / "run").iterdir()}
+        fd = os.open(small / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:  # full
+            pass
+        finally:
+            os.close(fd)
+        case("init again when the disk is full", ["init", "--classes", "cat,dog,car", "--out", "full-run/run"], False,
+             lambda r: ({p.name: p.read_bytes() for p in (small / "run").iterdir()} == before, "the old run intact"))
+    finally:
+        for where in (disk, small):
+            subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def _unique_rows(out: Path) -> bool:
+    with open(out / "results.csv", newline="") as f:
+        keys = [(r["method"], r["shots"], r["seed"], r["epoch"]) for r in csv.DictReader(f)]
+    return len(keys) == len(set(keys)) > 0
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def hash_cost() -> list[str]:
+    """What hashing every image's bytes (the dataset key) costs per 1,000 images, warm page cache."""
+    from headstart.data.folder import _files, file_digest
+
+    lines = []
+    for name in ("caltech50", "cifar10-small"):
+        files = _files(ROOT.parent / "shared" / "datasets" / name)[:1000]
+        for path in files:  # reads the files into the page cache, as a second run finds them
+            path.read_bytes()
+        start = time.perf_counter()
+        for path in files:
+            file_digest(path)
+        seconds = time.perf_counter() - start
+        kib = sum(p.stat().st_size for p in files) / len(files) / 1024
+        lines.append(f"{name}: {1000 * seconds / len(files) * 1000:.0f} ms per 1,000 images ({kib:.1f} KiB each)")
+    return lines
 
 
 def _edit(folder: Path, **changes) -> None:
