@@ -2,6 +2,7 @@
 
     python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
     python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
+    python benchmarks/lodo.py table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
 (a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
@@ -162,6 +163,40 @@ def choose(args) -> None:
                     for r in ranked[:8]))
 
 
+def paired(mine: list[float], theirs: list[float]) -> tuple[float, float]:
+    """Mean paired difference (pp) and the half-width of its 95 % CI (Student t)."""
+    from scipy import stats
+
+    diff = 100 * (np.array(mine) - np.array(theirs))
+    if len(diff) < 2:
+        return float(diff.mean()), 0.0
+    return float(diff.mean()), float(stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def table(args) -> None:
+    """The default against each dataset's best fixed peer (by mean), per shots, from a suite run: the
+    README's table. Paired by seed; 0 shots against the names-only peers."""
+    suite = load_suite(args.suite)
+    datasets = [slug(e["dataset"]) for e in suite["datasets"]]
+    finals = peer_finals(Path(args.suite_out), datasets)
+    shots = suite["shots"]
+    print("| dataset | | " + " | ".join(map(str, shots)) + " |")
+    print("|---|---|" + "---:|" * len(shots))
+    for d in datasets:
+        rows = {"headstart": [], "best fixed peer": [], "Δ (pp, 95 % CI)": []}
+        for s in shots:
+            seeds = sorted(k[3] for k in finals if k[:3] == (d, "headstart", s))
+            mine = [finals[(d, "headstart", s, x)] for x in seeds]
+            peers = {p: [finals[(d, p, s, x)] for x in seeds] for p in PEERS if all((d, p, s, x) in finals for x in seeds)}
+            best = max(peers, key=lambda p: np.mean(peers[p]))
+            mean, half = paired(mine, peers[best])
+            rows["headstart"].append(f"{100 * np.mean(mine):.1f}")
+            rows["best fixed peer"].append(f"{100 * np.mean(peers[best]):.1f} ({best})")
+            rows["Δ (pp, 95 % CI)"].append(f"{mean:+.1f}" + (f" ± {half:.1f}" if half >= 0.05 else ""))
+        for i, (label, cells) in enumerate(rows.items()):
+            print(f"| {d if i == 0 else ''} | {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,12 +212,17 @@ def main() -> None:
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")
     c.add_argument("--worst-weight", type=float, default=3.0)
+    t = sub.add_parser("table")
+    t.add_argument("suite")
+    t.add_argument("--suite-out", required=True)
     args = parser.parse_args()
     if args.command == "grid":
         torch.set_num_threads(1)
         run_grid(load_suite(args.suite), load_grid(args.grid), seed_range(args.seeds), Path(args.out))
-    else:
+    elif args.command == "choose":
         choose(args)
+    else:
+        table(args)
 
 
 if __name__ == "__main__":
