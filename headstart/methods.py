@@ -215,7 +215,7 @@ def exact_source_classes(evidence: Evidence) -> dict[int, int]:
     found = {c: position.get(r.synset_id) for c, r in enumerate(resolutions(evidence))
              if r.source != "text" and r.part is None}
     found = {c: s for c, s in found.items() if s is not None}
-    taken = [s for s in found.values()]
+    taken = list(found.values())
     return {c: s for c, s in found.items() if taken.count(s) == 1}
 
 

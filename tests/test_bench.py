@@ -111,8 +111,8 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     prior = expected_names_head(evidence, recipe.families, recipe, exact)
     share = plan.record["names_share"]  # the names' share of the evidence against the images alone
     assert 0 < share < 1 if recipe.images_compete else share == 1
-    assert torch.allclose(plan.prior[0], share * prior[0], atol=1e-6)
-    assert torch.allclose(plan.prior[1], share * prior[1], atol=1e-5)
+    assert torch.allclose(plan.prior[0], share * prior[0], rtol=1e-3, atol=1e-6)  # the record rounds the share
+    assert torch.allclose(plan.prior[1], share * prior[1], rtol=1e-3, atol=1e-5)
     assert plan.init[0].equal(plan.prior[0]) and plan.init[1].equal(plan.prior[1])  # it starts from its prior
     trust = torch.tensor([plan.record["trust"][name] for name in fashion.class_names])
     expected = recipe.prior_weight * trust ** recipe.trust_power / 50 ** recipe.prior_decay
