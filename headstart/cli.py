@@ -306,7 +306,7 @@ def bench(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
-    from headstart.bench import BenchConfig
+    from headstart.lab.bench import BenchConfig
 
     _compute()
     config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
@@ -319,8 +319,8 @@ def bench(
 
 def _bench_and_report(config) -> Path:
     """Run the bench, write the report, print the summary; -> report.html."""
-    from headstart.bench import run_bench
-    from headstart.report import write_report
+    from headstart.lab.bench import run_bench
+    from headstart.lab.report import write_report
 
     run_bench(config, progress=_PROGRESS, announce=_print_resolutions)
     path = write_report(Path(config.out))
@@ -337,7 +337,7 @@ DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
 def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder"),
          device: str = DEVICE_OPTION, backend: str = BACKEND_OPTION) -> None:
     """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
-    from headstart.bench import BenchConfig
+    from headstart.lab.bench import BenchConfig
 
     _compute()
     typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
@@ -352,7 +352,7 @@ def report(
     csv: Optional[List[Path]] = typer.Option(None, help="results CSVs to merge (default: RESULTS_DIR/results.csv)"),
 ) -> None:
     """(Re)build summary.md, plots and report.html from results CSVs (merges split sweeps)."""
-    from headstart.report import write_report
+    from headstart.lab.report import write_report
 
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"{results_dir} is a file: pass the folder to write the report into")
@@ -381,7 +381,7 @@ def suite(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """The multi-dataset suite: the default against every peer on each dataset, one report."""
-    from headstart.suite import adhoc_suite, load_suite, run_suite, suite_config
+    from headstart.lab.suite import adhoc_suite, load_suite, run_suite, suite_config
 
     if (suite_file is None) == (datasets is None):
         raise UserError("pass a suite file (e.g. benchmarks/suites/nine.json) or --datasets, not both")

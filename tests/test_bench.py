@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from headstart import transfer
-from headstart.bench import BenchConfig, run_bench, unlabelled_indices
+from headstart.lab.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError

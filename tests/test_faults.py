@@ -190,7 +190,7 @@ TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=[
 
 
 def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
@@ -208,7 +208,7 @@ def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(t
 
 
 def test_a_results_file_of_an_older_headstart_is_not_resumed(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "old"
     out.mkdir()
@@ -219,8 +219,8 @@ def test_a_results_file_of_an_older_headstart_is_not_resumed(tmp_path):
 
 
 def test_a_kill_while_the_results_are_rewritten_loses_nothing(tmp_path, monkeypatch):
-    from headstart import bench
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab import bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
@@ -246,7 +246,7 @@ def test_a_kill_while_the_results_are_rewritten_loses_nothing(tmp_path, monkeypa
 
 
 def test_junk_rows_in_results_are_dropped_on_resume(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)

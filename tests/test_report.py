@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from headstart.errors import UserError
-from headstart.report import (
+from headstart.lab.report import (
     mean_ci,
     plot_similarity_heatmap,
     read_results,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from headstart.errors import UserError
-from headstart.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
+from headstart.lab.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
 from test_faults import write_split_folder
 
 

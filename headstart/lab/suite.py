@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headstart.bench import BenchConfig, run_bench
+from headstart.lab.bench import BenchConfig, run_bench
 from headstart.errors import UserError
 from headstart.recipe import SEMANTIC_FAMILIES
-from headstart.report import write_report
+from headstart.lab.report import write_report
 
 # The basic heads and the seed paper's transfer-init families the default averages (each alone, no prior).
 PEER_METHODS = ["random", "zero", "logreg", "imprint", *SEMANTIC_FAMILIES]

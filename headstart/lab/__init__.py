@@ -1,0 +1,1 @@
+"""The benchmarking side (the lab): bench grid, multi-dataset suite, reports. It depends on the product, never the reverse."""
