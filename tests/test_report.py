@@ -1,4 +1,4 @@
-"""Tests for headstart.report: statistics by hand, merging, markdown, plots and the HTML report."""
+"""Tests for headstart.lab.report and headstart.heatmap: statistics by hand, merging, markdown, plots, HTML."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from headstart.errors import UserError
+from headstart.heatmap import plot_similarity_heatmap
 from headstart.lab.report import (
     mean_ci,
-    plot_similarity_heatmap,
     read_results,
     summarise,
     t_critical_95,
