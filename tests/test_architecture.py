@@ -17,11 +17,13 @@ def lab_imports(tree: ast.AST) -> list[ast.stmt]:
     ``from headstart.lab... import``, ``from headstart import lab``)."""
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[:2] == ["headstart", "lab"] for a in node.names):
-            found.append(node)
+        if isinstance(node, ast.Import):
+            if any(a.name.split(".")[:2] == ["headstart", "lab"] for a in node.names):
+                found.append(node)
         elif isinstance(node, ast.ImportFrom) and node.module:
             module = node.module.split(".")
-            if module[:2] == ["headstart", "lab"] or (module == ["headstart"] and any(a.name == "lab" for a in node.names)):
+            names_lab = module == ["headstart"] and any(a.name == "lab" for a in node.names)
+            if module[:2] == ["headstart", "lab"] or names_lab:
                 found.append(node)
     return found
 
@@ -42,13 +44,27 @@ def test_no_product_module_imports_the_lab():
 
 def test_the_cli_imports_the_lab_only_inside_its_commands():
     tree = ast.parse((PACKAGE / "cli.py").read_text(encoding="utf-8"))
-    outside_functions = ast.Module([n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))], [])
+    outside_functions = ast.Module([n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))],
+                                   type_ignores=[])
     assert any(lab_imports(n) for n in tree.body)  # the lab commands are there, inside functions
     at_module_level = [node.lineno for node in lab_imports(outside_functions)]
     assert at_module_level == []
 
 
 def test_importing_the_product_and_the_cli_loads_no_lab_module():
-    code = "import sys, headstart, headstart.cli; print(sorted(m for m in sys.modules if m.startswith('headstart.lab')))"
+    code = ("import sys, headstart, headstart.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('headstart.lab')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_lab_method_lists_follow_the_registry():
+    from headstart.lab.bench import DEMO, BenchConfig
+    from headstart.lab.peers import DEFAULT_METHOD, PEERS
+    from headstart.lab.report import PEERS as REPORT_PEERS
+    from headstart.lab.suite import SUITE_DEFAULTS
+    from headstart.methods import METHODS
+
+    assert REPORT_PEERS == PEERS and PEERS + (DEFAULT_METHOD,) == tuple(METHODS)
+    for methods in (BenchConfig().methods, DEMO["methods"], SUITE_DEFAULTS["methods"]):
+        assert set(methods) <= set(METHODS) and methods[-1] == DEFAULT_METHOD

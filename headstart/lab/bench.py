@@ -28,6 +28,7 @@ from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
+from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence, names_resolutions
@@ -45,8 +46,8 @@ UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
 class BenchConfig:
     model: str = "efficientnet-lite0"
     dataset: str = "fashion-mnist"
-    methods: list[str] = field(default_factory=lambda: ["random", "zero", "logreg", "imprint", "wup", "headstart"])
-    shots: list[int] = field(default_factory=lambda: [0, 1, 2, 5, 10, 20])
+    methods: list[str] = field(default_factory=lambda: [*BASIC_HEADS, "wup", DEFAULT_METHOD])
+    shots: list[int] = field(default_factory=lambda: list(SHOTS))
     seeds: int = 5
     seed_start: int = 0
     resolution: int | None = None
@@ -60,6 +61,11 @@ class BenchConfig:
     device: str | None = None  # where features are computed (see features.extract): not a result setting
     backend: str | None = None
     precision: str | None = None  # fp32 (default) or bf16 / fp16 autocast: a result setting when mixed
+
+
+# `headstart demo`, the README's main job: the default against the basic heads and two families.
+DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=[*BASIC_HEADS, "wup", "text", DEFAULT_METHOD],
+            shots=list(SHOTS), seeds=5, resolution=224, test_size=2000)
 
 
 def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:

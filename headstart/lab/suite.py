@@ -20,28 +20,28 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headstart.lab.bench import BenchConfig, run_bench
 from headstart.errors import UserError
-from headstart.recipe import SEMANTIC_FAMILIES
+from headstart.lab.bench import BenchConfig, run_bench
+from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SEMANTIC_PEERS, SHOTS
 from headstart.lab.report import write_report
 
-# The basic heads and the seed paper's transfer-init families the default averages (each alone, no prior).
-PEER_METHODS = ["random", "zero", "logreg", "imprint", *SEMANTIC_FAMILIES]
+# The basic heads and the seed paper's names-only transfer-init families (each alone, no prior).
+PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS]
 SUITE_DEFAULTS = {"model": "efficientnet-lite0", "resolution": 224, "epochs": 100, "seeds": 10,
-                  "shots": [0, 1, 2, 5, 10, 20], "methods": PEER_METHODS + ["headstart"], "test_size": None}
+                  "shots": list(SHOTS), "methods": PEER_METHODS + [DEFAULT_METHOD], "test_size": None}
 
 
 @dataclass
 class SuiteConfig:
-    model: str = "efficientnet-lite0"
+    model: str = SUITE_DEFAULTS["model"]
     datasets: list[str] = field(default_factory=list)
     dataset_seeds: dict[str, int] = field(default_factory=dict)  # dataset -> its own number of seeds
-    methods: list[str] = field(default_factory=lambda: PEER_METHODS + ["headstart"])
-    shots: list[int] = field(default_factory=lambda: [0, 1, 2, 5, 10, 20])
-    seeds: int = 10
-    resolution: int | None = 224
-    test_size: int | None = None
-    epochs: int = 100
+    methods: list[str] = field(default_factory=lambda: list(SUITE_DEFAULTS["methods"]))
+    shots: list[int] = field(default_factory=lambda: list(SUITE_DEFAULTS["shots"]))
+    seeds: int = SUITE_DEFAULTS["seeds"]
+    resolution: int | None = SUITE_DEFAULTS["resolution"]
+    test_size: int | None = SUITE_DEFAULTS["test_size"]
+    epochs: int = SUITE_DEFAULTS["epochs"]
     unlabelled: int = 0  # training images per seed given without labels (the default recentres on them)
     device: str | None = None  # where features are computed; not a result setting
     backend: str | None = None

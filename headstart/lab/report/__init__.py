@@ -15,7 +15,8 @@ used, so a report can be rebuilt anywhere the CSV can be copied to.
 from headstart.lab.report.page import write_report
 from headstart.lab.report.plots import default_epoch_shots, plot_accuracy_vs_epoch, plot_accuracy_vs_shots
 from headstart.lab.report.results import CONTRACT_COLUMNS, read_results
-from headstart.lab.report.statistics import PEERS, Estimate, SummaryRow, final_accuracies, mean_ci, summarise, t_critical_95
+from headstart.lab.report.statistics import (PEERS, Estimate, SummaryRow, final_accuracies, mean_ci, summarise,
+                                             t_critical_95)
 from headstart.lab.report.tables import summary_markdown, write_summary_md
 
 __all__ = [

@@ -9,12 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from headstart.methods import METHODS
-
-# Every method the default is measured against, in the registry's order: the basic heads, then the
-# seed paper's transfer-init families (top-k source rows by one similarity, trained without a prior).
-DEFAULT_METHOD = "headstart"
-PEERS = tuple(name for name in METHODS if name != DEFAULT_METHOD)
+from headstart.lab.peers import PEERS
 
 
 def t_critical_95(df: int) -> float:
