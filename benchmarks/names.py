@@ -1,6 +1,6 @@
 """Resolution accuracy on the labelled sense benchmark, and the mixed head against one family.
 
-    python benchmarks/names.py [--old-tree /tmp/old] [--previous-tree /tmp/prev] [--seeds 5] > docs/results/names.md
+    python benchmarks/names.py [--old-tree ../old] [--previous-tree ../prev] [--seeds 5] > docs/results/names.md
 
 Part 1 — tests/data/senses.csv: each row a class name in a task ("group": the other names of the
 task are its siblings), its acceptable synsets (``text`` where no synset is right: one person's
@@ -8,7 +8,7 @@ name), and whether the group has images (caltech50, Fashion-MNIST, CIFAR-10: one
 per class, drawn with few_shot_indices per seed, Lite0 features at 224 px). Accuracy for names
 only and for names + 1 shot, overall and on the tune / test halves (split by a hash of the name,
 fixed in the file). ``--old-tree`` runs the resolver of a checkout from before issue 12 (e.g. a
-``git worktree add /tmp/old f4d7e19``) name by name in a subprocess: it refused a list with one
+``git worktree add ../old f4d7e19``) name by name in a subprocess: it refused a list with one
 unknown name, so each name is asked alone (its rule looked at no sibling); a refused name counts
 as ``text``, which is what ``init``/``fit`` then did for the whole list. ``--previous-tree`` runs
 this script's own answers (names only and every 1-shot draw) against another checkout's
