@@ -153,14 +153,13 @@ def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
 def source_texts(source: SourceModel) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas when labels are synset ids
     ('jersey, T-shirt, tee shirt'), else its name."""
-    from headstart.similarity import mixed
     from headstart.similarity.lexicon import lexicon
     from headstart.similarity.wordnet import taxonomy
 
     if not has_wordnet_labels(source):
-        return mixed.source_texts(source.labels, source.names)
+        return list(source.names)
     lex, index = lexicon(), taxonomy().index
-    return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_text(index[label]))
+    return [lex.lemma_text(index[label]) for label in source.labels]
 
 
 def name_text_rows(source: SourceModel, class_names: list[str]) -> np.ndarray:
