@@ -317,6 +317,7 @@ def test_report_html_is_self_contained(report_dir):
     assert "<strong>73.0 ± 26.2</strong>" in page and "<table>" in page
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -137,6 +137,7 @@ def _reference(measure, ic_of, a, b):
 
 @pytest.mark.parametrize("ic", ["intrinsic", "semcor"])
 @pytest.mark.parametrize("measure", ["res", "jcn", "lin"])
+@pytest.mark.slow
 def test_ic_measures_equal_reference(wn, tax, measure, ic):
     pairs = _pairs(tax, n_random=60, n_hard=40, seed=1)
     ic_of = _reference_ic(ic)
