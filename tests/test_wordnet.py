@@ -2,7 +2,10 @@
 
 import functools
 import math
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -215,3 +218,28 @@ def test_missing_wordnet_dir_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path / "cache"))
     with pytest.raises(UserError, match="wordnet-sense-index"):
         W.taxonomy()
+
+
+PARSE_COUNT = """
+import builtins
+opened = []
+real_open = builtins.open
+def counting_open(file, *args, **kwargs):
+    opened.append(str(file))
+    return real_open(file, *args, **kwargs)
+builtins.open = counting_open
+from headstart.similarity.lexicon import lexicon
+from headstart.similarity.wordnet import taxonomy
+taxonomy().index, lexicon().senses("dog")
+builtins.open = real_open
+print(sum(name.endswith("data.noun") for name in opened))
+"""
+
+
+@pytest.mark.slow
+def test_wordnet_is_parsed_once_into_one_cache_file(tmp_path):
+    """The taxonomy and the lexicon come from one reading of data.noun, kept in one cache file."""
+    env = {**os.environ, "HEADSTART_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", PARSE_COUNT], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["1"]
+    assert len(list(tmp_path.glob("wordnet_*.npz"))) == 1
