@@ -1,7 +1,7 @@
 """Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
 
     python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
-    python benchmarks/lodo.py choose SUITE.json DIR --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
+    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
 (a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
@@ -119,26 +119,27 @@ def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[i
     return min(by_peer.values()) if by_peer else None, by_peer
 
 
-def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], worst_weight: float) -> float:
+def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], worst_weight: float,
+          tolerance: float = 1.0) -> float:
     margins, shortfalls = [], []
     for d in datasets:
         for s in shots:
             cell = cell_margins(acc, peers, d, s, seeds)
             if cell and cell[0] is not None:
                 margins.append(cell[0])
-                shortfalls.append(max(0.0, -cell[0]))
+                shortfalls.append(max(0.0, -cell[0] - tolerance))
     return float(np.mean(margins) - worst_weight * np.mean(shortfalls)) if margins else -1e9
 
 
 def choose(args) -> None:
     suite = load_suite(args.suite)
     datasets = [slug(e["dataset"]) for e in suite["datasets"]]
-    rows = list(csv.DictReader((Path(args.grid_dir) / "grid.csv").open()))
+    rows = [r for d in args.grid_dirs for r in csv.DictReader((Path(d) / "grid.csv").open())]
     by_recipe: dict[str, dict] = defaultdict(dict)
     for r in rows:
         by_recipe[r["recipe"]][(r["dataset"], int(r["shots"]), int(r["seed"]))] = float(r["accuracy"])
     peers = peer_finals(Path(args.suite_out), datasets)
-    shots = [s for s in suite["shots"] if s > 0]
+    shots = sorted({int(r["shots"]) for r in rows} & set(suite["shots"]))
     choosing, checking = seed_range(args.seeds), seed_range(args.check_seeds)
     print("| held-out dataset | recipe chosen on the other eight | " +
           " | ".join(f"{s}-shot margin vs best peer (worst peer)" for s in shots) + " |")
@@ -171,11 +172,11 @@ def main() -> None:
     g.add_argument("--out", required=True)
     c = sub.add_parser("choose")
     c.add_argument("suite")
-    c.add_argument("grid_dir")
+    c.add_argument("grid_dirs", nargs="+")
     c.add_argument("--suite-out", required=True)
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")
-    c.add_argument("--worst-weight", type=float, default=1.0)
+    c.add_argument("--worst-weight", type=float, default=3.0)
     args = parser.parse_args()
     if args.command == "grid":
         torch.set_num_threads(1)

@@ -35,12 +35,21 @@ def cache_file_name(key: str, suffix: str) -> str:
     return f"{readable}-{digest}{suffix}"
 
 
+def umask() -> int:
+    """This process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Create or replace `path` with what `write(file)` writes, through a temporary file in the same
     folder renamed into place: a reader in another process, or a run killed mid-write, never sees a
-    half-written file."""
+    half-written file. The file gets the permissions a plain `open` would give it (the umask's), not
+    the temporary file's 0600."""
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(partial, path)

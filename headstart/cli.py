@@ -19,7 +19,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 # Options that several commands share, defined once so their defaults and help stay the same.
-MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`) "
+MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`), "
+                                                       "hf:FOLDER (a Hugging Face image-classification folder) "
                                                        "or package.module:function returning a SourceModel")
 OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping class names to WordNet synsets")
 RESOLUTION_OPTION = typer.Option(None, min=16, max=1024, help="input size in pixels (default: the model's)")
@@ -41,16 +42,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="no progress bars")
+
+
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """New classifier heads that start from the most similar source classes."""
+    _quiet(quiet)
+
+
+def _quiet(quiet: bool) -> None:
+    """--quiet, given before or after the subcommand: no progress bars."""
     global _PROGRESS
-    _PROGRESS = not quiet
-    if quiet:  # bars of the libraries underneath too
-        os.environ["TQDM_DISABLE"] = "1"
+    if quiet:
+        _PROGRESS = False
+        os.environ["TQDM_DISABLE"] = "1"  # bars of the libraries underneath too
 
 
 _PROGRESS = True  # progress bars; --quiet turns them off
@@ -99,6 +108,18 @@ def _output_file(path: Path, option: str) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise UserError(f"{option} {path}: {path.parent} is not a folder") from None
     return path
+
+
+def _run_json(folder: Path) -> str:
+    return (folder / "run.json").read_text(encoding="utf-8")
+
+
+def _print_decision(record: dict) -> None:
+    """How the default built and trusted the head (`methods.decision_lines`)."""
+    from headstart.methods import decision_lines
+
+    for line in decision_lines(record):
+        typer.echo(line)
 
 
 def _print_resolutions(resolved: list) -> None:
@@ -164,6 +185,8 @@ def init(
     unlabelled: Optional[Path] = typer.Option(
         None, help="folder of target images without labels (any layout): the default recentres its biases on them"),
     out: Path = RUN_OUT_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="print the run's run.json instead of text"),
+    quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
@@ -171,11 +194,16 @@ def init(
     """A zero-shot classifier from class names alone (no labelled images)."""
     from headstart.fit import init_head
 
+    _quiet(quiet)
     if unlabelled:  # names alone run no image network: the allocator setting would only keep freed memory
         _compute()
     result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
                        progress=_PROGRESS, device=device, backend=backend, precision=precision)
+    if as_json:
+        typer.echo(_run_json(result.folder))
+        return
     _print_resolutions(result.estimator.resolved_)
+    _print_decision(result.meta.record)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
 
@@ -193,6 +221,8 @@ def fit(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
     finetune_epochs: int = typer.Option(3, min=1, max=1000, help="epochs of full fine-tuning"),
+    as_json: bool = typer.Option(False, "--json", help="print the run's run.json instead of text"),
+    quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
@@ -203,6 +233,7 @@ def fit(
     from headstart.finetune import FinetuneConfig
     from headstart.fit import fit_folder
 
+    _quiet(quiet)
     _compute()
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
                         progress=_PROGRESS, full_finetune=full_finetune,
@@ -210,8 +241,12 @@ def fit(
                         precision=precision)
     if not distributed.is_main():
         return
+    if as_json:
+        typer.echo(_run_json(result.folder))
+        return
     metrics = result.meta.metrics
     _print_resolutions(result.estimator.resolved_)
+    _print_decision(result.meta.record)
     if "finetune" in metrics:
         typer.echo(metrics["finetune"]["message"])
     typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "
@@ -222,9 +257,13 @@ def fit(
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
-    images: List[Path] = typer.Argument(..., help="image files"),
+    images: List[str] = typer.Argument(..., help="image files, folders (every image under them), glob "
+                                                 "patterns (quoted) or CSV files whose first column lists images"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file "
+                                                           "(image, prediction, probability, then one column per class)"),
+    quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
@@ -232,14 +271,16 @@ def predict(
     """Top classes with probabilities for each image (the model is loaded once)."""
     from headstart.data.folder import ImageFiles
     from headstart.estimator import HeadStart
-    from headstart.fit import predict as predict_images
+    from headstart.fit import image_paths, top_classes, write_predictions
 
+    _quiet(quiet)
     _compute()
     estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
-    for path in images:
-        if not path.is_file():
-            raise UserError(f"image {path} does not exist")
-    for path, ranked in zip(images, predict_images(estimator, ImageFiles(images), top)):
+    images = image_paths(images)
+    probabilities = estimator.predict_proba(ImageFiles(images))
+    if csv is not None:
+        write_predictions(_output_file(csv, "--csv"), images, estimator, probabilities)
+    for path, ranked in zip(images, top_classes(estimator, probabilities, top)):
         if as_json:
             typer.echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
                                                                for c, p in ranked]}))
@@ -253,8 +294,9 @@ def export(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
 ) -> None:
-    """Export a run as a standalone model: input uint8 RGB images [N, R, R, 3] already resized to the
-    run's resolution R (run.json -> resolution), output probabilities [N, C]."""
+    """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
+    (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
+    resolution and preprocessing inside the file (ONNX metadata_props / TorchScript extra file)."""
     from headstart.estimator import HeadStart
     from headstart.export import export_onnx, export_torchscript
 
@@ -265,8 +307,43 @@ def export(
         path = export_onnx(estimator, _output_file(onnx, "--onnx"))
     else:
         path = export_torchscript(estimator, _output_file(torchscript, "--torchscript"))
-    typer.echo(f"wrote {path} (input uint8 [N, {estimator.resolution_}, {estimator.resolution_}, 3], "
+    typer.echo(f"wrote {path} (input uint8 [N, H, W, 3] of any size, resized to {estimator.resolution_} px inside; "
                f"output probabilities over {len(estimator.classes_)} classes)")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
+    data: Path = typer.Option(..., help="labelled image folder (one sub-folder per class; its test/ or val/ "
+                                        "split when it has one)"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    out: Optional[Path] = typer.Option(None, help="also write evaluation.json, confusion.json/.png and "
+                                                  "reliability.png to this folder"),
+    quiet: bool = QUIET_OPTION,
+    device: str = DEVICE_OPTION,
+    backend: str = BACKEND_OPTION,
+    precision: str = PRECISION_OPTION,
+) -> None:
+    """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
+    from headstart.estimator import HeadStart
+    from headstart.evaluate import evaluate_run, write_evaluation
+
+    _quiet(quiet)
+    _compute()
+    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    result = evaluate_run(estimator, data, progress=_PROGRESS)
+    if out is not None:
+        write_evaluation(result, out)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    parts = [f"accuracy {100 * result['accuracy']:.1f} %"]
+    parts += [f"top-{k} {100 * v:.1f} %" for k, v in result["top_k"].items() if k != "1"]
+    typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}")
+    for name, accuracy in result["per_class"].items():
+        typer.echo(f"    {100 * accuracy:5.1f} %  {name}")
+    if out is not None:
+        typer.echo(f"wrote {out}")
 
 
 @app.command("export-images")
@@ -402,7 +479,7 @@ def suite(
 
 
 # Failures of the environment rather than of headstart: one line, no traceback.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG,
                        errno.EISDIR, errno.ENOTDIR, errno.EPERM}
 
 

@@ -1,11 +1,11 @@
 """`HeadStart`: the estimator behind `fit`, `init` and `predict` — a new classifier for your classes
-whose head starts from the most similar source classes, in the scikit-learn manner.
+whose head starts from the most similar source classes, a scikit-learn estimator.
 
-    clf = HeadStart("efficientnet-lite0").fit(images, labels, ["cat", "dog", "car"])
-    clf.predict(more_images)            # class indices [N]
-    clf.predict_proba(more_images)      # probabilities [N, C]
+    clf = HeadStart("efficientnet-lite0").fit(images, ["cat", "dog", "cat"])
+    clf.predict(more_images)            # labels [N], from clf.classes_
+    clf.predict_proba(more_images)      # probabilities [N, C] in classes_ order
     clf.save("run"); HeadStart.load("run")
-    module = clf.to_module()            # uint8 [N, R, R, 3] -> probabilities, without headstart
+    module = clf.to_module()            # uint8 [N, H, W, 3], any size -> probabilities, without headstart
 
 Images are uint8 arrays (H x W or H x W x 3), PIL images, a uint8 array [N, H, W(, 3)], or an
 object with `__len__` and `load(indices)`; a float array [N, D] is taken as precomputed features.
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
+from numbers import Integral
 from pathlib import Path
 from typing import Sequence
 
@@ -27,112 +29,231 @@ from headstart.data.features import extract
 from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
-from headstart.run import Run, RunMeta, load_run, save_run
+from headstart.params import Interval, Kind, ParameterError, check_parameters
+from headstart.recipe import Recipe
+from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
-from headstart.sources.model import SourceModel
-from headstart.train import Head, linear_head, top1
+from headstart.sources.model import SourceModel, resize_uint8_images
+from headstart.train import Head, HeadTraining, linear_head, top1
+
+
+# What each constructor parameter accepts (checked when fitting, as scikit-learn does): values
+# the registries decide (method names, devices) are checked where those are looked up.
+PARAMETERS = {
+    "source": [Kind((SourceModel, str), "a SourceModel or a model name")],
+    "method": [Kind((str,), "a method name (see headstart.methods.METHODS)")],
+    "resolution": [None, Interval(Integral, MIN_RESOLUTION, MAX_RESOLUTION)],
+    "epochs": [Interval(Integral, 0, 100_000)],
+    "overrides": [None, Kind((dict,), "a dict of class name -> WordNet synset id")],
+    "full_finetune": [Kind((bool,), "True or False")],
+    "finetune_config": [None, Kind((object,), "a headstart.finetune.FinetuneConfig")],
+    "batch_size": [Interval(Integral, 1, None)],
+    "progress": [Kind((bool,), "True or False")],
+    "random_state": [Interval(Integral, 0, 2**32 - 1)],
+    "device": [None, Kind((str,), "a device name")],
+    "backend": [None, Kind((str,), "a backend name")],
+    "precision": [None, Kind((str,), "a precision name")],
+    "method_options": [None, Kind((dict,), "a dict of the method's options")],
+    "recipe": [None, Kind((Recipe,), "a headstart.recipe.Recipe")],
+}
 
 
 class HeadStart:
-    """A classifier for new classes built on a pretrained source model.
+    """A classifier for new classes built on a pretrained source model, in the scikit-learn manner:
+    every option is a constructor parameter stored unchanged (`get_params`, `set_params`,
+    `sklearn.base.clone`), checked against `PARAMETERS` when fitting; what fitting learns ends in `_`.
 
-    source: a `SourceModel` or a built-in name / "package.module:function" spec. method: a
-    registered method (`headstart.methods.METHODS`); **options override its defaults.
-    resolution: input size (default: the source's). epochs: head-training epochs. overrides:
-    class name -> WordNet synset id. full_finetune: also train the backbone (LP-FT, kept only if
-    it beats the head alone on held-out training images). random_state: seeds training.
-    device ("auto", "cpu", "cuda", "cuda:N"), backend ("auto", "torch", "onnx") and precision
-    ("fp32", "bf16", "fp16"): where and how image features are computed (see
-    `headstart.data.features.extract`); the fitted head does not depend on them.
+    Parameters
+    ----------
+    source : SourceModel or str
+        The pretrained model, or a built-in name / "package.module:function" spec.
+    method : str
+        A registered method (`headstart.methods.METHODS`).
+    resolution : int or None
+        Input size in pixels (default: the source's).
+    epochs : int
+        Head-training epochs.
+    overrides : dict or None
+        Class name -> WordNet synset id.
+    full_finetune : bool
+        Also train the backbone (LP-FT), kept only if it beats the head alone on held-out training
+        images; `finetune_config` (a `headstart.finetune.FinetuneConfig`) sets how.
+    batch_size : int
+        Images per feature-extraction batch.
+    progress : bool
+        Show progress bars.
+    random_state : int
+        Seeds training.
+    device, backend, precision : str or None
+        Where and how image features are computed ("auto", "cpu", "cuda", "cuda:N"; "auto",
+        "torch", "onnx"; "fp32", "bf16", "fp16"; see `headstart.data.features.extract`); the fitted
+        head does not depend on them.
+    method_options : dict or None
+        Options of the method overriding its defaults, e.g. ``{"top_k": 5}`` for a transfer-init
+        peer; checked by `headstart.methods.create_method`, whose error lists the valid ones.
+    recipe : headstart.recipe.Recipe or None
+        The default method's constants (None: `headstart.recipe.DEFAULT_RECIPE`); recorded in
+        run.json.
     """
 
     def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
                  resolution: int | None = None, epochs: int = 100, overrides: dict[str, str] | None = None,
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
                  progress: bool = False, random_state: int = 0, device: str | None = None,
-                 backend: str | None = None, precision: str | None = None, **options):
-        self.source, self.method, self.options = source, method, options
-        self.resolution, self.epochs, self.overrides = resolution, epochs, dict(overrides or {})
-        self.full_finetune, self.finetune_config = full_finetune, finetune_config
-        self.batch_size, self.progress, self.random_state = batch_size, progress, random_state
-        self.device, self.backend, self.precision = device, backend, precision
+                 backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
+                 recipe: Recipe | None = None):
+        self.source = source
+        self.method = method
+        self.resolution = resolution
+        self.epochs = epochs
+        self.overrides = overrides
+        self.full_finetune = full_finetune
+        self.finetune_config = finetune_config
+        self.batch_size = batch_size
+        self.progress = progress
+        self.random_state = random_state
+        self.device = device
+        self.backend = backend
+        self.precision = precision
+        self.method_options = method_options
+        self.recipe = recipe
+
+    # -- the scikit-learn estimator protocol ------------------------------------------------------
+
+    @classmethod
+    def _parameter_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor parameters as given (no parameter holds a nested estimator, so `deep`
+        changes nothing)."""
+        return {name: getattr(self, name) for name in self._parameter_names()}
+
+    def set_params(self, **params) -> "HeadStart":
+        """Set constructor parameters (checked when fitting); an unknown name is an error."""
+        valid = self._parameter_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ParameterError(f"HeadStart has no parameter {name!r}; its parameters: {', '.join(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (sklearn is imported only when sklearn asks): a classifier of images,
+        so not of arbitrary 2-D arrays (only of the source's [N, D] features)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=False, three_d_array=True))
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        shown = [f"{name}={_short_repr(value)}" for name, value in self.get_params().items()
+                 if not _same(value, defaults[name].default)]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     # -- fitting --------------------------------------------------------------------------------
 
     def source_model(self) -> SourceModel:
-        """The source model, loaded once from its name or spec."""
-        if getattr(self, "_source_model", None) is None:
-            self._source_model = as_source(self.source)
-        return self._source_model
+        """The source model, loaded once from its name or spec (again after `set_params(source=...)`)."""
+        cached = getattr(self, "_source_model", None)
+        if cached is None or cached[0] is not self.source:
+            self._source_model = (self.source, as_source(self.source))
+        return self._source_model[1]
+
+    def _method(self):
+        check_parameters(self.get_params(), PARAMETERS, "HeadStart")
+        options = dict(self.method_options or {})
+        if self.recipe is not None:
+            options["recipe"] = self.recipe
+        return create_method(self.method, **options)
 
     def check(self, class_names: Sequence[str], shots: int) -> None:
-        """Everything that can be checked before a feature is extracted: the class names, that the
-        method can run with `shots` labelled images per class, and the names' resolution (a bad
-        override id is an error)."""
+        """Everything that can be checked before a feature is extracted: the parameters, the class
+        names, that the method can run with `shots` labelled images per class, and the names'
+        resolution (a bad override id is an error)."""
+        method = self._method()
         names = check_class_names(class_names)
-        method = create_method(self.method, **self.options)
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        names_resolutions(self.source_model(), names, self.overrides, method.recipe)
+        names_resolutions(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
-    def fit(self, images=None, labels=None, class_names: Sequence[str] | None = None, *,
+    def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
-        """Fit the head for `class_names` from labelled images (or only the names when `images` and
-        `labels` are None).
+        """Fit the head from labelled images, or from the class names alone.
 
-        images: N images, or a float array [N, D] of precomputed features; labels: N integers in
-        0..C-1. features: precomputed features [N, D] of `images` (saves extracting them).
-        unlabelled: target images without labels (the default recentres its biases on them).
-        validation: (images or features, labels) evaluated before and after training:
-        `history_` holds [(epoch, accuracy)].
+        Parameters
+        ----------
+        X : images, or float array [N, D] of precomputed features, or None
+            N images (see the module docstring); None with `y` None fits from `class_names` alone.
+        y : array-like [N] of any labels (strings, integers, ...), or None
+            `classes_` becomes the sorted distinct labels. Integers 0..C-1 with C `class_names`
+            index the names, so a class may have no image.
+        class_names : list of str, optional
+            One name per class in `classes_` order, used to find similar source classes; default
+            `str(label)`. Required without `y`, where the names are the labels.
+        features : tensor [N, D], optional
+            Precomputed features of `X` (saves extracting them).
+        unlabelled : images, optional
+            Target images without labels (the default recentres its biases on them).
+        validation : (images or features, labels), optional
+            Evaluated before and after training: `history_` holds [(epoch, accuracy)].
+
+        Returns
+        -------
+        self
         """
+        method = self._method()
         resolve_placement(self.device, self.backend, self.precision)  # a bad choice fails before any work
         source = self.source_ = self.source_model()
         self.model_key_ = source.weights_key
         self.resolution_ = check_resolution(self.resolution or source.resolution)
-        method = create_method(self.method, **self.options)
-        names = check_class_names(class_names)
-        if images is None and features is None:
-            if labels is not None and len(labels):
+        if X is None and features is None:
+            if y is not None and len(y):
                 raise UserError("labels were given without images")
             if method.needs_shots:
                 raise UserError(f"method {method.name!r} needs labelled images; with names only use "
                                 "'headstart', a WordNet measure or 'text'")
-            x, y = torch.empty(0, source.feature_dim), torch.empty(0, dtype=torch.long)
+            names = check_class_names(class_names)
+            classes = np.asarray(names)  # without labels, the names are the labels
+            x, y_index = torch.empty(0, source.feature_dim), torch.empty(0, dtype=torch.long)
         else:
-            x = self._features(images) if features is None else check_features(features, source.feature_dim)
-            y = check_labels(labels, len(x), len(names))
+            x = self._features(X) if features is None else check_features(features, source.feature_dim)
+            classes, names = label_classes(y, len(x), class_names)
+            y_index = encode_labels(y, classes)
+        self.classes_, self.class_names_ = classes, names
         pool = None if unlabelled is None else self._features(unlabelled)
-        evidence = Evidence(source, names, x, y, self.overrides, pool, method.recipe)
+        overrides = dict(self.overrides or {})
+        evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
         self.resolved_ = resolutions(evidence)  # printed by the CLI
         self.resolutions_ = [r.as_dict() for r in self.resolved_]
         evaluate = None
         if validation is not None:
             val_x = self._features(validation[0])
-            val_y = check_labels(validation[1], len(val_x), len(names))
+            val_y = encode_labels(validation[1], classes, len(val_x))
             evaluate = lambda w, b: top1(val_x @ w.T + b, val_y)  # noqa: E731
         (w, b), self.history_, plan = fit_head(method, evidence, self.random_state, self.epochs, evaluate)
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise UserError("training diverged (the head holds NaN or infinite values): check that the "
                             "features are finite, or lower the number of epochs")
-        self.classes_, self.method_options_, self.record_ = names, method.json_options(), dict(plan.record)
+        self.method_options_, self.record_ = method.json_options(), dict(plan.record)
         self.backbone_state_ = None
         if self.full_finetune:
-            if images is None or is_feature_array(images):
+            if X is None or is_feature_array(X):
                 raise UserError("full fine-tuning needs the images themselves, not precomputed features")
-            w, b = self._finetune(images, y, (w, b), x)
+            w, b = self._finetune(X, y_index, (w, b), x, method)
         self.head_ = frozen_head(w, b)
         return self
 
-    def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor) -> Head:
+    def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor, method) -> Head:
         from headstart.finetune import FinetuneConfig, finetune, method_head
 
         config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_)
         loaded = loader_of(images)(range(len(images)))
-        fit_head = method_head(create_method(self.method, **self.options), self.source_, self.classes_,
-                               self.overrides, self.epochs, self.random_state)
+        fit_head = method_head(method, self.source_, self.class_names_, dict(self.overrides or {}), self.epochs,
+                               self.random_state)
         state, w, b, self.finetune_report_ = finetune(self.source_, loaded, labels, head, config,
                                                       fit_head=fit_head, features=features)
         if state is not None:
@@ -165,34 +286,61 @@ class HeadStart:
         return torch.softmax(torch.from_numpy(self.decision_function(images)), dim=1).numpy()
 
     def predict(self, images) -> np.ndarray:
-        """Class indices [N] into `classes_`."""
-        return self.decision_function(images).argmax(axis=1)
+        """Labels [N] (from `classes_`) of images (or precomputed features)."""
+        logits = self.decision_function(images)
+        return self.classes_[logits.argmax(axis=1)]
 
     def score(self, images, labels) -> float:
-        """Top-1 accuracy on images (or features) with integer labels."""
-        predicted = self.predict(images)
-        return float((predicted == check_labels(labels, len(predicted), len(self.classes_)).numpy()).mean())
+        """Top-1 accuracy on images (or features) with their labels."""
+        predicted = self.decision_function(images).argmax(axis=1)
+        return float((encode_labels(labels, self.classes_, len(predicted)).numpy() == predicted).mean())
 
     def to_module(self) -> nn.Module:
-        """The fitted classifier as a plain `nn.Module` (a copy): input uint8 RGB images
-        [N, R, R, 3] already resized to R = `resolution_`, output probabilities [N, C]; the model's
-        normalisation is inside. `.logits(images)` gives the logits."""
+        """The fitted classifier as a plain `nn.Module` (a copy): input decoded uint8 RGB images
+        [N, H, W, 3] of any size, output probabilities [N, C] in `classes_` order; resizing and
+        normalisation are inside, as `predict_proba` does them. `.logits(images)` gives the logits."""
         self._check_fitted()
-        return ImageClassifier(self.source_, self.head_, self.resolution_)
+        network = Network(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_)).eval().requires_grad_(False)
+        return ImageClassifier(network, self.resolution_, self.source_.mean, self.source_.std).eval()
+
+    def description(self) -> dict:
+        """What an exported model needs to say about itself: classes, input, preprocessing, output."""
+        from headstart import __version__
+
+        self._check_fitted()
+        return {"format": "headstart-export", "headstart": __version__, "model": self.source_.spec,
+                "model_key": self.model_key_, "class_names": list(self.class_names_),
+                "labels": json_labels(self.classes_), "resolution": self.resolution_,
+                "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
+                "output": "probabilities: float32 [N, C], columns in class_names order",
+                "preprocessing": {"resize": f"to {self.resolution_} x {self.resolution_} (aspect ratio not kept), "
+                                            "bilinear with antialiasing on float 0-255 values, clamped to 0..255; "
+                                            "done inside the model",
+                                  "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
+                                  "mean": list(self.source_.mean), "std": list(self.source_.std)}}
 
     # -- saving -----------------------------------------------------------------------------------
 
-    def run_meta(self, metrics: dict | None = None) -> RunMeta:
+    def run_meta(self, metrics: dict | None = None, data: str | None = None) -> RunMeta:
+        """What run.json records. data: where the training images came from (None: arrays in memory)."""
+        from headstart import __version__
+
         source = self.source_
+        training = {"epochs": self.epochs, "learning_rate": HeadTraining.lr, "seed": self.random_state,
+                    "data": data}
         return RunMeta(model=source.spec, model_key=self.model_key_, resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
-                       class_names=list(self.classes_), method=self.method, options=self.method_options_,
-                       classes=self.resolutions_, record=self.record_, metrics=dict(metrics or {}))
+                       class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
+                       options=self.method_options_, classes=self.resolutions_, record=self.record_,
+                       metrics=dict(metrics or {}), training=training,
+                       versions={"headstart": __version__, "torch": torch.__version__})
 
-    def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None) -> Path:
-        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes."""
+    def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
+             data: str | None = None) -> Path:
+        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes.
+        data: where the training images came from, recorded in run.json."""
         self._check_fitted()
-        run = Run(self.run_meta(metrics), self.head_.weight.detach(), self.head_.bias.detach(),
+        run = Run(self.run_meta(metrics, data), self.head_.weight.detach(), self.head_.bias.detach(),
                   self.backbone_state_)
         return save_run(folder, run, report)
 
@@ -209,16 +357,25 @@ class HeadStart:
                 raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
                                 "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
             source = meta.model
-        source = as_source(source)
+        given, source = source, as_source(source)
         if source.weights_key != meta.model_key or source.feature_dim != meta.feature_dim:
             raise UserError(f"{folder} was made with model {meta.model_key} ({meta.feature_dim} features), "
                             f"not {source.weights_key} ({source.feature_dim}): load it with that model")
+        if not (_close(source.mean, meta.mean) and _close(source.std, meta.std)):
+            # the head was fitted on features of the recorded normalisation: another shifts every prediction
+            raise UserError(f"{folder} was made with normalisation mean {meta.mean}, std {meta.std} (0-255 scale), "
+                            f"not mean {list(source.mean)}, std {list(source.std)}: pass a source with the "
+                            "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
-        estimator = cls(source, meta.method, resolution=meta.resolution, device=device, backend=backend,
-                        precision=precision, **meta.options)
+        training = meta.training or {}
+        estimator = cls(given, meta.method, resolution=meta.resolution,
+                        epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
+                        backend=backend, precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
-        estimator.classes_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
+        estimator.class_names_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
+        # runs written before labels were recorded predicted class indices: keep them
+        estimator.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)
         estimator.metrics_, estimator.backbone_state_ = dict(meta.metrics), run.backbone_state
         estimator.head_ = frozen_head(run.weight, run.bias)
@@ -230,23 +387,38 @@ class HeadStart:
 
 
 class ImageClassifier(nn.Module):
-    """Backbone + head as one module: uint8 RGB images [N, R, R, 3] (already resized) -> probabilities
-    [N, C]. Normalisation ((x - mean) / std on the 0-255 scale) happens inside."""
+    """Backbone + head as one module: decoded uint8 RGB images [N, H, W, 3] of any size ->
+    probabilities [N, C]. Resizing to `resolution` (antialiased bilinear, as headstart resizes)
+    and normalisation ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
 
-    def __init__(self, source: SourceModel, head: nn.Linear, resolution: int):
+    def __init__(self, network: nn.Module, resolution: int, mean, std):
         super().__init__()
-        self.backbone = copy.deepcopy(source.backbone).eval()
-        self.head = copy.deepcopy(head).eval()
+        self.network = network  # normalised [N, 3, R, R] -> logits [N, C]
         self.resolution = resolution
-        self.register_buffer("mean", torch.tensor(source.mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(source.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
+        if images.dtype != torch.uint8:
+            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
+        if images.dim() != 4 or images.size(3) != 3:
+            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
+        x = (resize_uint8_images(images, self.resolution) - self.mean) / self.std
+        return self.network(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(images), dim=1)
+
+
+class Network(nn.Module):
+    """Backbone then head: normalised images [N, 3, R, R] -> logits [N, C]."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Linear):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x).flatten(1))
 
 
 # -- input checks and small helpers ----------------------------------------------------------------
@@ -277,8 +449,6 @@ def frozen_head(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
 
 
 def check_resolution(resolution: int) -> int:
-    from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION
-
     if not isinstance(resolution, int) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
         raise UserError(f"resolution must be an integer from {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels, "
                         f"got {resolution!r}")
@@ -304,18 +474,83 @@ def check_class_names(class_names) -> list[str]:
     return names
 
 
-def check_labels(labels, n: int, n_classes: int) -> torch.Tensor:
+def label_array(labels, n: int) -> np.ndarray:
+    """Labels as a 1-D array of N values of one kind; UserError otherwise."""
     if labels is None:
-        raise UserError("labels are missing: give one integer class index per image")
-    y = torch.as_tensor(np.asarray(labels))
+        raise UserError("labels are missing: give one label per image")
+    if not isinstance(labels, (np.ndarray, torch.Tensor)) and len({isinstance(v, str) for v in labels}) > 1:
+        raise UserError("labels must all be of one kind (all strings or all integers)")  # numpy would make all text
+    y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if y.ndim != 1 or len(y) != n:
-        raise UserError(f"labels must be a list of {n} integers (one per image), got shape {tuple(y.shape)}")
-    if len(y) and (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool):
-        raise UserError(f"labels must be integers, got {y.dtype}")
-    y = y.long()
-    if len(y) and (y.min() < 0 or y.max() >= n_classes):
-        raise UserError(f"labels must be class indices in 0..{n_classes - 1}, got {y.min().item()}..{y.max().item()}")
+        raise UserError(f"labels must be a list of {n} values (one per image), got shape {y.shape}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        raise UserError("labels must be class labels (strings or integers), got fractional or infinite numbers")
+    if y.dtype.kind not in "biufUSO":
+        raise UserError(f"labels must be strings or integers, got {y.dtype}")
     return y
+
+
+def label_classes(labels, n: int, class_names) -> tuple[np.ndarray, list[str]]:
+    """(classes_, class names) for N labels: the sorted distinct labels, named `class_names` (in
+    that order) or str(label). Integer labels 0..C-1 index C class names, so a class may have no image."""
+    y = label_array(labels, n)
+    try:
+        classes = np.unique(y)
+    except TypeError:
+        raise UserError("labels must all be of one kind (all strings or all integers)") from None
+    if class_names is None:
+        return classes, check_class_names([str(c) for c in classes])
+    names = check_class_names(class_names)
+    if len(names) != len(classes):
+        if y.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(names):
+            return np.arange(len(names)), names
+        raise UserError(f"{len(names)} class names for {len(classes)} distinct labels: give one name per distinct "
+                        "label, in sorted label order (or integer labels 0..C-1 indexing the names)")
+    return classes, names
+
+
+def encode_labels(labels, classes: np.ndarray, n: int | None = None) -> torch.Tensor:
+    """Labels -> indices [N] into `classes`; a label not among them is an error."""
+    y = label_array(labels, len(labels) if n is None else n)
+    try:
+        index = np.searchsorted(classes, y) if _sorted(classes) else None
+    except TypeError:
+        index = None
+    if index is None:  # names-only classes keep the given order
+        lookup = {c: i for i, c in enumerate(classes.tolist())}
+        index = np.array([lookup.get(v, len(classes)) for v in y.tolist()], dtype=np.int64)
+    index = np.minimum(index, len(classes) - 1)
+    unknown = [v for v, i in zip(y.tolist(), index.tolist()) if classes[i] != v]
+    if unknown:
+        raise UserError(f"label {unknown[0]!r} is not a class of this classifier; its classes: "
+                        f"{', '.join(map(str, classes.tolist()))}")
+    return torch.as_tensor(index, dtype=torch.long)
+
+
+def _sorted(classes: np.ndarray) -> bool:
+    return bool(np.all(classes[:-1] < classes[1:]))
+
+
+def json_labels(classes: np.ndarray) -> list:
+    """classes_ as JSON values for run.json (numpy scalars become Python ones)."""
+    values = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if not all(isinstance(v, (str, int, float)) for v in values):
+        raise UserError("only string or number labels can be saved in a run folder")
+    return values
+
+
+def _close(values, recorded) -> bool:
+    return all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(values, recorded))
+
+
+def _short_repr(value) -> str:
+    if isinstance(value, SourceModel):
+        return f"<SourceModel {value.name}>"
+    return repr(value)
+
+
+def _same(value, default) -> bool:
+    return value is default or type(value) is type(default) and value == default
 
 
 def is_feature_array(images) -> bool:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import csv
+import glob
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -11,9 +14,11 @@ import numpy as np
 import torch
 
 from headstart import distributed
+from headstart.cache import atomic_write
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
+from headstart.errors import UserError
 from headstart.estimator import HeadStart
 from headstart.run import RunMeta
 
@@ -29,7 +34,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
                resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
                device: str | None = None, backend: str | None = None, precision: str | None = None,
-               **options) -> FitResult:
+               method_options: dict | None = None) -> FitResult:
     """Fit a head for the classes of an image folder (train/ + test/ or val/ sub-folders, or a
     seeded split) and write the run (head + run.json + report.md) to `out`.
 
@@ -42,7 +47,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     data = load_image_folder(data_dir)
     estimator = HeadStart(model, method, resolution=resolution, epochs=epochs, overrides=overrides,
                           full_finetune=full_finetune, finetune_config=finetune_config, progress=progress,
-                          device=device, backend=backend, precision=precision, **options)
+                          device=device, backend=backend, precision=precision, method_options=method_options)
     source = estimator.source_model()
     resolution = resolution or source.resolution
     estimator.check(data.class_names, shots=int(np.bincount(data.train.labels, minlength=len(data.class_names)).min()))
@@ -62,9 +67,9 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
             metrics["test_accuracy"] = estimator.score(data.test, test_y)
     out = Path(out)
     if distributed.is_main():  # one writer under torchrun
-        estimator.save(out, metrics, fit_report(out, estimator.run_meta(metrics), data_dir))
+        estimator.save(out, metrics, fit_report(out, estimator.run_meta(metrics), data_dir), data=str(data_dir))
     distributed.barrier()
-    return FitResult(out, estimator.run_meta(metrics), estimator)
+    return FitResult(out, estimator.run_meta(metrics, str(data_dir)), estimator)
 
 
 def fit_report(out: Path, meta: RunMeta, data_dir) -> str:
@@ -84,11 +89,11 @@ def fit_report(out: Path, meta: RunMeta, data_dir) -> str:
 def init_head(model, class_names: Sequence[str], out: str | Path, method: str = "headstart",
               overrides: dict | None = None, unlabelled: str | Path | None = None, progress: bool = True,
               device: str | None = None, backend: str | None = None, precision: str | None = None,
-              **options) -> FitResult:
+              method_options: dict | None = None) -> FitResult:
     """A zero-shot head from class names alone (no labelled images) written as a run; `unlabelled`:
     a folder of target images without labels, which the default uses to recentre its biases."""
     estimator = HeadStart(model, method, overrides=overrides, progress=progress, device=device, backend=backend,
-                          precision=precision, **options)
+                          precision=precision, method_options=method_options)
     pool = None if unlabelled is None else UnlabelledImages(unlabelled)
     estimator.fit(None, None, class_names, unlabelled=pool)
     meta = estimator.run_meta()
@@ -99,6 +104,61 @@ def init_head(model, class_names: Sequence[str], out: str | Path, method: str = 
 def predict(run: str | Path | HeadStart, images: Sequence, top: int = 3) -> list[list[tuple[str, float]]]:
     """Top-`top` (class name, probability) for each image (PIL / uint8 arrays)."""
     estimator = run if isinstance(run, HeadStart) else HeadStart.load(run)
-    probs = torch.from_numpy(estimator.predict_proba(images))
-    values, index = probs.topk(min(top, len(estimator.classes_)), dim=1)
-    return [[(estimator.classes_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
+    return top_classes(estimator, estimator.predict_proba(images), top)
+
+
+def top_classes(estimator: HeadStart, probabilities: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
+    """Top-`top` (class name, probability) per row of probabilities [N, C]."""
+    values, index = torch.from_numpy(probabilities).topk(min(top, len(estimator.class_names_)), dim=1)
+    return [[(estimator.class_names_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
+
+
+def image_paths(arguments: Sequence[str]) -> list[Path]:
+    """The images that `predict` arguments name: files, folders (every readable image under them,
+    in any layout), glob patterns, and CSV files whose first column lists images (relative to the
+    CSV's folder; a first row naming a column is skipped)."""
+    paths = []
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_file() and path.suffix.lower() == ".csv":
+            paths += _csv_images(path)
+        elif path.is_file():
+            paths.append(path)
+        elif path.is_dir():
+            paths += UnlabelledImages(path).paths
+        elif any(c in argument for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            if not matches:
+                raise UserError(f"no file matches {argument}")
+            paths += matches
+        else:
+            raise UserError(f"{argument} does not exist: pass image files, folders, glob patterns or a CSV of images")
+    return paths
+
+
+def _csv_images(path: Path) -> list[Path]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f) if row and row[0].strip()]
+    if rows and not (path.parent / rows[0][0]).is_file() and rows[0][0].strip().lower() in ("path", "image", "file"):
+        rows = rows[1:]
+    images = [path.parent / row[0].strip() for row in rows]
+    missing = [p for p in images if not p.is_file()]
+    if missing:
+        raise UserError(f"{path} lists {missing[0]}, which does not exist ({len(missing)} missing)")
+    if not images:
+        raise UserError(f"{path} lists no images: put one image path per row in its first column")
+    return images
+
+
+def write_predictions(out: Path, paths: Sequence[Path], estimator: HeadStart, probabilities: np.ndarray) -> Path:
+    """A CSV with one row per image: image, prediction (class name), probability, then the
+    probability of every class."""
+    best = probabilities.argmax(axis=1)
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["image", "prediction", "probability", *estimator.class_names_])
+    for path, row, b in zip(paths, probabilities, best):
+        writer.writerow([str(path), estimator.class_names_[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
+    atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))
+    return out

@@ -5,12 +5,14 @@ trains. The bench, `fit` and `init` all pick methods from this registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Callable
 
 import torch
 
 from headstart import transfer
 from headstart.errors import UserError
+from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, resolutions, similarity
 from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
@@ -107,9 +109,16 @@ def register(name: str, needs_shots: bool, description: str, **defaults):
     return decorator
 
 
+# What each method option accepts, by name (an option means the same in every method that has it).
+OPTIONS = {
+    "top_k": [Interval(Integral, 1, None)],
+    "recipe": [Kind((Recipe, dict), "a headstart.recipe.Recipe (or its as_dict())")],  # it checks its own fields
+}
+
+
 def create_method(name: str, **options) -> Method:
-    """The method `name` with `options` overriding its defaults; unknown names or options are errors
-    that list the valid ones."""
+    """The method `name` with `options` overriding its defaults; unknown names or options, and
+    values outside an option's range (`OPTIONS`), are errors that list the valid ones."""
     if name not in METHODS:
         raise UserError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
     kind = METHODS[name]
@@ -117,6 +126,7 @@ def create_method(name: str, **options) -> Method:
     if unknown:
         valid = ", ".join(kind.defaults) or "none"
         raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    check_parameters(options, OPTIONS, f"method {name!r}")
     if isinstance(options.get("recipe"), dict):  # as run.json holds it
         options = {**options, "recipe": Recipe.from_dict(options["recipe"])}
     return Method(kind, {**kind.defaults, **options})
@@ -209,25 +219,67 @@ def exact_source_classes(evidence: Evidence) -> dict[int, int]:
     return {c: s for c, s in found.items() if taken.count(s) == 1}
 
 
+def wordnet_coverage(evidence: Evidence) -> torch.Tensor:
+    """[C] in [0, 1]: how well WordNet places each class among the source classes — its path
+    similarity to the nearest one, 1 / (1 + distance), doubled and capped at 1 (1 up to one edge
+    away, 1/2 at three); 0 for a name that resolved to no synset. Needs no image."""
+    nearest = similarity("path", evidence).max(dim=1).values
+    named = torch.tensor([r.source != "text" for r in resolutions(evidence)])
+    return torch.where(named, (2 * nearest).clamp(max=1.0), torch.zeros_like(nearest))
+
+
+def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -> Head:
+    """The names' head from `families`: the mean of the WordNet families' top-k heads, mixed per class
+    with the text family's by WordNet's coverage of the class (`wordnet_coverage` to the recipe's
+    coverage power, with or without labelled images: where WordNet places a class far from every
+    source class, text leads); with the power None, text is one family among the others."""
+    measures = tuple(f for f in families if f != "text")
+    power = recipe.coverage_power if len(evidence.labels) == 0 else recipe.shots_coverage_power
+    if "text" not in families or not measures or power is None:
+        return averaged_head(evidence, families, recipe.top_k)
+    share = wordnet_coverage(evidence) ** power
+    return transfer.mix_rows(averaged_head(evidence, measures, recipe.top_k),
+                             transferred_head(evidence, "text", recipe.top_k), share)
+
+
 def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict[int, int]]:
     """The head the names give (recentred on the target images when there are any) and the classes
-    that start from their own source row."""
+    that start from their own source row (at the norm of the task's other rows, so that a full
+    source row does not outshout the averaged ones)."""
     families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
-    head = averaged_head(evidence, tuple(families), recipe.top_k)
+    head = family_head(evidence, tuple(families), recipe)
     exact = exact_source_classes(evidence) if recipe.exact_rows else {}
     head = transfer.with_rows(head, source_head(evidence), exact)
+    if exact and len(exact) < evidence.n_classes:
+        others = torch.tensor([c for c in range(evidence.n_classes) if c not in exact])
+        head = transfer.scale_rows(head, list(exact), head[0][others].norm(dim=1).mean())
     mean_feature = evidence.target_mean()
     if mean_feature is not None:
         head = transfer.recentre(*head, mean_feature)
     return head, exact
 
 
+def decision_lines(record: dict) -> list[str]:
+    """What the default decided, in words, from its plan's record (as run.json keeps it): the
+    families, the classes that start from their own source row, and how far it trusted the names."""
+    lines = []
+    if "families" in record:
+        lines.append(f"names' head: top-{record['top_k']} source rows of {', '.join(record['families'])}"
+                     + (", biases recentred on the target images" if record.get("recentred") else ""))
+    if record.get("source_rows"):
+        lines.append("starting from their own source row: " +
+                     ", ".join(f"{name} ({label})" for name, label in record["source_rows"].items()))
+    if "why" in record:
+        lines.append(f"trust in the names: {100 * record['task_trust']:.0f} % ({record['why']})")
+    return lines
+
+
 @register("headstart", False,
-          "default: the mean of the top-3 transferred heads of the path, jcn and text families (of all seven "
-          "semantic families with names only), a class named as a source class starting from that row, "
-          "biases recentred on the target images; with labelled images each class trusts the names as far "
-          "as they predicted its shots (never seen by them): it starts between the names' and the imprinted "
-          "row and is pulled toward the names' row in proportion (headstart.recipe.Recipe)",
+          "default: the mean of the top-3 transferred heads of the path, jcn and text families (names only: "
+          "all six WordNet measures, mixed with text per class by WordNet's coverage), a class named as a "
+          "source class starting from that row, biases recentred on the target images; with labelled images "
+          "it trusts the names as far as they predicted the shots (never seen by them) against the images "
+          "alone, in its start and in its pull (headstart.recipe.Recipe)",
           recipe=DEFAULT_RECIPE)
 def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     head, exact = names_head(evidence, recipe)
@@ -238,12 +290,16 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
         return Plan(head, record=record)
     logits = evidence.features @ head[0].T + head[1]
     trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
-    init = head
-    if recipe.imprint_start:
-        init = transfer.mix_rows(head, imprint_plan(evidence, seed).init, trust)
     strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
-    record.update(task_trust=round(task_trust, 4),
+    share = 1.0
+    if recipe.images_compete:  # the head shrinks toward zero (BiT's start) as far as the images out-predict the names
+        images = transfer.leave_one_out_prototype_logits(evidence.features, evidence.labels, evidence.n_classes)
+        share = transfer.names_share(logits, images, evidence.labels)
+        head = (share * head[0], share * head[1])
+    record.update(task_trust=round(task_trust, 4), names_share=round(share, 4),
                   trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
                   why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
-                      f"{100 * task_trust:.0f} % of the way from chance to certainty")
-    return Plan(init, prior=head, prior_strength=strength, record=record)
+                      f"{100 * task_trust:.0f} % of the way from chance to certainty"
+                      + (f"; the images alone (each left out) predicted them {'worse' if share > 0.5 else 'better'}: "
+                         f"the names keep {100 * share:.0f} % of the start" if recipe.images_compete else ""))
+    return Plan(head, prior=head, prior_strength=strength, record=record)

@@ -23,8 +23,12 @@ class Recipe:
     Head from the names
         families: similarity families whose top-k transferred heads are averaged when labelled
         images are given; names_only_families: the same with names only. top_k: source rows per
-        family and class. exact_rows: a class whose name resolves to a source class itself (its
-        exact synset, no part such as ``_head``, no other class on it) starts from that source row.
+        family and class. coverage_power: the WordNet families' mean and the text family's head are
+        mixed per class by WordNet's coverage of the class (``methods.wordnet_coverage``) to this
+        power (names only; shots_coverage_power with labelled images); None averages text with the
+        others. exact_rows: a class whose name resolves to a
+        source class itself (its exact synset, no part such as ``_head``, no other class on it)
+        starts from that source row.
 
     Trust in the names (per class, from the shots the names head never saw)
         trust_shrinkage: pseudo-shots pulling a class's own evidence toward the task's (one shot
@@ -33,9 +37,10 @@ class Recipe:
     Training
         prior_weight, prior_decay: the L2 pull toward the names head is
         prior_weight * trust ** trust_power / N ** prior_decay for N labelled images (the data term
-        is a mean over them, so the pull weakens as shots grow). imprint_start: a class starts
-        from (trust * names row + (1 - trust) * imprinted row) — images lead where the names
-        predict them badly.
+        is a mean over them, so the pull weakens as shots grow). images_compete: the names' head (start
+        and prior) is scaled by the names' share of the evidence against the images alone, each
+        sample left out (``transfer.names_share``): 1 at one shot, smaller as the images out-predict
+        the names.
 
     Name resolution (``headstart.similarity.senses`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
@@ -47,12 +52,14 @@ class Recipe:
     families: tuple[str, ...] = ("path", "jcn", "text")
     names_only_families: tuple[str, ...] = SEMANTIC_FAMILIES
     top_k: int = 3
+    coverage_power: float | None = 1.0
+    shots_coverage_power: float | None = None
     exact_rows: bool = True
     trust_shrinkage: float = 1.0
-    trust_power: float = 1.0
+    trust_power: float = 0.5
     prior_weight: float = 1.0
     prior_decay: float = 1.0
-    imprint_start: bool = True
+    images_compete: bool = True
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0
     lexfile_smoothing: float = 1.0
@@ -64,11 +71,16 @@ class Recipe:
 
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "names_only_families", tuple(self.names_only_families))
-        if not self.families or not self.names_only_families:
-            raise UserError("a recipe needs at least one similarity family")
+        for name in ("families", "names_only_families"):
+            if not getattr(self, name) or not set(getattr(self, name)) <= set(SEMANTIC_FAMILIES):
+                raise UserError(f"recipe {name} must be taken from {', '.join(SEMANTIC_FAMILIES)}, got "
+                                f"{', '.join(getattr(self, name)) or 'none'}")
         for name in ("top_k", "vote_top_k"):
             if getattr(self, name) < 1:
                 raise UserError(f"recipe {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("coverage_power", "shots_coverage_power"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise UserError(f"recipe {name} must be >= 0 or None, got {getattr(self, name)}")
         for name in ("trust_shrinkage", "trust_power", "prior_weight", "prior_decay", "closeness_weight",
                      "gloss_weight", "lexfile_smoothing"):
             if not getattr(self, name) >= 0:

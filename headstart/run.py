@@ -1,22 +1,30 @@
 """A fitted classifier on disk — the run folder that `headstart fit`, `init` and `HeadStart.save`
 write and `predict`, `export` and `HeadStart.load` read:
 
-    run.json            what the run is: model spec and weights key, resolution, normalisation,
-                        classes (with how each name was resolved), method, its options and record,
-                        metrics, and the list of the folder's files
+    run.json            what the run is, and the authority on it: model spec and weights key,
+                        resolution, normalisation, class names and labels (with how each name was
+                        resolved), method, its options and record, metrics, training settings
+                        (epochs, learning rate, seed, data), headstart and torch versions, and the
+                        folder's files with the SHA-256 of each
     head.safetensors    weight [C, D], bias [C] (float32)
     backbone.safetensors  only when full fine-tuning changed the backbone
     report.md           a human-readable summary (fit)
+    README.md           the model card (`headstart.card`), made from run.json
 
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
-leaves the previous run intact and no file of an earlier run (a stale backbone) survives. Reading
-validates everything: a tampered or truncated run is an error that says so, never a traceback.
+leaves the previous run intact and no file of an earlier run (a stale backbone) survives; a folder
+holding files headstart does not write is refused, never emptied. The folder and its files follow
+the umask, so a colleague can read a shared run. Reading validates everything, and the recorded
+digests bind the files to each other: a tampered or truncated run, or a head copied (or linked) in
+from another run, is an error that says so, never a traceback or another run's answers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -24,13 +32,18 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from headstart.cache import umask
+from headstart.card import model_card
 from headstart.errors import UserError
 
-FORMAT, VERSION = "headstart-run", 2
+FORMAT, VERSION = "headstart-run", 3
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
+CARD_FILE = "README.md"
+RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}  # every name a run folder may hold
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
+OPTIONAL_KEYS = {"labels", "training", "versions"}
 
 
 @dataclass
@@ -50,6 +63,10 @@ class RunMeta:
     record: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # Added after version 2 was released, so optional: runs written before them still load.
+    labels: list | None = None
+    training: dict = field(default_factory=dict)  # epochs, learning_rate, seed, data
+    versions: dict = field(default_factory=dict)  # headstart, torch
 
 
 @dataclass
@@ -62,27 +79,41 @@ class Run:
 
 def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
     """Write `run` as a complete run folder at `folder`, replacing an earlier run there (never a
-    folder that is not a headstart run)."""
+    folder that is not a headstart run, nor one holding files headstart did not write). A full
+    disk is an OSError (ENOSPC) with the earlier run intact."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file: pass a folder for the run")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / META_FILE).is_file():
         raise UserError(f"{folder} exists and is not a headstart run folder: pass a new or empty folder")
+    if folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in RUN_FILES)
+        if foreign:
+            raise UserError(f"{folder} holds files headstart did not write ({', '.join(foreign[:3])}"
+                            f"{', ...' if len(foreign) > 3 else ''}): move them out or pass another --out")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    files = {HEAD_FILE: lambda path: save_file({"weight": run.weight.float().contiguous(),
-                                                 "bias": run.bias.float().contiguous()}, str(path))}
+    files = {HEAD_FILE: lambda: save({"weight": run.weight.float().contiguous(),
+                                      "bias": run.bias.float().contiguous()})}
     if run.backbone_state is not None:
-        files[BACKBONE_FILE] = lambda path: save_file(
-            {k: v.contiguous() for k, v in run.backbone_state.items()}, str(path))
+        files[BACKBONE_FILE] = lambda: save({k: v.contiguous() for k, v in run.backbone_state.items()})
     if report is not None:
-        files[REPORT_FILE] = lambda path: path.write_text(report, encoding="utf-8")
-    meta = {"format": FORMAT, "version": VERSION, **asdict(run.meta), "files": sorted(files)}
+        files[REPORT_FILE] = lambda: report.encode("utf-8")
+    files[CARD_FILE] = lambda: model_card(run.meta).encode("utf-8")
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".headstart-run-"))
     try:
-        for name, write in files.items():
-            write(staging / name)
+        os.chmod(staging, 0o777 & ~umask())
+        digests = {}
+        for name, content in files.items():
+            data = content()
+            (staging / name).write_bytes(data)  # plain file I/O: a full disk is an OSError, not a SafetensorError
+            digests[name] = hashlib.sha256(data).hexdigest()
+        meta = {"format": FORMAT, "version": VERSION, **asdict(run.meta), "files": sorted(files),
+                "digests": digests}
         (staging / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=True), encoding="utf-8")
         _swap_in(staging, folder)
+    except OSError as error:  # e.g. a full disk: name the run, not the staging file (which is gone)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OSError(error.errno, error.strerror, str(folder)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -112,12 +143,17 @@ def load_run(folder: str | Path) -> Run:
     if not meta_path.is_file():
         raise UserError(f"{folder} is not a headstart run: expected {META_FILE} (made by `headstart fit` or "
                         "`headstart init`)")
-    meta = _read_meta(meta_path)
+    meta, digests = _read_meta(meta_path)
     for name in meta.files:
         if not (folder / name).is_file():
             raise UserError(f"{folder / name} is missing: the run folder is incomplete; fit it again")
     weight, bias = _read_head(folder / HEAD_FILE, meta)
     backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
+    for name in meta.files:  # after the checks above, whose messages say more about a damaged file
+        if _sha256(folder / name) != digests.get(name):
+            raise UserError(f"{folder / name} does not belong to this run (its SHA-256 differs from the one "
+                            f"{META_FILE} records: another run's file?): restore the run's own file or fit "
+                            "the run again")
     return Run(meta, weight, bias, backbone)
 
 
@@ -125,7 +161,13 @@ def _damaged(path: Path, why: str) -> UserError:
     return UserError(f"{path} is damaged ({why}): fit the run again or restore the file")
 
 
-def _read_meta(path: Path) -> RunMeta:
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
+    """(the run's metadata, file name -> SHA-256), validated."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -136,10 +178,11 @@ def _read_meta(path: Path) -> RunMeta:
         raise _damaged(path, f"not a {FORMAT} version {VERSION} file; runs of older headstart versions must "
                              "be fitted again")
     names = {f.name for f in RunMeta.__dataclass_fields__.values()}
-    missing, extra = sorted(names - raw.keys()), sorted(raw.keys() - names - {"format", "version"})
+    missing = sorted(names - raw.keys() - OPTIONAL_KEYS)
+    extra = sorted(raw.keys() - names - {"format", "version", "digests"})
     if missing or extra:
         raise _damaged(path, f"missing keys {missing}" if missing else f"unknown keys {extra}")
-    meta = RunMeta(**{k: raw[k] for k in names})
+    meta = RunMeta(**{k: raw[k] for k in names & raw.keys()})
     checks = [
         (meta.model is None or isinstance(meta.model, str), "model must be a name or null"),
         (isinstance(meta.model_key, str), "model_key must be a string"),
@@ -151,17 +194,26 @@ def _read_meta(path: Path) -> RunMeta:
          and all(isinstance(n, str) for n in meta.class_names)
          and len(set(meta.class_names)) == len(meta.class_names), "class_names must be >= 2 distinct strings"),
         (isinstance(meta.method, str), "method must be a string"),
-        (isinstance(meta.options, dict) and isinstance(meta.record, dict) and isinstance(meta.metrics, dict),
-         "options, record and metrics must be objects"),
+        (all(isinstance(v, dict) for v in (meta.options, meta.record, meta.metrics, meta.training, meta.versions)),
+         "options, record, metrics, training and versions must be objects"),
         (isinstance(meta.classes, list) and len(meta.classes) in (0, len(meta.class_names or []))
          and all(isinstance(c, dict) for c in meta.classes), "classes must list one object per class"),
+        (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
+         and len(meta.labels) == len(meta.class_names)
+         and len(set(map(repr, meta.labels))) == len(meta.labels)
+         and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
+        (not meta.classes or [c.get("name") for c in meta.classes] == meta.class_names,
+         "classes and class_names must name the same classes in the same order"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
-         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE}, f"files must list {HEAD_FILE}"),
+         and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}, f"files must list {HEAD_FILE}"),
     ]
+    digests = raw.get("digests")
+    checks.append((isinstance(digests, dict) and all(isinstance(d, str) for d in digests.values()),
+                   "digests must map file names to SHA-256 digests"))
     for ok, why in checks:
         if not ok:
             raise _damaged(path, why)
-    return meta
+    return meta, digests
 
 
 def _is_int(value) -> bool:

@@ -67,6 +67,17 @@ def with_rows(head: tuple[torch.Tensor, torch.Tensor], source: tuple[torch.Tenso
     return w, b
 
 
+def scale_rows(head: tuple[torch.Tensor, torch.Tensor], rows: list[int],
+               norm: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A copy of head (W [C, D], b [C]) whose listed rows are rescaled, bias with weight, to the given norm."""
+    w, b = head[0].clone(), head[1].clone()
+    if rows:
+        picked = torch.tensor(rows)
+        scale = norm / w[picked].norm(dim=1).clamp_min(1e-12)
+        w[picked], b[picked] = w[picked] * scale[:, None], b[picked] * scale
+    return w, b
+
+
 def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """p(label | x) [N] under softmax(logits / T), T the maximum-likelihood temperature on a
     log grid around the logits' spread: a well-ranked but mis-scaled head is judged by its
@@ -75,6 +86,32 @@ def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -
     temperatures = logits.std().clamp_min(1e-6) * torch.logspace(-2, 2, 41)
     log_p = torch.stack([torch.log_softmax(logits / t, dim=1)[rows, labels] for t in temperatures])
     return log_p[log_p.sum(dim=1).argmax()].exp()
+
+
+def leave_one_out_prototype_logits(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """What the images alone predict of each labelled sample without it: the cosine of the sample
+    with each class's mean normalised feature, its own class's mean taken without it (-1 when the
+    class has no other sample, as at one shot). features: [N, D]; labels: [N] -> logits [N, C]."""
+    unit = nn.functional.normalize(features.float(), dim=1)
+    sums = torch.zeros(n_classes, features.shape[1]).index_add_(0, labels, unit)
+    logits = unit @ nn.functional.normalize(sums, dim=1).T
+    others = torch.bincount(labels, minlength=n_classes)[labels] - 1
+    own = (unit * nn.functional.normalize(sums[labels] - unit, dim=1)).sum(dim=1)
+    logits[torch.arange(len(labels)), labels] = torch.where(others > 0, own, torch.full_like(own, -1.0))
+    return logits
+
+
+def names_share(names_logits: torch.Tensor, image_logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The names' share of the evidence, in [0, 1]: P_names / (P_names + P_images), P the mean
+    probability of the right label at each head's best temperature, over the samples whose class
+    has another sample (the images' head predicts each leaving it out, so it has nothing to say of
+    a class's only sample); 1 when no class has two. [N, C], [N, C], [N] -> float."""
+    counted = torch.bincount(labels)[labels] > 1
+    if not counted.any():
+        return 1.0
+    names = best_temperature_probabilities(names_logits[counted], labels[counted]).mean().item()
+    images = best_temperature_probabilities(image_logits[counted], labels[counted]).mean().item()
+    return names / max(names + images, 1e-12)
 
 
 def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,

@@ -10,7 +10,7 @@ from headstart.lab.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
-from headstart.methods import averaged_head, create_method, get_method, transferred_head
+from headstart.methods import averaged_head, create_method, family_head, get_method, transferred_head, wordnet_coverage
 from headstart.recipe import Recipe
 from headstart.similarity import Evidence
 
@@ -96,33 +96,55 @@ def test_headstart_trusts_names_as_far_as_they_predict_the_shots(lite0, fashion)
     assert "training images it never saw" in meaningful.record["why"]
 
 
-@pytest.mark.parametrize("recipe", [Recipe(), Recipe(imprint_start=not Recipe().imprint_start, top_k=5,
-                                                     prior_weight=2.0, prior_decay=0.5, trust_power=2.0)])
+def expected_names_head(evidence, families, recipe, exact):
+    """The names' head as the recipe describes it, built here step by step."""
+    source = (evidence.source.head.weight.detach(), evidence.source.head.bias.detach())
+    head = transfer.with_rows(family_head(evidence, families, recipe), source, exact)
+    others = [c for c in range(evidence.n_classes) if c not in exact]
+    head = transfer.scale_rows(head, list(exact), head[0][others].norm(dim=1).mean())  # at the other rows' norm
+    return transfer.recentre(*head, evidence.features.mean(dim=0)) if len(evidence.labels) else head
+
+
+@pytest.mark.parametrize("recipe", [Recipe(), Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
+                                                     trust_power=2.0, images_compete=False)])
 @pytest.mark.slow
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = create_method("headstart", recipe=recipe).build(evidence, 0)
-    heads = [transferred_head(evidence, family, top_k=recipe.top_k) for family in recipe.families]
-    mean_head = (sum(w for w, _ in heads) / len(heads), sum(b for _, b in heads) / len(heads))
     exact = {fashion.class_names.index(name): lite0.labels.index(label) for name, label in plan.record["source_rows"].items()}
     assert set(exact) == {0, 5}  # 'T-shirt/top' and 'Sandal' are ImageNet classes
-    source = (lite0.head.weight.detach(), lite0.head.bias.detach())
-    prior = transfer.recentre(*transfer.with_rows(mean_head, source, exact), evidence.features.mean(dim=0))
-    assert torch.allclose(plan.prior[0], prior[0]) and torch.allclose(plan.prior[1], prior[1], atol=1e-5)
+    prior = expected_names_head(evidence, recipe.families, recipe, exact)
+    share = plan.record["names_share"]  # the names' share of the evidence against the images alone
+    assert 0 < share < 1 if recipe.images_compete else share == 1
+    assert torch.allclose(plan.prior[0], share * prior[0], atol=1e-6)
+    assert torch.allclose(plan.prior[1], share * prior[1], atol=1e-5)
+    assert plan.init[0].equal(plan.prior[0]) and plan.init[1].equal(plan.prior[1])  # it starts from its prior
     trust = torch.tensor([plan.record["trust"][name] for name in fashion.class_names])
     expected = recipe.prior_weight * trust ** recipe.trust_power / 50 ** recipe.prior_decay
     assert torch.allclose(plan.prior_strength, expected, atol=1e-4)
-    start = transfer.mix_rows(prior, get_method("imprint").build(evidence, 0).init, trust) if recipe.imprint_start else prior
-    assert torch.allclose(plan.init[0], start[0], atol=1e-4)
     assert plan.record["families"] == list(recipe.families) and plan.record["recentred"]
     no_images = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
     names_only = create_method("headstart", recipe=recipe).build(no_images, 0)
     assert names_only.prior is None and not names_only.record["recentred"]
     assert names_only.record["families"] == list(recipe.names_only_families)
-    names_head = transfer.with_rows(averaged_head(no_images, recipe.names_only_families, recipe.top_k), source, exact)
-    assert torch.allclose(names_only.init[0], names_head[0])
+    assert torch.allclose(names_only.init[0], expected_names_head(no_images, recipe.names_only_families, recipe, exact)[0])
     with pytest.raises(UserError, match="no option 'top_k'"):
         create_method("headstart", top_k=5)
+
+
+def test_text_leads_where_wordnet_places_a_class_far_from_every_source_class(lite0, fashion):
+    evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
+    coverage = wordnet_coverage(evidence)
+    assert ((coverage >= 0) & (coverage <= 1)).all() and coverage[fashion.class_names.index("Sandal")] == 1.0
+    recipe = Recipe()
+    wordnet = averaged_head(evidence, ("path", "jcn"), recipe.top_k)
+    text = transferred_head(evidence, "text", recipe.top_k)
+    mixed = family_head(evidence, ("path", "jcn", "text"), recipe)
+    c = int(coverage.argmin())  # the class WordNet places farthest: mostly text
+    share = coverage[c] ** recipe.coverage_power
+    assert torch.allclose(mixed[0][c], share * wordnet[0][c] + (1 - share) * text[0][c], atol=1e-6)
+    nosyn = Evidence(lite0, ["qwzxv"] + fashion.class_names[1:], evidence.features, evidence.labels)
+    assert wordnet_coverage(nosyn)[0] == 0.0  # a name with no synset: text alone
 
 
 @pytest.mark.slow
@@ -135,8 +157,10 @@ def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
     row = lite0.labels.index(plan.record["source_rows"]["Sandal"])
     w_src, b_src = lite0.head.weight.detach(), lite0.head.bias.detach()
     mean_feature = evidence.features.mean(dim=0)
-    assert torch.allclose(plan.prior[0][sandal], w_src[row])
-    assert torch.allclose(plan.prior[1][sandal], b_src[row] - w_src[row] @ mean_feature, atol=1e-5)
+    plan = create_method("headstart", recipe=Recipe(images_compete=False)).build(evidence, 0)  # one shot: share 1 anyway
+    w, scale = plan.prior[0][sandal], plan.prior[0][sandal].norm() / w_src[row].norm()
+    assert torch.allclose(w, scale * w_src[row])  # the source row, at the norm of the other rows
+    assert torch.allclose(plan.prior[1][sandal], scale * b_src[row] - w @ mean_feature, atol=1e-5)
     twice = Evidence(lite0, ["Sandal", "sandal.n.01"] + fashion.class_names[2:], evidence.features, evidence.labels)
     assert "Sandal" not in get_method("headstart").build(twice, 0).record["source_rows"]
 

@@ -66,10 +66,13 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
     out = headstart("fit", "--data", folder, "--resolution", 112, "--epochs", 20, "--out", run).stdout
     assert "test accuracy" in out and "Trouser" in out and "trouser.n.01" in out  # the resolution table
     meta = json.loads((run / "run.json").read_text())
+    trust = meta["record"]["task_trust"]  # how far the head trusted the names, and why: printed and kept
+    assert f"trust in the names: {100 * trust:.0f} %" in out and "training images it never saw" in out
+    assert "starting from their own source row: " in out and "Sandal (n04133789)" in out
     assert meta["model"] == "efficientnet-lite0" and len(meta["class_names"]) == 10
     trouser = meta["classes"][meta["class_names"].index("Trouser")]
     assert trouser["synset"] == "trouser.n.01" and trouser["source"] == "wordnet" and trouser["how"]
-    assert sorted(meta["files"]) == ["head.safetensors", "report.md"]
+    assert sorted(meta["files"]) == ["README.md", "head.safetensors", "report.md"]
     assert (run / "head.safetensors").exists() and (run / "report.md").exists()
     images = sorted((folder / "test" / "Trouser").glob("*.png"))
     lines = headstart("predict", run, *images, "--top", 2).stdout.strip().splitlines()
@@ -84,7 +87,8 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
 
 @pytest.mark.slow
 def test_init_makes_a_zero_shot_head(tmp_path):
-    headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs")
+    out = headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs").stdout
+    assert "names' head: top-3 source rows of path, wup, lch, res, jcn, lin, text" in out
     meta = json.loads((tmp_path / "zs" / "run.json").read_text())
     assert meta["class_names"] == ["cat", "dog", "car"] and meta["method"] == "headstart"
 

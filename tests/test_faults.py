@@ -3,6 +3,7 @@ results silently or crashed with a traceback (issue 11)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import warnings
@@ -125,8 +126,9 @@ def test_a_cache_file_of_another_key_is_never_read(tmp_path, tiny):
 def test_rows_that_are_not_finite_are_recomputed(tmp_path, tiny):
     data, path, expected = filled_cache(tiny, tmp_path)
     cache = FeatureCache(tiny, data, "train", root=tmp_path / "cache")
-    cache._values[2] = np.nan
-    cache._values.flush()
+    with open(path, "r+b") as f:  # row 2's values, behind its checksum's back
+        f.seek(cache._values_offset() + 2 * 4 * cache.shape[1])
+        f.write(np.full(cache.shape[1], np.nan, np.float32).tobytes())
     got, messages = reopened(tiny, data, tmp_path)
     assert torch.allclose(got, expected, atol=1e-6) and "not finite" in messages[0]
 
@@ -371,7 +373,9 @@ def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_fo
         HeadStart.load(run_folder, source="efficientnet-lite1")
     folder = tampered_copy(run_folder, tmp_path)
     save_file({"nonsense": torch.zeros(2)}, str(folder / "backbone.safetensors"))
-    edit_meta(folder, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"]))
+    digest = hashlib.sha256((folder / "backbone.safetensors").read_bytes()).hexdigest()
+    edit_meta(folder, lambda m: m.update(files=["head.safetensors", "backbone.safetensors"],
+                                         digests={**m["digests"], "backbone.safetensors": digest}))
     with pytest.raises(UserError, match="fine-tuned backbone does not fit"):
         HeadStart.load(folder)
 
@@ -383,8 +387,8 @@ def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     folder = tampered_copy(run_folder, tmp_path)
     (folder / "backbone.safetensors").write_bytes(b"an earlier run's fine-tuned backbone")
     HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog"]).save(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["head.safetensors", "run.json"]
-    assert HeadStart.load(folder).classes_ == ["cat", "dog"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "head.safetensors", "run.json"]
+    assert HeadStart.load(folder).class_names_ == ["cat", "dog"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
 
 

@@ -340,3 +340,11 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
         assert len(colours) > 500
         non_white = np.asarray(pixels).min(axis=2) < 240
         assert non_white.mean() > 0.05
+
+
+def test_plot_titles_name_datasets_not_paths():
+    from headstart.lab.report.plots import dataset_name
+
+    assert dataset_name("../shared/datasets/caltech50") == "caltech50"
+    assert dataset_name("../shared/datasets/caltech50/") == "caltech50"
+    assert dataset_name("fashion-mnist") == "fashion-mnist" and dataset_name("data/l.csv") == "l.csv"

@@ -87,3 +87,22 @@ def test_class_trust_is_zero_at_chance_one_when_certain_and_shrunk_toward_the_ta
     assert task == pytest.approx(1 / 6, abs=0.01)
     assert torch.allclose(trust, torch.tensor([1 / 4, 1 / 4, 1 / 12, 1 / 12]), atol=0.01)
     assert transfer.class_trust(mixed[:0], labels[:0], 4)[1] == 0.0
+
+
+def test_leave_one_out_prototypes_never_see_the_sample_they_predict():
+    features = torch.tensor([[1.0, 0.0], [1.0, 0.2], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 1])
+    logits = transfer.leave_one_out_prototype_logits(features, labels, 2)
+    unit = torch.nn.functional.normalize(features, dim=1)
+    assert logits[0, 0] == pytest.approx(float(unit[0] @ unit[1]))  # its class's mean without it: the other sample
+    assert logits[2, 1] == -1.0  # the only sample of its class: nothing left to predict it
+    assert logits[2, 0] == pytest.approx(float(unit[2] @ torch.nn.functional.normalize(unit[0] + unit[1], dim=0)))
+
+
+def test_names_share_weighs_the_two_heads_by_what_they_predicted():
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    right, chance = 50.0 * torch.eye(4).repeat(2, 1), torch.zeros(8, 4)
+    assert transfer.names_share(right, chance, labels) == pytest.approx(1 / 1.25, abs=1e-3)  # p = 1 against 1/4
+    assert transfer.names_share(chance, right, labels) == pytest.approx(0.25 / 1.25, abs=1e-3)
+    assert transfer.names_share(right, right, labels) == pytest.approx(0.5)
+    assert transfer.names_share(right[:2], chance[:2], labels[:2]) == 1.0  # one shot per class: no image evidence

@@ -1,11 +1,15 @@
 """WordNet measures: path/wup/lch equal NLTK's; res/jcn/lin equal a slow pairwise reference."""
 
 import functools
+import gzip
 import math
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,10 +201,32 @@ def test_bad_arguments_raise_user_error():
 # --- data preparation -----------------------------------------------------------------------
 
 
-def test_lexnames_come_from_the_man_page():
+def test_lexnames_are_the_man_pages_table():
     lines = (D.corpus_dir() / "lexnames").read_text().splitlines()
     assert len(lines) == 45
     assert lines[3] == "03\tnoun.Tops\t1" and lines[44] == "44\tadj.ppl\t3"
+    man_page = Path("/usr/share/man/man5/lexnames.5WN.gz")
+    if not man_page.is_file():
+        pytest.skip(f"{man_page} is not installed (slim images drop man pages): nothing to compare with")
+    rows = re.findall(r"^(\d\d)\t(\w+\.\w+)\s*\t", gzip.decompress(man_page.read_bytes()).decode(), re.MULTILINE)
+    assert [(int(num), name) for num, name in rows] == list(enumerate(D.LEXNAMES))
+
+
+def test_wordnet_from_an_nltk_data_folder_without_cntlist_or_man_pages(tmp_path, monkeypatch):
+    """The layout of NLTK's wordnet download: lexnames included, cntlist.rev but no cntlist."""
+    debian_folder, nltk_folder = D.DEBIAN_WORDNET_DIR, tmp_path / "nltk_data" / "corpora" / "wordnet"
+    nltk_folder.mkdir(parents=True)
+    for name in D.WORDNET_FILES:
+        shutil.copy(debian_folder / name, nltk_folder / name)
+    monkeypatch.delenv("HEADSTART_WORDNET_DIR", raising=False)
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path / "nltk_data"))
+    monkeypatch.setattr(D, "DEBIAN_WORDNET_DIR", tmp_path / "no-debian")
+    assert D.source_dir() == nltk_folder
+    target = D.prepare_wordnet_dir(nltk_folder, tmp_path / "out")
+    derived = (target / "cntlist").read_text().splitlines()
+    debian = (debian_folder / "cntlist").read_text().splitlines()
+    assert sorted(derived) == sorted(debian) and derived[0] == debian[0]
+    assert (target / "lexnames").read_text() == D.lexnames_text()
 
 
 def test_synset_helpers_round_trip():
@@ -243,3 +269,14 @@ def test_wordnet_is_parsed_once_into_one_cache_file(tmp_path):
     out = subprocess.run([sys.executable, "-c", PARSE_COUNT], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["1"]
     assert len(list(tmp_path.glob("wordnet_*.npz"))) == 1
+
+
+def test_the_product_never_imports_nltk():
+    """nltk is a test dependency: names-only fitting (every WordNet family) runs without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, headstart; headstart.HeadStart(epochs=1).fit(None, None, ['cat', 'dog']); "
+            "assert 'nltk' not in sys.modules, 'nltk was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

@@ -8,18 +8,29 @@ come back as float32 on the CPU whatever ran them, so the cache does not depend 
 the backend (mixed precision, which changes values beyond float32 rounding, has keys of its own).
 
 The cache for (model weights, resolution, preprocessing version, dataset content, split) is one
-file: a header naming that full key and the shape, a `done` byte per row, then the float32 values
-[N, D] (memory-mapped). Only the rows a run needs are computed (a 5-shot subset of 60k images
+file: a header naming that full key and the shape, a checksum per row, then the float32 values
+[N, D]. Only the rows a run needs are computed (a 5-shot subset of 60k images
 costs 50 forward passes), rows computed once are read back, and every open checks the header and
 the file size, so a truncated file, a file of another key or garbage is recomputed (with one
 warning) rather than read.
+
+A row counts as stored only when its checksum (CRC-32 of its bytes, kept as CRC + 2**32 so that 0
+means "not stored") matches its values when it is read: a crash that reached the disk with the
+checksums but not the values (zeroed or stale pages) costs a recompute, never a silent wrong row,
+whatever order the kernel flushed the pages in, and without an fsync per batch. The file is read
+and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse, and a full disk under a
+mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
+ENOSPC (then the cache is bypassed with one warning).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -35,8 +46,9 @@ from headstart.data.loading import decode_workers, prepared_batches
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 
-MAGIC = b"HEADSTART-FEATURES 1\n"
+MAGIC = b"HEADSTART-FEATURES 2\n"
 HEADER_BYTES = 4096  # magic + JSON {"key", "rows", "dim"}, space-padded; values start page-aligned
+STORED = 1 << 32  # added to a row's CRC-32 in its checksum slot: 0 stays "not stored"
 
 
 def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
@@ -82,6 +94,10 @@ def extract_batches(model: SourceModel, images: Sequence, resolution: int | None
             except torch.OutOfMemoryError:
                 raise  # not the input's size: the generic message below would send the user the wrong way
             except RuntimeError as error:  # e.g. an input smaller than the network's kernels
+                dtypes = {p.dtype for p in model.backbone.parameters()} - {torch.float32}
+                if dtypes:  # the input is float32: a float64 or bf16 network fails for its dtype, not the size
+                    raise UserError(f"{model.name} has {', '.join(map(str, sorted(dtypes, key=str)))} weights; "
+                                    "headstart runs float32 models: convert it with model.float()") from None
                 raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
                                 f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
             yield rows, features
@@ -110,8 +126,7 @@ class FeatureCache:
         self.key = f"{model.cache_key(self.resolution)}{amp}|{data.key}|{split}"
         self.path = (root or cache_root()) / "features" / cache_file_name(self.key, ".features")
         self.shape = (len(self.split), model.feature_dim)
-        self._done: np.ndarray | None = None  # memory-mapped views once the file is open
-        self._values: np.ndarray | None = None
+        self._checks: np.ndarray | None = None  # [N] uint64 checksum slots once the file is open
         self.writable = True
         self._open_existing()
 
@@ -123,25 +138,24 @@ class FeatureCache:
         if not self.path.exists():
             return
         try:
-            self._map(self._check_header(), mode="r+")
-        except PermissionError:
-            self.writable = False
-            try:
-                self._map(self._check_header(), mode="r")
-            except (OSError, DamagedCache):
-                self._done = self._values = None
+            self._check_header()
+            self._load_checks()
+            self.writable = os.access(self.path, os.W_OK)
         except (OSError, DamagedCache) as why:
+            self._checks = None
+            if isinstance(why, PermissionError):
+                self.writable = False
+                return
             warnings.warn(f"feature cache file {self.path} is damaged ({why}); recomputing it", stacklevel=3)
-            self._done = self._values = None
             self._discard()
 
-    def _check_header(self) -> int:
-        """Validate magic, key, shape and exact size; -> byte offset of the values."""
+    def _check_header(self) -> None:
+        """Validate magic, key, shape and exact size."""
         size = self.path.stat().st_size
         with open(self.path, "rb") as f:
             head = f.read(HEADER_BYTES)
         if not head.startswith(MAGIC) or len(head) < HEADER_BYTES:
-            raise DamagedCache("not a headstart feature file")
+            raise DamagedCache("not a headstart feature file of this version")
         try:
             meta = json.loads(head[len(MAGIC):].decode("utf-8", "strict").rstrip(" \n\0"))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -153,22 +167,33 @@ class FeatureCache:
         expected = self._values_offset() + 4 * self.shape[0] * self.shape[1]
         if size != expected:
             raise DamagedCache(f"{size} bytes instead of {expected}: truncated or padded")
-        return self._values_offset()
 
     def _values_offset(self) -> int:
-        done_bytes = -(-self.shape[0] // 64) * 64  # keep the float32 values aligned
-        return HEADER_BYTES + done_bytes
+        check_bytes = -(-8 * self.shape[0] // 64) * 64  # keep the float32 values aligned
+        return HEADER_BYTES + check_bytes
 
-    def _map(self, offset: int, mode: str) -> None:
-        self._done = np.memmap(self.path, dtype=np.uint8, mode=mode, offset=HEADER_BYTES, shape=(self.shape[0],))
-        self._values = np.memmap(self.path, dtype=np.float32, mode=mode, offset=offset, shape=self.shape)
-        if not np.isin(self._done, (0, 1)).all():
-            raise DamagedCache("its done-flags are not 0/1")
+    def _load_checks(self) -> None:
+        self._checks = np.fromfile(self.path, dtype=np.uint64, count=self.shape[0], offset=HEADER_BYTES)
+
+    def _rows(self, indices: np.ndarray) -> np.ndarray:
+        """Stored values [len(indices), D] float32 of the given rows, read from the file (NaN rows
+        where another process truncated it meanwhile: they fail the checks and are recomputed)."""
+        row_bytes = 4 * self.shape[1]
+        out = np.full((len(indices), self.shape[1]), np.nan, np.float32)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for k, i in enumerate(indices):
+                data = os.pread(fd, row_bytes, self._values_offset() + int(i) * row_bytes)
+                if len(data) == row_bytes:
+                    out[k] = np.frombuffer(data, np.float32)
+        finally:
+            os.close(fd)
+        return out
 
     @property
     def done(self) -> np.ndarray:
-        """[N] bool: which rows are stored."""
-        return np.zeros(self.shape[0], bool) if self._done is None else self._done.astype(bool)
+        """[N] bool: which rows are stored (their values are verified when read)."""
+        return np.zeros(self.shape[0], bool) if self._checks is None else self._checks != 0
 
     def missing(self, indices: np.ndarray) -> np.ndarray:
         return np.unique(indices[~self.done[indices]])
@@ -205,15 +230,20 @@ class FeatureCache:
                        f"features {self.split.name}", store_batch)
 
     def _todo(self, indices: np.ndarray) -> np.ndarray:
-        """Rows to compute: not stored, or stored but not finite (then with a warning)."""
+        """Rows to compute: not stored, or stored but not finite or not matching their checksum
+        (then with a warning)."""
         todo = self.missing(indices)
         stored = np.setdiff1d(np.unique(indices), todo)
         if len(stored):
-            bad = stored[~np.isfinite(self._values[stored]).all(axis=1)]
-            if len(bad):
-                warnings.warn(f"feature cache file {self.path} has {len(bad)} rows that are not finite; "
-                              "recomputing them", stacklevel=3)
-                todo = np.union1d(todo, bad)
+            values = self._rows(stored)
+            finite = np.isfinite(values).all(axis=1)
+            intact = np.array([self._checks[i] == row_check(row) for i, row in zip(stored, values)], dtype=bool)
+            for bad, why in ((stored[~finite], "are not finite"),
+                             (stored[finite & ~intact], "do not match their checksums (a crash or an edit)")):
+                if len(bad):
+                    warnings.warn(f"feature cache file {self.path} has {len(bad)} rows that {why}; "
+                                  "recomputing them", stacklevel=3)
+            todo = np.union1d(todo, stored[~(finite & intact)])
         return todo
 
     def _assemble(self, indices: np.ndarray, todo: np.ndarray, fresh: torch.Tensor | None) -> torch.Tensor:
@@ -222,7 +252,7 @@ class FeatureCache:
         if fresh is not None and is_fresh.any():
             out[torch.from_numpy(is_fresh)] = fresh[torch.from_numpy(np.searchsorted(todo, indices[is_fresh]))]
         if (~is_fresh).any():
-            out[torch.from_numpy(~is_fresh)] = torch.from_numpy(np.array(self._values[indices[~is_fresh]]))
+            out[torch.from_numpy(~is_fresh)] = torch.from_numpy(self._rows(indices[~is_fresh]))
         return out
 
     def _subset(self, indices: np.ndarray) -> Split:
@@ -231,14 +261,22 @@ class FeatureCache:
     # -- writing --------------------------------------------------------------------------------
 
     def store(self, indices: np.ndarray, features: torch.Tensor) -> None:
-        """Write rows, then flag them done (a kill in between only costs a recompute)."""
-        if not self.writable or (self._values is None and not self._create()):
+        """Write rows, then their checksums (see the module docstring for why no fsync is needed)."""
+        if not self.writable or (self._checks is None and not self._create()):
             return
+        rows = np.ascontiguousarray(features.numpy(), dtype=np.float32)
+        row_bytes = 4 * self.shape[1]
         try:
-            self._values[indices] = features.numpy()
-            self._values.flush()
-            self._done[indices] = 1
-            self._done.flush()
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                for i, row in zip(indices, rows):
+                    _pwrite_all(fd, row.tobytes(), self._values_offset() + int(i) * row_bytes)
+                checks = np.array([row_check(row) for row in rows], dtype=np.uint64)
+                for i, check in zip(indices, checks):
+                    _pwrite_all(fd, check.tobytes(), HEADER_BYTES + 8 * int(i))
+            finally:
+                os.close(fd)
+            self._checks[indices] = checks
         except OSError as error:  # a full disk: keep going without the cache
             self._stop_writing(error)
 
@@ -258,7 +296,7 @@ class FeatureCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, write)
-            self._map(self._values_offset(), mode="r+")
+            self._checks = np.zeros(self.shape[0], np.uint64)
         except OSError as error:
             self._stop_writing(error)
             return False
@@ -273,3 +311,14 @@ class FeatureCache:
             self.path.unlink()
         except OSError:
             pass
+
+
+def row_check(row: np.ndarray) -> int:
+    """The checksum slot of one stored row [D] float32: its CRC-32 plus STORED (never 0)."""
+    return zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).tobytes()) + STORED
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """`os.pwrite` of all of `data`; a short write (the disk filled up) is ENOSPC."""
+    if os.pwrite(fd, data, offset) != len(data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -6,6 +6,11 @@ Layouts read as a dataset:
     a CSV file with columns path,label[,split]  (paths relative to the CSV; split train/test)
 Files that are not images, or that do not decode (a truncated JPEG, a 200-megapixel image), are
 skipped with one warning line; which files decode is remembered in the cache per folder content.
+
+A dataset's key (which names its feature cache files and its bench results) covers the bytes of
+every image, not only names, sizes and modification times (`cp -p`, `rsync -t` and `tar x` keep
+those while the pixels change), and which images each split holds in which order under which
+labels (a CSV whose labels or split column changed is another dataset).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import json
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -41,18 +47,31 @@ def _relative(path: Path, root: Path) -> str:
     return os.path.relpath(path, root)
 
 
-def _content_digest(root: Path, paths: list[Path]) -> str:
+def file_digest(path: Path) -> str:
+    """SHA-1 of the file's bytes (remembered in this process while its stat is unchanged: any write
+    moves its ctime, which no user tool can set back)."""
+    stat = path.stat()
+    return _digest_of(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+@lru_cache(maxsize=None)
+def _digest_of(path: str, *stat) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
+def _content_digest(root: Path, paths: list[Path], labels: Sequence[int] | None = None) -> str:
+    """Digest of the files' names (relative to `root`) and bytes, in order, with their labels."""
     digest = hashlib.sha1(f"decode-v{DECODE_VERSION}\n".encode())
-    for path in paths:
-        stat = path.stat()
-        relative = os.fsencode(_relative(path, root))
-        digest.update(relative + f"|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for i, path in enumerate(paths):
+        label = "" if labels is None else f"|{labels[i]}"
+        digest.update(os.fsencode(_relative(path, root)) + f"|{file_digest(path)}{label}\n".encode())
     return digest.hexdigest()[:16]
 
 
 def readable(root: Path, paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(images that decode, other files) among `paths` (under `root`); the verdicts are cached by
-    the files' names, sizes and modification times."""
+    the files' names and bytes."""
     candidates = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
     record = cache_root() / "scans" / f"{_content_digest(root, candidates)}.json"
     bad = None
@@ -124,8 +143,14 @@ def _warn_skipped(root: Path, skipped: list[Path]) -> None:
         warnings.warn(f"skipped {len(skipped)} non-image or unreadable files: {shown}{more}", stacklevel=3)
 
 
-def _key(root: Path, paths: list[Path], suffix: str = "") -> str:
-    return f"folder-{display_name(root.name)}-{_content_digest(root, paths)}{suffix}"
+def _dataset(name: str, root: Path, class_names: list[str], train: tuple[list[Path], np.ndarray],
+             test: tuple[list[Path], np.ndarray], tag: str = "") -> TargetData:
+    """The dataset of (paths, labels) per split, keyed by its class names and each split's files,
+    bytes and labels in order (`tag`: how the split was made, for readers of the key)."""
+    splits = "|".join(_content_digest(root, paths, labels) for paths, labels in (train, test))
+    classes = hashlib.sha1(json.dumps(class_names).encode()).hexdigest()[:8]
+    key = f"folder-{display_name(root.name)}-{hashlib.sha1(splits.encode()).hexdigest()[:16]}-c{classes}{tag}"
+    return TargetData(name, key, class_names, _split("train", *train), _split("test", *test))
 
 
 def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
@@ -135,6 +160,9 @@ def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: 
     root = Path(root).expanduser()
     if root.is_file() and root.suffix.lower() == ".csv":
         return load_image_csv(root, test_fraction, split_seed)
+    if root.is_file():
+        raise UserError(f"{root} is a file, not a dataset: pass a folder with one sub-folder per class, or a "
+                        ".csv file with the columns path,label")
     if not root.is_dir():
         raise UserError(f"dataset folder {root} does not exist: pass a folder with one sub-folder per class "
                         "(or a CSV of path,label)")
@@ -148,8 +176,7 @@ def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: 
             raise UserError(f"train/ and {test_dirs[0].name}/ in {root} must hold the same class folders: "
                             f"{names} vs {test_names}")
         _warn_skipped(root, skip_train + skip_test)
-        return TargetData(str(root), _key(root, train_paths + test_paths), names,
-                          _split("train", train_paths, train_labels), _split("test", test_paths, test_labels))
+        return _dataset(str(root), root, names, (train_paths, train_labels), (test_paths, test_labels))
     if test_dirs:
         raise UserError(f"{root} has a {test_dirs[0].name}/ folder but no train/ folder: add train/ "
                         "(one sub-folder per class)")
@@ -165,9 +192,8 @@ def _split_dataset(root: Path, names: list[str], paths: list[Path], labels: np.n
     train_idx, test_idx = stratified_split(labels, test_fraction, split_seed)
     if len(test_idx) == 0:
         raise UserError(f"{name or root} has too few images to hold some out for testing: give each class at least 2")
-    return TargetData(name or str(root), _key(root, paths, f"{tag}-split{split_seed}-{test_fraction:g}"), names,
-                      _split("train", [paths[i] for i in train_idx], labels[train_idx]),
-                      _split("test", [paths[i] for i in test_idx], labels[test_idx]))
+    return _dataset(name or str(root), root, names, ([paths[i] for i in train_idx], labels[train_idx]),
+                    ([paths[i] for i in test_idx], labels[test_idx]), f"{tag}-split{split_seed}-{test_fraction:g}")
 
 
 def load_image_csv(path: Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
@@ -207,6 +233,5 @@ def load_image_csv(path: Path, test_fraction: float = 0.2, split_seed: int = 0) 
         if missing_classes:
             raise UserError(f"{path}: the {which} split has no readable image of "
                             f"{', '.join(names[c] for c in missing_classes)}")
-    return TargetData(str(path), _key(base, paths, f"-csv-{path.name}"), names,
-                      _split("train", [paths[i] for i in train], labels[train]),
-                      _split("test", [paths[i] for i in test], labels[test]))
+    return _dataset(str(path), base, names, ([paths[i] for i in train], labels[train]),
+                    ([paths[i] for i in test], labels[test]), f"-csv-{path.name}")

@@ -2,12 +2,15 @@
 
 Each (shots, seed) draws one few-shot subset that every method uses, so comparisons are paired.
 A killed run resumes: complete (method, shots, seed) groups are kept and skipped, a partial one
-is dropped and recomputed.
+is dropped and recomputed. One bench at a time writes into a folder (a lock file there), and never
+into a folder holding a fitted run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -128,7 +131,11 @@ def read_done(path: Path, expected: dict[str, str], previous: dict | None, curre
         raise UserError(f"{path.parent} holds results of another configuration ({what}): use a new --out "
                         f"folder, or delete {path} to start over")
     done = {_group(r) for r in rows if r["final"] == "1"}
-    kept = [r for r in rows if _group(r) in done]
+    kept, seen = [], set()
+    for row in rows:  # two benches that once wrote into one folder at the same time left duplicates
+        if _group(row) in done and (*_group(row), row["epoch"]) not in seen:
+            seen.add((*_group(row), row["epoch"]))
+            kept.append(row)
 
     def write(f) -> None:
         text = io.TextIOWrapper(f, encoding="utf-8", newline="")
@@ -161,6 +168,29 @@ def read_previous_settings(out: Path) -> dict | None:
         return None
 
 
+def check_shots(shots: list[int], data) -> None:
+    """Refuse shot counts above the smallest class's training images: those rows would be labelled
+    with more shots than they had."""
+    counts = np.bincount(data.train.labels, minlength=len(data.class_names))
+    if max(shots) > counts.min():
+        smallest = data.class_names[int(counts.argmin())]
+        raise UserError(f"--shots {max(shots)} is more than the {counts.min()} training images of class "
+                        f"{smallest!r}: use shots of at most {counts.min()}")
+
+
+def lock_folder(out: Path):
+    """An exclusive lock on `out` (flock on out/.bench.lock), held while the returned file is open;
+    a second bench into the same folder is refused rather than interleaving its rows."""
+    lock = open(out / ".bench.lock", "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UserError(f"another headstart bench is writing into {out}: wait for it to finish, or pass "
+                        "another --out") from None
+    return lock
+
+
 def machine_description() -> str:
     cpu = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -184,9 +214,15 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
 
     Everything that can fail is checked before a feature is extracted: methods and their options,
     numbers, and the class names' resolution, which `announce(resolutions)` receives (a list of
-    `Resolution`s) — the CLI prints it."""
-    methods = [create_method(name, **config.method_options.get(name, {})) for name in config.methods]
-    if not config.shots or min(config.shots) < 0:
+    `Resolution`s) — the CLI prints it. The folder's lock is released however this ends."""
+    with contextlib.ExitStack() as held:
+        return _run_bench(config, progress, announce, held)
+
+
+def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.ExitStack) -> Path:
+    methods = [create_method(name, **config.method_options.get(name, {})) for name in dict.fromkeys(config.methods)]
+    shot_counts = list(dict.fromkeys(config.shots))  # a repeated method or shot count would repeat its rows
+    if not shot_counts or min(shot_counts) < 0:
         raise UserError("--shots must be a list of integers >= 0, e.g. 0,1,5")
     if config.seeds < 1:
         raise UserError("--seeds must be >= 1")
@@ -200,7 +236,8 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     source = load_source(config.model)
     data = load_dataset(config.dataset)
     resolution = check_resolution(config.resolution or source.resolution)
-    if max(config.shots) == 0 and any(m.needs_shots for m in methods):
+    check_shots(shot_counts, data)
+    if max(shot_counts) == 0 and any(m.needs_shots for m in methods):
         raise UserError(f"{', '.join(m.name for m in methods if m.needs_shots)} need labelled images: add shots >= 1")
     naming = naming_recipe(methods)
     resolved = names_resolutions(source, data.class_names, config.overrides, naming)
@@ -209,12 +246,16 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: pass a folder for the results")
+    if read_previous_settings(out) is None and (out / "run.json").exists():
+        raise UserError(f"{out / 'run.json'} is not a bench's (a fitted run's?): pass another --out, "
+                        "a bench would overwrite it")
     test_idx = test_indices(data.test.labels, config.test_size)
     shared = settings(config, source, data, resolution, test_idx, naming)
     ids = {m.name: config_id(shared, m) for m in methods}
     results = out / "results.csv"
-    done = read_done(results, ids, read_previous_settings(out), shared)
     out.mkdir(parents=True, exist_ok=True)
+    held.enter_context(lock_folder(out))
+    done = read_done(results, ids, read_previous_settings(out), shared)
     atomic_write(out / "run.json", lambda f: f.write(json.dumps(
         {**asdict(config), "resolution": resolution, "settings": shared,
          "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
@@ -225,14 +266,12 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     test_y = torch.from_numpy(data.test.labels[test_idx])
     train_cache = FeatureCache(source, data, "train", resolution, **placement)
     seeds = range(config.seed_start, config.seed_start + config.seeds)
-    subsets = {(shots, seed): few_shot_indices(data.train.labels, shots, seed) for shots in config.shots
-               for seed in seeds}
+    subsets = {(n, seed): few_shot_indices(data.train.labels, n, seed) for n in shot_counts for seed in seeds}
     unlabelled = {seed: unlabelled_indices(len(data.train), config.unlabelled, seed) for seed in seeds}
     # all extraction up front
     train_cache.get(np.concatenate(list(subsets.values()) + list(unlabelled.values())), progress=progress)
 
-    grid = [(shots, seed, m) for shots in config.shots for seed in seeds for m in methods
-            if not (m.needs_shots and shots == 0)]
+    grid = [(n, seed, m) for n in shot_counts for seed in seeds for m in methods if not (m.needs_shots and n == 0)]
     todo = [g for g in grid if (g[2].name, g[0], g[1]) not in done]
     new_file = not results.exists() or results.stat().st_size == 0
     with results.open("a", newline="") as f:

@@ -1,9 +1,12 @@
 """WordNet 3.0 for NLTK from the Debian files, plus synset id helpers.
 
-NLTK reads WordNet only from a directory on ``nltk.data.path``, refuses symlinks that lead
-outside it and needs a ``lexnames`` file that Debian does not ship. So the Debian files are
-copied once into ``<cache>/nltk_data/corpora/wordnet/`` and ``lexnames`` is generated there
-from the table in the ``lexnames(5WN)`` man page (never hand-typed).
+The WordNet files come from Debian's ``/usr/share/wordnet`` or, where that is missing, from an
+``nltk_data/corpora/wordnet`` folder (``$NLTK_DATA``, ``~/nltk_data``, ``/usr/share/nltk_data``,
+``/usr/local/share/nltk_data``). They are copied once into ``<cache>/nltk_data/corpora/wordnet/``,
+the layout NLTK reads (the tests and benchmarks compare with NLTK; the product reads the files
+itself and never imports it). ``lexnames``, which Debian does not ship, is written there from
+``LEXNAMES``, the 45-row table of the ``lexnames(5WN)`` man page (slim images drop man pages);
+``cntlist``, which NLTK's folder lacks, is derived from its ``cntlist.rev``.
 
 Synset ids come in two forms, both accepted everywhere: the ImageNet offset form
 ``n02769748`` and NLTK's name form ``bag.n.04``.
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import gzip
 import os
 import re
 import shutil
@@ -25,16 +27,28 @@ from headstart.cache import atomic_write, cache_root, warn_not_kept
 from headstart.errors import UserError
 
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
-LEXNAMES_MAN_PAGE = Path("/usr/share/man/man5/lexnames.5WN.gz")
 INSTALL_HINT = "apt-get install wordnet-base wordnet-sense-index"
 
-# What NLTK's WordNetCorpusReader opens (its _FILES, less the generated lexnames), plus the
-# SemCor sense counts that the "semcor" information content is built from.
+NLTK_DATA_DIRS = (Path.home() / "nltk_data", Path("/usr/share/nltk_data"), Path("/usr/local/share/nltk_data"))
+
+# What NLTK's WordNetCorpusReader opens (its _FILES, less lexnames), plus the SemCor sense counts
+# that the "semcor" information content is built from (cntlist, or the same rows in cntlist.rev).
 WORDNET_FILES = (
-    "cntlist", "cntlist.rev", "index.sense",
+    "cntlist.rev", "index.sense",
     "index.adj", "index.adv", "index.noun", "index.verb",
     "data.adj", "data.adv", "data.noun", "data.verb",
     "adj.exc", "adv.exc", "noun.exc", "verb.exc",
+)
+# The lexicographer files of WordNet 3.0 in number order (lexnames(5WN)); a test checks it
+# against the man page where the page is installed.
+LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
+    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
+    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant",
+    "noun.possession", "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state",
+    "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
+    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl",
 )
 _CATEGORY = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 _OFFSET_ID = re.compile(r"^n(\d{8})$")
@@ -42,22 +56,34 @@ _NAME_ID = re.compile(r"^.+\.n\.\d+$")
 
 
 def source_dir() -> Path:
-    """The Debian WordNet directory; ``$HEADSTART_WORDNET_DIR`` overrides it (tests, other distros)."""
-    return Path(os.environ.get("HEADSTART_WORDNET_DIR") or DEBIAN_WORDNET_DIR)
+    """Where the WordNet files are: ``$HEADSTART_WORDNET_DIR`` (tests, other distros), else the
+    Debian directory, else the first ``nltk_data/corpora/wordnet`` folder that has them (else the
+    Debian directory, whose absence the error names)."""
+    if os.environ.get("HEADSTART_WORDNET_DIR"):
+        return Path(os.environ["HEADSTART_WORDNET_DIR"])
+    roots = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p] + list(NLTK_DATA_DIRS)
+    for folder in [DEBIAN_WORDNET_DIR] + [root / "corpora" / "wordnet" for root in roots]:
+        if (folder / "data.noun").is_file():
+            return folder
+    return DEBIAN_WORDNET_DIR
 
 
-def parse_lexnames(man_page: str) -> list[tuple[int, str, int]]:
-    """Lexicographer files ``(number, name, syntactic category)`` from the lexnames(5WN) troff text."""
-    rows = []
-    for line in man_page.splitlines():
-        m = re.match(r"^(\d\d)\t(\w+)\.(\w+)\s*\t", line)
-        if m and m.group(2) in _CATEGORY:
-            rows.append((int(m.group(1)), f"{m.group(2)}.{m.group(3)}", _CATEGORY[m.group(2)]))
-    return rows
+def lexnames_text() -> str:
+    """The ``lexnames`` file NLTK reads: number, name, syntactic category per row."""
+    return "".join(f"{num:02d}\t{name}\t{_CATEGORY[name.split('.')[0]]}\n" for num, name in enumerate(LEXNAMES))
 
 
-def prepare_wordnet_dir(source: Path, target: Path, man_page: Path = LEXNAMES_MAN_PAGE) -> Path:
-    """Copy the WordNet files from ``source`` into ``target`` (an NLTK corpus dir) and write ``lexnames``.
+def cntlist_from_rev(rev: str) -> str:
+    """``cntlist`` rows (count, sense key, sense number; most frequent first) from ``cntlist.rev``
+    rows (sense key, sense number, count)."""
+    rows = [line.split() for line in rev.splitlines() if line.strip()]
+    rows.sort(key=lambda row: -int(row[2]))
+    return "".join(f"{count} {key} {number}\n" for key, number, count in rows)
+
+
+def prepare_wordnet_dir(source: Path, target: Path) -> Path:
+    """Copy the WordNet files from ``source`` into ``target`` (an NLTK corpus dir) and write
+    ``lexnames`` (and ``cntlist`` when ``source`` has only ``cntlist.rev``).
 
     Idempotent and safe beside concurrent callers: a file is copied only when missing or of another
     size, through a temporary file renamed into place. Returns ``target``.
@@ -73,17 +99,15 @@ def prepare_wordnet_dir(source: Path, target: Path, man_page: Path = LEXNAMES_MA
         src, dst = source / name, target / name
         if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
             atomic_write(dst, lambda f: f.write(src.read_bytes()))
+    cntlist = target / "cntlist"
+    if (source / "cntlist").is_file():
+        if not cntlist.is_file() or cntlist.stat().st_size != (source / "cntlist").stat().st_size:
+            atomic_write(cntlist, lambda f: f.write((source / "cntlist").read_bytes()))
+    elif not cntlist.is_file():
+        text = cntlist_from_rev((source / "cntlist.rev").read_text(encoding="utf-8"))
+        atomic_write(cntlist, lambda f: f.write(text.encode()))
     if not (target / "lexnames").is_file():
-        if not man_page.is_file():
-            raise UserError(
-                f"{man_page} (the lexnames table NLTK needs) is missing. Reinstall it with "
-                f"`apt-get install --reinstall wordnet-base` (and allow man pages in dpkg's path-exclude)."
-            )
-        rows = parse_lexnames(gzip.decompress(man_page.read_bytes()).decode("utf-8", "replace"))
-        if [r[0] for r in rows] != list(range(len(rows))) or len(rows) < 45:
-            raise UserError(f"Could not read the lexnames table from {man_page}; reinstall `{INSTALL_HINT}`.")
-        text = "".join(f"{num:02d}\t{name}\t{cat}\n" for num, name, cat in rows)
-        atomic_write(target / "lexnames", lambda f: f.write(text.encode()))
+        atomic_write(target / "lexnames", lambda f: f.write(lexnames_text().encode()))
     return target
 
 

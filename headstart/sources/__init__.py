@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from headstart.errors import UserError
+from headstart.sources import huggingface
 from headstart.sources.imagenet import imagenet_labels
 
 if TYPE_CHECKING:
@@ -36,7 +38,8 @@ def list_sources() -> list[str]:
 
 
 def load_source(spec: str) -> SourceModel:
-    """A source model from its spec: a registered name (see `list_sources()`) or
+    """A source model from its spec: a registered name (see `list_sources()`), "hf:FOLDER" (a
+    Hugging Face image-classification folder, see `headstart.sources.huggingface`) or
     "package.module:function", a function of no arguments returning a `SourceModel` (or an
     `nn.Module` classifier, wrapped with `SourceModel.from_module`). The spec travels with the
     model (`SourceModel.spec`), so a run made with it can be reloaded."""
@@ -46,6 +49,9 @@ def load_source(spec: str) -> SourceModel:
 
     if spec in _REGISTRY:
         return dataclasses.replace(_REGISTRY[spec](), spec=spec)
+    if spec.startswith(huggingface.PREFIX):
+        folder = Path(spec[len(huggingface.PREFIX):]).expanduser().resolve()
+        return dataclasses.replace(huggingface.load_folder(folder), spec=f"{huggingface.PREFIX}{folder}")
     if ":" not in spec:
         raise UserError(f"unknown source model {spec!r}; choose one of: {', '.join(list_sources())}, "
                         "or give package.module:function")
@@ -55,7 +61,11 @@ def load_source(spec: str) -> SourceModel:
     except (ImportError, AttributeError) as error:
         raise UserError(f"cannot load the model {spec!r} ({error}): give an importable "
                         "package.module:function") from None
-    model = loader()
+    try:
+        model = loader()
+    except TypeError as error:  # a function that needs arguments (or is not a function)
+        raise UserError(f"cannot call {spec} without arguments ({error}): give a function of no arguments "
+                        "returning a SourceModel or nn.Module") from None
     if isinstance(model, nn.Module):
         model = SourceModel.from_module(model, name=function_name)
     if not isinstance(model, SourceModel):

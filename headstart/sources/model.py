@@ -15,16 +15,29 @@ from torch import nn
 from headstart.errors import UserError
 
 
-def _find_last_linear(module: nn.Module) -> tuple[str, nn.Linear]:
-    last = None
-    for name, child in module.named_modules():
-        if isinstance(child, nn.Linear):
-            last = (name, child)
-    if last is None:
-        raise UserError(
-            "the model has no nn.Linear layer to use as its head: pass head=<the final nn.Linear>"
-        )
-    return last
+def find_head(module: nn.Module, resolution: int) -> str:
+    """The dotted name of the nn.Linear that produces the model's output (its logits), found by
+    running a copy of the model once on a blank batch [1, 3, R, R] and watching every linear layer;
+    the last one whose output equals the model's wins. UserError naming the candidates when none
+    does; the last registered nn.Linear when the model does not run on such a batch."""
+    probe = copy.deepcopy(module).eval()  # the caller's module keeps its mode and hooks
+    linears = [(name, child) for name, child in probe.named_modules() if isinstance(child, nn.Linear)]
+    if not linears:
+        raise UserError("the model has no nn.Linear layer to use as its head: pass head=<the final nn.Linear>")
+    seen: list[tuple[str, torch.Tensor]] = []
+    for name, child in linears:
+        child.register_forward_hook(lambda _m, _i, out, name=name: seen.append((name, out.detach())))
+    try:
+        with torch.no_grad():
+            output = unwrap_output(probe(torch.zeros(1, 3, resolution, resolution)))
+    except Exception:  # whatever it raises, it takes no images of this size: keep the registration order
+        return linears[-1][0]
+    producing = [name for name, out in seen
+                 if out.numel() == output.numel() and torch.equal(out.reshape(output.shape), output)]
+    if not producing:
+        candidates = ", ".join(f"{name} ({child.in_features} -> {child.out_features})" for name, child in linears)
+        raise UserError(f"no nn.Linear produces the model's output directly; pass head=<name> among: {candidates}")
+    return producing[-1]
 
 
 def _set_submodule(module: nn.Module, dotted: str, value: nn.Module) -> None:
@@ -73,6 +86,26 @@ def resize_batch(images: Sequence, size: int, device: torch.device | None = None
             x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out[members] = x  # a gray channel broadcasts to three
     return out.clamp_(0, 255)
+
+
+def resize_matrix(ramp: torch.Tensor, size: int) -> torch.Tensor:
+    """The antialiased bilinear resize of `resize_batch` along one axis as a matrix [size, n]:
+    row i weighs the n input pixels (PIL's and torch's triangle filter, stretched by the scale when
+    shrinking, rows normalised). ramp: [n] = 0.5, 1.5, ..., n - 0.5 (the input pixels' centres),
+    a tensor so that exported graphs take any input size."""
+    scale = (ramp[-1:] + 0.5) / size  # [1]: input pixels per output pixel
+    centres = (torch.arange(size, dtype=torch.float32, device=ramp.device) + 0.5) * scale
+    weights = (1 - (ramp[None, :] - centres[:, None]).abs() / scale.clamp(min=1.0)).clamp(min=0)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def resize_uint8_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 RGB images [N, H, W, 3] of any size -> float [N, 3, size, size] in 0..255, the values of
+    `resize_batch` as two matrix products, which ONNX and TorchScript export for any H and W."""
+    x = images.permute(0, 3, 1, 2).float()
+    rows = torch.ones_like(x[0, 0, :, 0]).cumsum(0) - 0.5  # [H], computed from the input: H stays dynamic
+    columns = torch.ones_like(x[0, 0, 0, :]).cumsum(0) - 0.5
+    return torch.matmul(torch.matmul(resize_matrix(rows, size), x), resize_matrix(columns, size).T).clamp(0, 255)
 
 
 def unwrap_output(output) -> torch.Tensor:
@@ -182,24 +215,33 @@ class SourceModel:
         labels: Sequence[str] | None = None,
         names: Sequence[str] | None = None,
         name: str = "custom",
-        resolution: int = 224,
-        mean: tuple[float, float, float] = (123.675, 116.28, 103.53),
-        std: tuple[float, float, float] = (58.395, 57.12, 57.375),
+        resolution: int | None = None,
+        mean: tuple[float, float, float] | None = None,
+        std: tuple[float, float, float] | None = None,
         spec: str | None = None,
     ) -> "SourceModel":
         """Wrap any torch classifier whose last layer is an `nn.Linear`; the caller's module is
         left untouched (the wrapper holds a copy).
 
         head: the final linear layer (module or its dotted name); found automatically when omitted
-        (the last nn.Linear registered). The backbone is a copy of `module` with that layer
-        replaced by identity, so `features` returns what the head consumes; outputs with
-        `.logits` (Hugging Face), tuples and dicts are unwrapped. labels: source class ids; a
-        1000-output head without labels gets the ImageNet-1k WordNet ids (in the standard class
-        order), any other head "0".."C-1". mean/std are on the 0-255 scale (the defaults are
-        torchvision's ImageNet normalisation); resolution is the input size images are resized to.
+        (the nn.Linear whose output is the model's output, seen by running it once). The backbone
+        is a copy of `module` with that layer replaced by identity, so `features` returns what the
+        head consumes; outputs with `.logits` (Hugging Face), tuples (the first element) and dicts
+        are unwrapped. labels: source class ids; a 1000-output head without labels gets the
+        ImageNet-1k WordNet ids (in the standard class order), any other head "0".."C-1".
+        mean/std are on the 0-255 scale; resolution is the input size images are resized to. When
+        omitted they come from a timm-style `module.pretrained_cfg` (mean, std on 0-1, input_size),
+        else torchvision's ImageNet normalisation and 224 px.
         """
+        cfg = getattr(module, "pretrained_cfg", None) or {}
+        if resolution is None:
+            resolution = int(cfg["input_size"][-1]) if "input_size" in cfg else 224
+        if mean is None:
+            mean = tuple(255 * v for v in cfg["mean"]) if "mean" in cfg else (123.675, 116.28, 103.53)
+        if std is None:
+            std = tuple(255 * v for v in cfg["std"]) if "std" in cfg else (58.395, 57.12, 57.375)
         if head is None:
-            head_name, _ = _find_last_linear(module)
+            head_name = find_head(module, resolution)
         elif isinstance(head, str):
             head_name = head
         else:

@@ -57,6 +57,12 @@ def _line_with_band(ax, xs: Sequence, estimates: Sequence[Estimate], method: str
     ax.fill_between(xs, low, high, color=style["color"], alpha=0.12, linewidth=0)
 
 
+def dataset_name(dataset: str) -> str:
+    """A dataset as a plot names it: a folder or CSV path by its last part (`caltech50`, not
+    `../shared/datasets/caltech50`), a built-in dataset by its name."""
+    return Path(dataset.rstrip("/\\")).name or dataset
+
+
 def _label_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -87,7 +93,8 @@ def plot_accuracy_vs_shots(table: Sequence[SummaryRow], path: str | Path) -> Pat
             _line_with_band(ax, [position[r.shots] for r in line], [r.final for r in line], method,
                             styles[method], marker="o")
         ax.set_xticks(range(len(shots_values)), [str(s) for s in shots_values])
-        _label_axes(ax, "shots (training images per class)", "final accuracy (%)", f"{model} on {dataset}")
+        _label_axes(ax, "shots (training images per class)", "final accuracy (%)",
+                    f"{model} on {dataset_name(dataset)}")
     return _save(fig, axes, path)
 
 
@@ -138,5 +145,6 @@ def plot_accuracy_vs_epoch(rows: Sequence[dict], shots: int, path: str | Path) -
                 continue
             _line_with_band(ax, epochs, estimates, method, styles[method], marker=".")
         ax.set_xlim(0, max(max_epoch, 1))
-        _label_axes(ax, "epoch (0 = before training)", "accuracy (%)", f"{model} on {dataset}, shots = {shots}")
+        _label_axes(ax, "epoch (0 = before training)", "accuracy (%)",
+                    f"{model} on {dataset_name(dataset)}, shots = {shots}")
     return _save(fig, axes, path)
