@@ -132,6 +132,7 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
         create_method("headstart", top_k=5)
 
 
+@pytest.mark.slow
 def test_text_leads_where_wordnet_places_a_class_far_from_every_source_class(lite0, fashion):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
     coverage = wordnet_coverage(evidence)

@@ -271,6 +271,7 @@ def test_wordnet_is_parsed_once_into_one_cache_file(tmp_path):
     assert len(list(tmp_path.glob("wordnet_*.npz"))) == 1
 
 
+@pytest.mark.slow
 def test_the_product_never_imports_nltk():
     """nltk is a test dependency: names-only fitting (every WordNet family) runs without it."""
     import subprocess
