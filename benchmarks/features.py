@@ -42,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import headstart
 from headstart.backends import resolve, runner_for
 from headstart.backends.runner import TorchRunner
-from headstart.bench import machine_description
+from headstart.lab.bench import machine_description
 from headstart.data import few_shot_indices, load_dataset, load_image_folder, loading
 from headstart.data.dataset import Split
 from headstart.data.features import extract

@@ -22,7 +22,7 @@ import time
 import torch
 
 import headstart
-from headstart.bench import machine_description
+from headstart.lab.bench import machine_description
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.methods import create_method, cross_validated_logreg, execute

@@ -1,6 +1,6 @@
 """Resolution accuracy on the labelled sense benchmark, and the mixed head against one family.
 
-    python benchmarks/names.py [--old-tree /tmp/old] [--previous-tree /tmp/prev] [--seeds 5] > docs/results/names.md
+    python benchmarks/names.py [--old-tree ../old] [--previous-tree ../prev] [--seeds 5] > docs/results/names.md
 
 Part 1 — tests/data/senses.csv: each row a class name in a task ("group": the other names of the
 task are its siblings), its acceptable synsets (``text`` where no synset is right: one person's
@@ -8,13 +8,13 @@ name), and whether the group has images (caltech50, Fashion-MNIST, CIFAR-10: one
 per class, drawn with few_shot_indices per seed, Lite0 features at 224 px). Accuracy for names
 only and for names + 1 shot, overall and on the tune / test halves (split by a hash of the name,
 fixed in the file). ``--old-tree`` runs the resolver of a checkout from before issue 12 (e.g. a
-``git worktree add /tmp/old f4d7e19``) name by name in a subprocess: it refused a list with one
+``git worktree add ../old f4d7e19``) name by name in a subprocess: it refused a list with one
 unknown name, so each name is asked alone (its rule looked at no sibling); a refused name counts
 as ``text``, which is what ``init``/``fit`` then did for the whole list. ``--previous-tree`` runs
 this script's own answers (names only and every 1-shot draw) against another checkout's
 ``headstart`` (one with the image vote), and lists every class of the image groups — the suite's
 datasets — that now resolves differently. Part 2 sweeps the two tuned weights
-(senses.CLOSENESS_WEIGHT, senses.GLOSS_WEIGHT) on both halves, with the classes of the image
+(the recipe's closeness_weight and gloss_weight, each passed in as a ``Recipe``) on both halves, with the classes of the image
 groups that resolve otherwise than without the text term (names only or in any 1-shot draw).
 
 Part 3 — zero-shot accuracy of the transferred head (Lin, top-3 source rows, no recentring) on
@@ -32,17 +32,18 @@ import platform
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import headstart
-from headstart import similarity, transfer
+from headstart import transfer
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence, resolutions, source_texts
-from headstart.similarity import senses as S
 from headstart.similarity.mixed import mixed_rows
 from headstart.similarity.resolve import resolve_classes
 from headstart.similarity.text import text_array
@@ -97,12 +98,12 @@ def previous_answers(tree: str, seeds: int) -> dict:
     return json.loads(out.stdout)
 
 
-def group_answers(source, groups: dict[str, list[dict]], seeds: int) -> dict:
+def group_answers(source, groups: dict[str, list[dict]], seeds: int, recipe: Recipe = DEFAULT_RECIPE) -> dict:
     """{"names": group -> answers from the names, "shots": group -> [answers of each 1-shot draw]
-    (groups with images); the caller clears headstart's resolution caches when it changes a weight."""
-    return {"names": {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels)]
+    (groups with images), name resolution weighted by ``recipe``."""
+    return {"names": {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels, recipe=recipe)]
                       for g, rows in groups.items()},
-            "shots": {g: [one_shot_answers(source, rows, seed) for seed in range(seeds)]
+            "shots": {g: [one_shot_answers(source, rows, seed, recipe) for seed in range(seeds)]
                       for g, rows in groups.items() if rows[0]["images"]}}
 
 
@@ -129,12 +130,12 @@ def changed(groups, before: dict, after: dict) -> list[str]:
     return out
 
 
-def one_shot_answers(source, rows: list[dict], seed: int) -> list[str]:
+def one_shot_answers(source, rows: list[dict], seed: int, recipe: Recipe = DEFAULT_RECIPE) -> list[str]:
     data = load_dataset(DATASETS[rows[0]["images"]])
     idx = few_shot_indices(data.train.labels, 1, seed)
     features = FeatureCache(source, data, "train", 224).get(idx, progress=False)
     labels = torch.from_numpy(data.train.labels[idx])
-    got = dict(zip(data.class_names, resolutions(Evidence(source, data.class_names, features, labels))))
+    got = dict(zip(data.class_names, resolutions(Evidence(source, data.class_names, features, labels, recipe=recipe))))
     return [answer(got[r["name"]]) for r in rows]
 
 
@@ -200,8 +201,8 @@ def main() -> None:
     parser.add_argument("--old-tree", default=None, help="checkout from before issue 12 (names only, name by name)")
     parser.add_argument("--previous-tree", default=None, help="checkout to compare against, names and 1 shot")
     parser.add_argument("--seeds", type=int, default=5, help="1-shot draws per group with images")
-    parser.add_argument("--closeness", default="1,2,3,4", help="CLOSENESS_WEIGHT values to sweep")
-    parser.add_argument("--gloss", default="0,4,8,12,16,20", help="GLOSS_WEIGHT values to sweep")
+    parser.add_argument("--closeness", default="1,2,3,4", help="Recipe.closeness_weight values to sweep")
+    parser.add_argument("--gloss", default="0,4,8,12,16,20", help="Recipe.gloss_weight values to sweep")
     parser.add_argument("--answers", action="store_true", help="print group_answers as JSON and stop")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -250,17 +251,14 @@ def main() -> None:
                 print(f"- {g} / `{r['name']}`: got `{a}`, acceptable `{' '.join(r['acceptable'])}`")
 
     print("\n## The tuned weights (names only; image-group classes changed, names only or 1 shot)\n")
-    print("Changed: against CLOSENESS_WEIGHT 4, GLOSS_WEIGHT 0 (no text term).\n")
-    print("| CLOSENESS_WEIGHT | GLOSS_WEIGHT | tune half | test half | food | changed |\n|---:|---:|---:|---:|---:|---|")
-    defaults = S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT
-    S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = 4.0, 0.0
-    similarity.clear_caches()  # resolutions are cached per name list, not per weight
-    reference = group_answers(source, groups, args.seeds)
+    print("Changed: against closeness_weight 4, gloss_weight 0 (no text term).\n")
+    print("| closeness_weight | gloss_weight | tune half | test half | food | changed |\n|---:|---:|---:|---:|---:|---|")
+    defaults = DEFAULT_RECIPE.closeness_weight, DEFAULT_RECIPE.gloss_weight
+    reference = group_answers(source, groups, args.seeds, replace(DEFAULT_RECIPE, closeness_weight=4.0, gloss_weight=0.0))
     for closeness in [float(w) for w in args.closeness.split(",")]:
         for gloss in [float(w) for w in args.gloss.split(",")]:
-            S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = closeness, gloss
-            similarity.clear_caches()
-            swept = group_answers(source, groups, args.seeds)
+            recipe = replace(DEFAULT_RECIPE, closeness_weight=closeness, gloss_weight=gloss)
+            swept = group_answers(source, groups, args.seeds, recipe)
             right = hits(groups, swept, shots=False)
             tune = [h for r, h in zip(every, right) if r["split"] == "tune"]
             test = [h for r, h in zip(every, right) if r["split"] == "test"]
@@ -268,7 +266,6 @@ def main() -> None:
             lost = "; ".join(line.split(" / ", 1)[1] for line in changed(groups, reference, swept)) or "—"
             mark = " (default)" if (closeness, gloss) == defaults else ""
             print(f"| {closeness:g} | {gloss:g}{mark} | {pct(tune)} | {pct(test)} | {pct(food)} | {lost} |")
-    S.CLOSENESS_WEIGHT, S.GLOSS_WEIGHT = defaults
 
     print("\n## One head, rows from two families (zero-shot top-1 %, Lin top-3, 112 px, names that resolve)\n")
     print("| dataset | classes | test images | all WordNet | all text | half text, calibrated (5 draws) "

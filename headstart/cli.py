@@ -367,8 +367,10 @@ def export_images(
 def bench(
     model: str = MODEL_OPTION,
     dataset: str = typer.Option("fashion-mnist", help="fashion-mnist, an image folder or a CSV of path,label"),
-    methods: str = typer.Option("random,zero,logreg,imprint,wup,headstart", help="comma-separated methods"),
-    shots: str = typer.Option("0,1,2,5,10,20", help="comma-separated shots per class (0 = names only)"),
+    methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: the basic heads, wup and "
+                                                    "headstart; see `headstart methods`)"),
+    shots: Optional[str] = typer.Option(None, help="comma-separated shots per class, 0 = names only (default: "
+                                                  "0,1,2,5,10,20)"),
     seeds: int = typer.Option(5, min=1, max=10_000, help="subsets per shot count"),
     seed_start: int = typer.Option(0, min=0, help="first seed (split a sweep across machines by seed ranges)"),
     resolution: Optional[int] = RESOLUTION_OPTION,
@@ -383,21 +385,25 @@ def bench(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """Benchmark methods x shots x seeds: results.csv, summary.md, plots and report.html in OUT."""
-    from headstart.bench import BenchConfig
+    from headstart.lab.bench import BenchConfig
 
     _compute()
-    config = BenchConfig(model=model, dataset=dataset, methods=_csv_list(methods),
-                         shots=_int_list(shots, "--shots"), seeds=seeds, seed_start=seed_start,
+    given = {}  # what the command line leaves out, the lab's BenchConfig chooses
+    if methods is not None:
+        given["methods"] = _csv_list(methods)
+    if shots is not None:
+        given["shots"] = _int_list(shots, "--shots")
+    config = BenchConfig(model=model, dataset=dataset, seeds=seeds, seed_start=seed_start,
                          resolution=resolution, test_size=test_size, epochs=epochs, unlabelled=unlabelled,
                          overrides=_overrides(overrides), out=str(out), device=device, backend=backend,
-                         precision=precision)
+                         precision=precision, **given)
     typer.echo(f"report: {_bench_and_report(config)}")
 
 
 def _bench_and_report(config) -> Path:
     """Run the bench, write the report, print the summary; -> report.html."""
-    from headstart.bench import run_bench
-    from headstart.report import write_report
+    from headstart.lab.bench import run_bench
+    from headstart.lab.report import write_report
 
     run_bench(config, progress=_PROGRESS, announce=_print_resolutions)
     path = write_report(Path(config.out))
@@ -405,16 +411,11 @@ def _bench_and_report(config) -> Path:
     return path.resolve()
 
 
-DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist",
-            methods=["random", "zero", "logreg", "imprint", "wup", "text", "headstart"],
-            shots=[0, 1, 2, 5, 10, 20], seeds=5, resolution=224, test_size=2000)
-
-
 @app.command()
 def demo(out: Path = typer.Option(Path("headstart-demo"), help="output folder"),
          device: str = DEVICE_OPTION, backend: str = BACKEND_OPTION) -> None:
     """The main job: the default bench on built-in data (Fashion-MNIST, EfficientNet-Lite0)."""
-    from headstart.bench import BenchConfig
+    from headstart.lab.bench import DEMO, BenchConfig
 
     _compute()
     typer.echo("headstart demo: " + ", ".join(f"{k}={v}" for k, v in DEMO.items()))
@@ -429,7 +430,7 @@ def report(
     csv: Optional[List[Path]] = typer.Option(None, help="results CSVs to merge (default: RESULTS_DIR/results.csv)"),
 ) -> None:
     """(Re)build summary.md, plots and report.html from results CSVs (merges split sweeps)."""
-    from headstart.report import write_report
+    from headstart.lab.report import write_report
 
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"{results_dir} is a file: pass the folder to write the report into")
@@ -458,7 +459,7 @@ def suite(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """The multi-dataset suite: the default against every peer on each dataset, one report."""
-    from headstart.suite import adhoc_suite, load_suite, run_suite, suite_config
+    from headstart.lab.suite import adhoc_suite, load_suite, run_suite, suite_config
 
     if (suite_file is None) == (datasets is None):
         raise UserError("pass a suite file (e.g. benchmarks/suites/nine.json) or --datasets, not both")

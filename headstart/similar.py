@@ -54,7 +54,7 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
                     for s, i in zip(row_scores, row_index)],
         })
     if heatmap is not None:
-        from headstart.report import plot_similarity_heatmap
+        from headstart.heatmap import plot_similarity_heatmap
 
         columns = sorted(set(index.flatten().tolist()))
         plot_similarity_heatmap(matrix[:, columns], class_names,

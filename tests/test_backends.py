@@ -54,6 +54,7 @@ def test_devices_resolve_and_bad_choices_are_one_line_errors(monkeypatch):
 
 
 @pytest.mark.parametrize("option", ["--device=gpu", "--backend=tensorrt", "--precision=int8"])
+@pytest.mark.slow
 def test_a_bad_device_or_backend_on_the_command_line_is_one_error_line(option, tmp_path):
     result = subprocess.run([sys.executable, "-m", "headstart", "bench", option, "--out", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=120)
@@ -81,6 +82,7 @@ def test_each_torchrun_rank_gets_its_own_gpu(monkeypatch):
         resolve("auto", "onnx")
 
 
+@pytest.mark.slow
 def test_onnx_features_equal_torch_features_on_real_images(lite0, fashion, fresh):
     images = photos_and_items(fashion)
     expected = extract(lite0, images, 96, device="cpu", backend="torch")
@@ -92,6 +94,7 @@ def test_onnx_features_equal_torch_features_on_real_images(lite0, fashion, fresh
     assert len(list((fresh / "onnx").glob("*.onnx"))) == 1  # exported once into the cache
 
 
+@pytest.mark.slow
 def test_the_feature_cache_does_not_depend_on_the_backend(lite0, fashion, tmp_path):
     by_torch = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", backend="torch")
     by_onnx = FeatureCache(lite0, fashion, "test", 64, root=tmp_path, device="cpu", backend="onnx")
@@ -147,6 +150,7 @@ def test_an_engine_that_disagrees_with_torch_is_dropped_after_its_check(fashion,
     assert runner_for(source, source.resolution, resolve("cpu")).name == "torch-cpu"
 
 
+@pytest.mark.slow
 def test_checked_runner_passes_a_faithful_engine_and_drops_a_failing_one(lite0):
     reference = TorchRunner(lite0, resolve("cpu", "torch"))
 
@@ -184,6 +188,7 @@ def test_a_damaged_or_foreign_export_in_the_cache_is_exported_again(fresh, damag
     assert onnx_runner.session(path.read_bytes(), onnx_runner.model_key(source, 24), 1) is not None
 
 
+@pytest.mark.slow
 def test_explicit_cpu_and_bf16_autocast(lite0, fashion):
     images = fashion.test.load(range(4))
     fp32 = extract(lite0, images, 64, device="cpu", backend="torch")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from headstart import transfer
-from headstart.bench import BenchConfig, run_bench, unlabelled_indices
+from headstart.lab.bench import BenchConfig, run_bench, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
@@ -36,6 +36,7 @@ def bench_dir(tmp_path_factory):
     return out, config
 
 
+@pytest.mark.slow
 def test_bench_rows_follow_the_contract(bench_dir):
     out, _ = bench_dir
     rows = read_rows(out / "results.csv")
@@ -50,6 +51,7 @@ def test_bench_rows_follow_the_contract(bench_dir):
     assert [r["final"] for r in random_curve] == ["0", "0", "0", "1"]
 
 
+@pytest.mark.slow
 def test_transfer_beats_chance_before_training(bench_dir):
     out, _ = bench_dir
     zero_shot = [float(r["accuracy"]) for r in read_rows(out / "results.csv")
@@ -57,6 +59,7 @@ def test_transfer_beats_chance_before_training(bench_dir):
     assert min(zero_shot) > 0.25  # chance is 0.10
 
 
+@pytest.mark.slow
 def test_a_killed_bench_resumes_without_duplicates(bench_dir):
     out, config = bench_dir
     results = out / "results.csv"
@@ -81,6 +84,7 @@ def evidence_with_names(lite0, fashion, names, shots=5):
     return Evidence(lite0, names, features, torch.from_numpy(fashion.train.labels[idx]))
 
 
+@pytest.mark.slow
 def test_headstart_trusts_names_as_far_as_they_predict_the_shots(lite0, fashion):
     # names that point at the wrong classes (each name moved one class on) predict the shots no better
     # than chance: the images lead (no pull toward the names, the imprinted rows as start)
@@ -103,6 +107,7 @@ def expected_names_head(evidence, families, recipe, exact):
 
 @pytest.mark.parametrize("recipe", [Recipe(), Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
                                                      trust_power=2.0, images_compete=False)])
+@pytest.mark.slow
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = create_method("headstart", recipe=recipe).build(evidence, 0)
@@ -127,6 +132,7 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
         create_method("headstart", top_k=5)
 
 
+@pytest.mark.slow
 def test_text_leads_where_wordnet_places_a_class_far_from_every_source_class(lite0, fashion):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=0)
     coverage = wordnet_coverage(evidence)
@@ -142,6 +148,7 @@ def test_text_leads_where_wordnet_places_a_class_far_from_every_source_class(lit
     assert wordnet_coverage(nosyn)[0] == 0.0  # a name with no synset: text alone
 
 
+@pytest.mark.slow
 def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
     # 'Sandal' resolves to sandal.n.01, an ImageNet class; 'Bag' is not one, and two classes on one
     # source class would be indistinguishable, so neither takes it
@@ -159,6 +166,7 @@ def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
     assert "Sandal" not in get_method("headstart").build(twice, 0).record["source_rows"]
 
 
+@pytest.mark.slow
 def test_unlabelled_images_recentre_the_names_only_head(lite0, fashion, bench_dir, tmp_path):
     out, config = bench_dir
     names_only = [float(r["accuracy"]) for r in read_rows(out / "results.csv")

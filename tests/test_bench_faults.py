@@ -9,7 +9,7 @@ import fcntl
 import pytest
 
 from headstart import HeadStart
-from headstart.bench import BenchConfig, run_bench
+from headstart.lab.bench import BenchConfig, run_bench
 from headstart.errors import UserError
 from test_faults import TINY_BENCH, write_images
 
@@ -24,6 +24,7 @@ def contents(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
+@pytest.mark.slow
 def test_a_bench_into_a_fitted_run_is_refused(run_folder):
     before = contents(run_folder)
     with pytest.raises(UserError, match="not a bench's"):
@@ -32,6 +33,7 @@ def test_a_bench_into_a_fitted_run_is_refused(run_folder):
 
 
 @pytest.mark.parametrize("kind", ["onnx", "torchscript"])
+@pytest.mark.slow
 def test_an_export_over_a_runs_file_or_a_users_file_is_refused(run_folder, tmp_path, kind):
     from headstart import export
 
@@ -62,6 +64,7 @@ def read_keys(path):
         return [(r["method"], r["shots"], r["seed"], r["epoch"]) for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_repeated_methods_and_shots_give_each_row_once(tmp_path):
     config = {**TINY_BENCH, "methods": ["zero", "zero", "imprint"], "shots": [1, 1], "seeds": 1}
     keys = read_keys(run_bench(BenchConfig(out=str(tmp_path / "B"), **config), progress=False))
@@ -78,6 +81,7 @@ def test_a_second_bench_into_a_folder_in_use_is_refused(tmp_path):
     assert not (out / "results.csv").exists()
 
 
+@pytest.mark.slow
 def test_rows_duplicated_by_two_benches_are_kept_once_on_resume(tmp_path):
     results = run_bench(BenchConfig(out=str(tmp_path / "B"), **TINY_BENCH), progress=False)
     complete = results.read_text()

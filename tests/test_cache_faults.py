@@ -152,6 +152,7 @@ def small_tmpfs(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_the_cache_is_bypassed_not_a_crash(small_tmpfs):
     """4096 rows of 16 floats (256 KiB of values) do not fit: the sparse file is created, its pages
     cannot all be. The map once died there with SIGBUS; the next run must not crash either."""

@@ -26,6 +26,7 @@ def test_sources_lists_the_three_models():
     (["fit", "--data", "/no/such/folder", "--out", "x"], "does not exist"),
     (["bench", "--shots", "one,two"], "comma-separated integers"),
 ])
+@pytest.mark.slow
 def test_user_errors_are_one_line_without_traceback(args, message):
     result = headstart(*args, check=False)
     assert result.returncode == 2
@@ -47,6 +48,7 @@ HEAVY = ("torch", "tokenizers", "safetensors", "matplotlib", "scipy", "onnx", "o
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["similar", "--classes", "cat,Faces_easy", "--top", "1"],
                                   ["similar", "--classes", "cat,qwzx", "--top", "1"],  # qwzx: a text row
                                   ["similar", "--classes", "cat,dog", "--measure", "text"]])
+@pytest.mark.slow
 def test_help_and_names_with_cached_embeddings_load_no_heavy_library(args):
     """Start-up is most of these commands' time: torch alone takes 1-2 s to import here."""
     code = (f"import atexit, sys; atexit.register(lambda: print(sorted(set({HEAVY!r}) & set(sys.modules)))); "
@@ -57,6 +59,7 @@ def test_help_and_names_with_cached_embeddings_load_no_heavy_library(args):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_fit_then_predict_on_an_exported_folder(tmp_path):
     folder, run = tmp_path / "fm", tmp_path / "run"
     headstart("export-images", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)
@@ -82,6 +85,7 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
     assert result.returncode == 2 and "damaged" in result.stderr and "(10, 1280)" in result.stderr
 
 
+@pytest.mark.slow
 def test_init_makes_a_zero_shot_head(tmp_path):
     out = headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs").stdout
     assert "names' head: top-3 source rows of path, wup, lch, res, jcn, lin, text" in out
@@ -89,6 +93,7 @@ def test_init_makes_a_zero_shot_head(tmp_path):
     assert meta["class_names"] == ["cat", "dog", "car"] and meta["method"] == "headstart"
 
 
+@pytest.mark.slow
 def test_init_recentres_on_a_folder_of_unlabelled_images(tmp_path):
     from safetensors.torch import load_file
 
@@ -112,6 +117,7 @@ def test_similar_follows_an_overrides_file(tmp_path):
     assert result["targets"][0]["synset"] == "bag.n.06" and "override" in result["targets"][0]["how"]
 
 
+@pytest.mark.slow
 def test_suite_passes_its_unlabelled_images_on_to_each_bench(tmp_path):
     result = headstart("suite", "--datasets", "fashion-mnist", "--methods", "headstart", "--shots", "0", "--seeds", "1",
                        "--resolution", "32", "--test-size", "30", "--unlabelled", "20", "--device", "cpu",

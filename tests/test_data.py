@@ -101,6 +101,7 @@ def test_missing_folder_is_a_clear_error(tmp_path):
         load_image_folder(tmp_path / "nope")
 
 
+@pytest.mark.slow
 def test_feature_cache_computes_once_and_matches_direct_extraction(lite0, fashion, tmp_path, monkeypatch):
     idx = np.array([5, 1, 7])
     cache = FeatureCache(lite0, fashion, "test", resolution=64, root=tmp_path)
@@ -117,6 +118,7 @@ def test_feature_cache_computes_once_and_matches_direct_extraction(lite0, fashio
     assert list(np.flatnonzero(again.done)) == [1, 5, 7]
 
 
+@pytest.mark.slow
 def test_feature_cache_is_keyed_by_resolution(lite0, fashion, tmp_path):
     small = FeatureCache(lite0, fashion, "test", resolution=64, root=tmp_path)
     large = FeatureCache(lite0, fashion, "test", resolution=96, root=tmp_path)

@@ -102,6 +102,7 @@ def test_helpers_are_no_ops_in_one_process(monkeypatch):
     assert distributed.broadcast_object("x") == "x"
 
 
+@pytest.mark.slow
 def test_sharded_extraction_equals_single_process_and_fills_the_cache(ddp_job):
     source, data = tiny_source(), tiny_data()
     wanted = np.array([0, 3, 5, 6, 10, 23, 17])
@@ -113,6 +114,7 @@ def test_sharded_extraction_equals_single_process_and_fills_the_cache(ddp_job):
     assert torch.allclose(cache.get(wanted, progress=False), expected, atol=1e-5)  # all rows stored: nothing computed
 
 
+@pytest.mark.slow
 def test_ddp_replicas_end_with_identical_parameters(ddp_job):
     first, second = (torch.load(ddp_job / f"model-{rank}.pt") for rank in (0, 1))
     assert first.keys() == second.keys()
@@ -123,6 +125,7 @@ def test_ddp_replicas_end_with_identical_parameters(ddp_job):
     assert len(reports) == 1  # every rank took the same decision
 
 
+@pytest.mark.slow
 def test_the_ddp_run_folder_has_the_single_process_format(ddp_job, tmp_path, monkeypatch):
     if TINY not in list_sources():
         register_source(TINY, tiny_source)

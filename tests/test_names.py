@@ -23,6 +23,7 @@ def lex():
 # --- the lexicon equals NLTK's reader ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lexicon_senses_equal_nltk(lex):
     wn, tax = D.wordnet(), taxonomy()
     rng = random.Random(0)
@@ -106,6 +107,7 @@ def caltech_features(lite0):
     return FeatureCache(lite0, data, "train", resolution=224).get(idx, progress=False)
 
 
+@pytest.mark.slow
 def test_images_choose_the_sense_they_show(lite0, caltech_features):
     # Flamingo photos filed as "crane" beside "chair": the names alone read the machine (an
     # artifact among artifacts, and a chair's gloss is closer to a machine's than to a bird's);

@@ -41,6 +41,7 @@ def try_commands() -> list[list[str]]:
     return lines
 
 
+@pytest.mark.slow
 def test_the_command_line_examples_and_the_onnx_round_trip(tmp_path, monkeypatch):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
     commands = try_commands()
@@ -60,6 +61,7 @@ def test_the_command_line_examples_and_the_onnx_round_trip(tmp_path, monkeypatch
     assert namespace["classes"][int(namespace["probabilities"].argmax())] in namespace["classes"]
 
 
+@pytest.mark.slow
 def test_the_python_example(tmp_path, monkeypatch):
     from headstart.data import few_shot_indices, load_image_folder
 

@@ -1,4 +1,4 @@
-"""Tests for headstart.report: statistics by hand, merging, markdown, plots and the HTML report."""
+"""Tests for headstart.lab.report and headstart.heatmap: statistics by hand, merging, markdown, plots, HTML."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from headstart.errors import UserError
-from headstart.report import (
+from headstart.heatmap import plot_similarity_heatmap
+from headstart.lab.report import (
     mean_ci,
-    plot_similarity_heatmap,
     read_results,
     summarise,
     t_critical_95,
@@ -317,6 +317,7 @@ def test_report_html_is_self_contained(report_dir):
     assert "<strong>73.0 ± 26.2</strong>" in page and "<table>" in page
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -342,7 +343,7 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path_factory):
 
 
 def test_plot_titles_name_datasets_not_paths():
-    from headstart.report import dataset_name
+    from headstart.lab.report.plots import dataset_name
 
     assert dataset_name("../shared/datasets/caltech50") == "caltech50"
     assert dataset_name("../shared/datasets/caltech50/") == "caltech50"

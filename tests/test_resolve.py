@@ -61,6 +61,7 @@ def test_resolution_explains_the_choice(fashion):
                              "alternatives": bag.alternatives, "gloss": bag.gloss, "part": None}
 
 
+@pytest.mark.slow
 def test_caltech50_folder_names_all_get_an_answer(imagenet_ids):
     got = {r.name: r for r in resolve_classes(CALTECH50, imagenet_ids)}
     assert len(got) == 50 and all(r.source in ("wordnet", "text") for r in got.values())

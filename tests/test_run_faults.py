@@ -89,6 +89,7 @@ def cli(*args, cwd, limit_bytes=None):
                           preexec_fn=limit if limit_bytes else None)
 
 
+@pytest.mark.slow
 def test_a_run_written_on_a_full_disk_is_one_line_and_keeps_the_old_run(tmp_path):
     folder = make_run(tmp_path / "run")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}

@@ -54,6 +54,7 @@ def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
                                                                                       "bottle.n.01"]
 
 
+@pytest.mark.slow
 def test_sense_texts_are_embedded_once_each(tmp_path, monkeypatch):
     import headstart.similarity.text as text
 
@@ -73,6 +74,7 @@ FOOD = ["lamb", "chicken", "duck", "turkey", "salmon", "crab", "lobster", "squas
         "bass", "sole", "perch"]
 
 
+@pytest.mark.slow
 def test_the_other_names_meanings_choose_the_sense(imagenet_ids):
     kiwi = resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")]
     assert kiwi.synset_name == "kiwi.n.03"  # the fruit on a menu

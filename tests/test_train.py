@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from headstart.train import HeadTraining, accuracy, cross_validate, fold_ids, logistic_regression
@@ -32,6 +33,7 @@ def test_head_training_learns_and_records_curve():
     assert history[0][1] < 0.5 and history[-1][1] > 0.95
 
 
+@pytest.mark.slow
 def test_prior_strength_pulls_toward_the_prior():
     x, y = blobs()
     prior = (torch.randn(3, 5), torch.zeros(3))
@@ -42,6 +44,7 @@ def test_prior_strength_pulls_toward_the_prior():
     assert distances[0] > distances[1] > distances[2] and distances[2] < 0.1
 
 
+@pytest.mark.slow
 def test_cross_validation_prefers_the_candidate_that_generalises():
     x, y = blobs(n_per_class=6)
     folds = fold_ids(y, 3)

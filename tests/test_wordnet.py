@@ -3,9 +3,12 @@
 import functools
 import gzip
 import math
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +144,7 @@ def _reference(measure, ic_of, a, b):
 
 @pytest.mark.parametrize("ic", ["intrinsic", "semcor"])
 @pytest.mark.parametrize("measure", ["res", "jcn", "lin"])
+@pytest.mark.slow
 def test_ic_measures_equal_reference(wn, tax, measure, ic):
     pairs = _pairs(tax, n_random=60, n_hard=40, seed=1)
     ic_of = _reference_ic(ic)
@@ -242,6 +246,32 @@ def test_missing_wordnet_dir_names_the_install_command(tmp_path, monkeypatch):
         W.taxonomy()
 
 
+PARSE_COUNT = """
+import builtins
+opened = []
+real_open = builtins.open
+def counting_open(file, *args, **kwargs):
+    opened.append(str(file))
+    return real_open(file, *args, **kwargs)
+builtins.open = counting_open
+from headstart.similarity.lexicon import lexicon
+from headstart.similarity.wordnet import taxonomy
+taxonomy().index, lexicon().senses("dog")
+builtins.open = real_open
+print(sum(name.endswith("data.noun") for name in opened))
+"""
+
+
+@pytest.mark.slow
+def test_wordnet_is_parsed_once_into_one_cache_file(tmp_path):
+    """The taxonomy and the lexicon come from one reading of data.noun, kept in one cache file."""
+    env = {**os.environ, "HEADSTART_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", PARSE_COUNT], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["1"]
+    assert len(list(tmp_path.glob("wordnet_*.npz"))) == 1
+
+
+@pytest.mark.slow
 def test_the_product_never_imports_nltk():
     """nltk is a test dependency: names-only fitting (every WordNet family) runs without it."""
     import subprocess

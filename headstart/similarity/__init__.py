@@ -153,14 +153,13 @@ def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
 def source_texts(source: SourceModel) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas when labels are synset ids
     ('jersey, T-shirt, tee shirt'), else its name."""
-    from headstart.similarity import mixed
     from headstart.similarity.lexicon import lexicon
     from headstart.similarity.wordnet import taxonomy
 
     if not has_wordnet_labels(source):
-        return mixed.source_texts(source.labels, source.names)
+        return list(source.names)
     lex, index = lexicon(), taxonomy().index
-    return mixed.source_texts(source.labels, source.names, lambda label: lex.lemma_text(index[label]))
+    return [lex.lemma_text(index[label]) for label in source.labels]
 
 
 def name_text_rows(source: SourceModel, class_names: list[str]) -> np.ndarray:
@@ -178,49 +177,21 @@ def text_similarity(evidence: Evidence) -> torch.Tensor:
     return torch.from_numpy(name_text_rows(evidence.source, evidence.class_names))
 
 
-def _require_images(evidence: Evidence) -> None:
-    if len(evidence.labels) == 0:
-        raise UserError("visual similarity needs training images (shots >= 1)")
-
-
 def visual_similarity(evidence: Evidence) -> torch.Tensor:
     from headstart.similarity.visual import mean_softmax_matrix
 
-    _require_images(evidence)
+    if len(evidence.labels) == 0:
+        raise UserError("visual similarity needs training images (shots >= 1)")
     head = evidence.source.head
     return mean_softmax_matrix(evidence.features, evidence.labels, evidence.n_classes,
                                head.weight.detach(), head.bias.detach())
 
 
-def visual_cosine_similarity(evidence: Evidence) -> torch.Tensor:
-    from headstart.similarity.visual import prototype_cosine_matrix
-
-    _require_images(evidence)
-    return prototype_cosine_matrix(evidence.features, evidence.labels, evidence.n_classes,
-                                   evidence.source.head.weight.detach())
-
-
-def row_normalise(similarity: torch.Tensor) -> torch.Tensor:
-    """Scale each row to max 1 so families on different scales can be mixed."""
-    return similarity / similarity.max(dim=1, keepdim=True).values.clamp_min(1e-12)
-
-
-def hybrid_similarity(evidence: Evidence, semantic: str = "lin", visual_weight: float = 0.5) -> torch.Tensor:
-    """(1 - w) * semantic + w * visual, each row-normalised to max 1 first; with no training
-    images it is the semantic matrix alone."""
-    semantic_s = row_normalise(wordnet_similarity(evidence, semantic))
-    if len(evidence.labels) == 0:
-        return semantic_s
-    return (1 - visual_weight) * semantic_s + visual_weight * row_normalise(visual_similarity(evidence))
-
-
-VISUAL_FAMILIES = ("visual", "visual-cosine")  # these need training images
+VISUAL_FAMILIES = ("visual",)  # these need training images
 FAMILIES: dict[str, Callable[[Evidence], torch.Tensor]] = {
     **{m: (lambda e, m=m: wordnet_similarity(e, m)) for m in MEASURES},
     "text": text_similarity,
     "visual": visual_similarity,
-    "visual-cosine": visual_cosine_similarity,
-    "hybrid": hybrid_similarity,
 }
 
 

@@ -2,7 +2,7 @@
 
 NLTK's reader takes 5-10 s to load; names are resolved on every `similar`, `init` and `fit`. So
 the few facts resolution needs are parsed once from the WordNet files into arrays kept in
-headstart's cache (one ``.npz``, ~0.1 s to load):
+headstart's cache (with the taxonomy's, by ``nouns``; ~0.1 s to load):
 
 * each noun synset, in ``data.noun`` order (the rows of ``wordnet.taxonomy()``): its definition, its
   lemma names (first = the synset's head word), its lexicographer file (``noun.animal`` ...) and
@@ -20,13 +20,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from headstart.cache import cache_root, keep
-from headstart.similarity import wordnet_data
+if TYPE_CHECKING:
+    from headstart.similarity.nouns import NounRows
 
-_CACHE_VERSION = 2
 _SEP = "\x1f"  # joins strings in the cache file; never part of WordNet text
 # morphy(7WN)'s detachment rules for nouns: (inflected suffix, base suffix)
 NOUN_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
@@ -102,30 +102,22 @@ class Lexicon:
 
 
 def lexicon() -> Lexicon:
-    """The noun lexicon, parsed once per machine (disk cache) and loaded once per process."""
-    return _lexicon(str(wordnet_data.corpus_dir()), str(cache_root()))
+    """The noun lexicon, parsed once per machine (with the taxonomy, ``nouns``) and loaded once per process."""
+    from headstart.similarity.nouns import wordnet_nouns
+
+    return wordnet_nouns()[1]
 
 
 _STRING_FIELDS = ("lexnames", "glosses", "synset_lemmas", "lemmas")
 
 
-@functools.lru_cache(maxsize=2)
-def _lexicon(corpus: str, cache: str) -> Lexicon:
-    corpus_dir = Path(corpus)
-    stamp = "_".join(str((corpus_dir / f).stat().st_size) for f in ("data.noun", "index.sense", "noun.exc"))
-    path = Path(cache) / f"wordnet_lexicon_v{_CACHE_VERSION}_{stamp}.npz"
-    if path.is_file():
-        try:
-            return _from_arrays(path)
-        except Exception:  # a torn or foreign cache file is rebuilt below
-            pass
-    lex = _parse(corpus_dir)
+def lexicon_arrays(lex: Lexicon) -> dict[str, np.ndarray]:
+    """The lexicon as arrays for the cache file (strings packed into bytes)."""
     arrays = {f.name: getattr(lex, f.name) for f in fields(Lexicon) if f.name not in _STRING_FIELDS + ("exceptions",)}
     for name in _STRING_FIELDS:
         arrays[name] = _pack(getattr(lex, name))
     arrays["exceptions"] = _pack(f"{k} {' '.join(v)}" for k, v in lex.exceptions.items())
-    keep(path, lambda f: np.savez(f, **arrays))
-    return lex
+    return arrays
 
 
 def _pack(strings) -> np.ndarray:
@@ -136,10 +128,9 @@ def _unpack(array: np.ndarray) -> list[str]:
     return bytes(array).decode().split(_SEP)
 
 
-def _from_arrays(path: Path) -> Lexicon:
-    """Load and check a cached lexicon; raises on anything inconsistent."""
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+def lexicon_from_arrays(arrays: dict[str, np.ndarray]) -> Lexicon:
+    """The lexicon of `lexicon_arrays`, checked; raises on anything inconsistent."""
+    arrays = dict(arrays)
     for name in _STRING_FIELDS:
         arrays[name] = _unpack(arrays[name])
     arrays["exceptions"] = {k: v for k, *v in (line.split(" ") for line in _unpack(arrays["exceptions"]))}
@@ -149,37 +140,19 @@ def _from_arrays(path: Path) -> Lexicon:
             and len(lex.sense_ptr) == n_lemmas + 1 and lex.sense_ptr[-1] == len(lex.sense_row) == len(lex.sense_count)
             and (lex.sense_row < n).all() and (lex.sense_row >= 0).all()
             and int(lex.lexfile.max()) < len(lex.lexnames)):
-        raise ValueError(f"inconsistent lexicon cache {path}")
+        raise ValueError("inconsistent lexicon arrays")
     return lex
 
 
-def _parse(corpus_dir: Path) -> Lexicon:
-    """Build the lexicon from ``data.noun``, ``index.sense``, ``noun.exc`` and ``lexnames``."""
+def build_lexicon(rows: NounRows, corpus_dir: Path) -> Lexicon:
+    """Build the lexicon from the noun rows (``nouns.read_nouns``), ``noun.exc`` and ``lexnames``."""
     lexnames = [line.split("\t")[1] for line in (corpus_dir / "lexnames").read_text().splitlines()]
-    offsets, lexfile, instance, glosses, synset_lemmas = [], [], [], [], []
-    with open(corpus_dir / "data.noun", encoding="utf8") as f:
-        for line in f:
-            if line.startswith(" "):  # licence header
-                continue
-            head, _, gloss = line.partition(" | ")
-            t = head.split()
-            n_words = int(t[3], 16)
-            at = 4 + 2 * n_words
-            pointers = t[at + 1: at + 1 + 4 * int(t[at])]
-            offsets.append(int(t[0]))
-            lexfile.append(int(t[1]))
-            instance.append("@i" in pointers[0::4])
-            synset_lemmas.append(",".join(_strip_marker(w) for w in t[4:at:2]))
-            glosses.append(gloss.split('"', 1)[0].strip().rstrip(";").strip())  # the definition, not the examples
-    row = {o: i for i, o in enumerate(offsets)}
+    synset_lemmas = [",".join(_strip_marker(w) for w in words) for words in rows.words]
+    row = {o: i for i, o in enumerate(rows.offsets)}
 
     senses: dict[str, list[tuple[int, int, int]]] = {}
-    with open(corpus_dir / "index.sense", encoding="utf8") as f:
-        for line in f:
-            key, offset, number, count = line.split()
-            lemma, _, rest = key.partition("%")
-            if rest.startswith("1:"):
-                senses.setdefault(lemma, []).append((int(number), row[int(offset)], int(count)))
+    for key, offset, number, count in rows.sense_keys:
+        senses.setdefault(key.partition("%")[0], []).append((number, row[offset], count))
     lemmas = sorted(senses)
     ordered = [sorted(senses[lemma]) for lemma in lemmas]
     sense_ptr = np.concatenate([[0], np.cumsum([len(s) for s in ordered])]).astype(np.int64)
@@ -192,9 +165,10 @@ def _parse(corpus_dir: Path) -> Lexicon:
             inflected, *bases = line.split()
             exceptions[inflected] = bases
     return Lexicon(
-        offsets=np.array(offsets, np.int64), lexfile=np.array(lexfile, np.int8), instance=np.array(instance),
-        lexnames=lexnames, glosses=glosses, synset_lemmas=synset_lemmas, lemmas=lemmas, sense_ptr=sense_ptr,
-        sense_row=sense_row, sense_count=sense_count, exceptions=exceptions,
+        offsets=np.array(rows.offsets, np.int64), lexfile=np.array(rows.lexfile, np.int8),
+        instance=np.array(rows.instance), lexnames=lexnames, glosses=list(rows.glosses),
+        synset_lemmas=synset_lemmas, lemmas=lemmas, sense_ptr=sense_ptr, sense_row=sense_row,
+        sense_count=sense_count, exceptions=exceptions,
     )
 
 

@@ -28,14 +28,6 @@ def calibrate(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.interp(rows, mine, theirs).astype(np.float32)
 
 
-def source_texts(labels: Sequence[str], names: Sequence[str], lemma_text=None) -> list[str]:
-    """Text of each source class for embeddings: its WordNet lemmas (``jersey, T-shirt, tee shirt``)
-    when ``lemma_text(label)`` knows every label, else its name."""
-    if lemma_text is not None:
-        return [lemma_text(label) for label in labels]
-    return list(names)
-
-
 def mixed_rows(wordnet_rows: np.ndarray | None, text_rows: np.ndarray | None,
                is_text: Sequence[bool]) -> np.ndarray:
     """Interleave per-class rows: ``wordnet_rows`` [W, S] for the classes where ``is_text`` is

@@ -1,13 +1,11 @@
 """Visual (content-based) similarity from the target class's own training images.
 
-Both take only the features the caller passes (the few training shots), never test images.
+It takes only the features the caller passes (the few training shots), never test images.
 """
 
 from __future__ import annotations
 
 import torch
-
-from headstart.transfer import class_means
 
 
 def mean_softmax_matrix(features: torch.Tensor, labels: torch.Tensor, n_classes: int,
@@ -19,10 +17,3 @@ def mean_softmax_matrix(features: torch.Tensor, labels: torch.Tensor, n_classes:
     sums = torch.zeros(n_classes, w_src.shape[0]).index_add_(0, labels, probs)
     return sums / torch.bincount(labels, minlength=n_classes).clamp_min(1)[:, None]
 
-
-def prototype_cosine_matrix(features: torch.Tensor, labels: torch.Tensor, n_classes: int,
-                            w_src: torch.Tensor) -> torch.Tensor:
-    """Cosine between each class's mean normalised feature and each source weight row, clipped at 0.
-    -> [n_classes, C_src]."""
-    means = torch.nn.functional.normalize(class_means(features, labels, n_classes), dim=1)
-    return (means @ torch.nn.functional.normalize(w_src.float(), dim=1).T).clamp_min(0)

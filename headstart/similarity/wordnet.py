@@ -35,17 +35,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from headstart.cache import cache_root, keep
 from headstart.errors import UserError
-from headstart.similarity import wordnet_data
 
 if TYPE_CHECKING:
     import torch
 
+    from headstart.similarity.nouns import NounRows
+
 MEASURES = ("path", "wup", "lch", "res", "jcn", "lin")
 IC_MODES = ("intrinsic", "semcor")
 JCN_MIN_DISTANCE = 1e-4  # jcn <= 1e4: identical synsets (distance 0) score highest, finitely
-_CACHE_VERSION = 2
 TARGET_CHUNK = 512  # targets per block of a matrix: bounds memory, keeps the numpy ops large
 
 
@@ -113,47 +112,29 @@ def _ic(tax: Taxonomy, mode: str) -> np.ndarray:
 
 
 def taxonomy() -> Taxonomy:
-    """The noun taxonomy, parsed once per process (and once per machine, via the disk cache)."""
-    return _taxonomy(str(wordnet_data.corpus_dir()), str(cache_root()))
+    """The noun taxonomy, parsed once per machine (with the lexicon, ``nouns``) and loaded once per process."""
+    from headstart.similarity.nouns import wordnet_nouns
+
+    return wordnet_nouns()[0]
 
 
-@functools.lru_cache(maxsize=2)
-def _taxonomy(corpus: str, cache: str) -> Taxonomy:
-    corpus_dir = Path(corpus)
-    stamp = (corpus_dir / "data.noun").stat().st_size
-    path = Path(cache) / f"wordnet_nouns_v{_CACHE_VERSION}_{stamp}.npz"
-    if path.is_file():
-        try:
-            with np.load(path) as z:
-                arrays = {k: z[k] for k in z.files}
-            arrays["names"] = bytes(arrays["names"]).decode().split("\n")
-            return Taxonomy(**arrays)
-        except Exception:  # a torn or stale cache file is rebuilt below
-            pass
-    tax = _parse(corpus_dir)
+def taxonomy_arrays(tax: Taxonomy) -> dict[str, np.ndarray]:
+    """The taxonomy as arrays for the cache file (names as one ``\\n``-joined byte string)."""
     arrays = {f.name: getattr(tax, f.name) for f in fields(Taxonomy) if f.name != "names"}
     arrays["names"] = np.frombuffer("\n".join(tax.names).encode(), dtype=np.uint8)
-    keep(path, lambda f: np.savez(f, **arrays))
-    return tax
+    return arrays
 
 
-def _parse(corpus_dir: Path) -> Taxonomy:
-    """Build the taxonomy from ``data.noun``, ``index.noun``, ``index.sense`` and ``cntlist``."""
-    offsets, lemmas, parent_offsets = [], [], []
-    with open(corpus_dir / "data.noun", encoding="utf8") as f:
-        for line in f:
-            if line.startswith(" "):  # licence header
-                continue
-            fields = line.split(" | ", 1)[0].split()
-            n_words = int(fields[3], 16)
-            at = 4 + 2 * n_words
-            pointers = fields[at + 1: at + 1 + 4 * int(fields[at])]
-            offsets.append(int(fields[0]))
-            lemmas.append(fields[4].lower())
-            parent_offsets.append([int(pointers[k + 1]) for k in range(0, len(pointers), 4)
-                                   if pointers[k] in ("@", "@i")])
+def taxonomy_from_arrays(arrays: dict[str, np.ndarray]) -> Taxonomy:
+    return Taxonomy(**{**arrays, "names": bytes(arrays["names"]).decode().split("\n")})
+
+
+def build_taxonomy(rows: NounRows, corpus_dir: Path) -> Taxonomy:
+    """Build the taxonomy from the noun rows (``nouns.read_nouns``), ``index.noun`` and ``cntlist``."""
+    offsets = rows.offsets
+    lemmas = [words[0].lower() for words in rows.words]
     row = {o: i for i, o in enumerate(offsets)}
-    parents = [[row[o] for o in ps] for ps in parent_offsets]
+    parents = [[row[o] for o in ps] for ps in rows.parents]
 
     # NLTK names a synset by its first lemma and that lemma's sense number in index.noun.
     senses = {}
@@ -195,7 +176,7 @@ def _parse(corpus_dir: Path) -> Taxonomy:
     return Taxonomy(
         offsets=np.array(offsets, np.int64), names=names, anc_ptr=anc_ptr, anc_idx=anc_idx,
         anc_dist=anc_dist, anc_path=anc_path, min_depth=min_depth, max_depth=max_depth, name_rank=name_rank,
-        semcor_counts=_semcor_counts(corpus_dir, row),
+        semcor_counts=_semcor_counts(rows, corpus_dir, row),
     )
 
 
@@ -216,14 +197,9 @@ def _paths_to_ancestors(anc_ptr, anc_idx, anc_dist) -> np.ndarray:
     return np.minimum.reduceat(via, starts).astype(np.int16)
 
 
-def _semcor_counts(corpus_dir: Path, row: dict[int, int]) -> np.ndarray:
+def _semcor_counts(rows: NounRows, corpus_dir: Path, row: dict[int, int]) -> np.ndarray:
     """[N] SemCor tag counts per noun synset from ``cntlist`` (sense key -> synset via index.sense)."""
-    key_to_offset = {}
-    with open(corpus_dir / "index.sense", encoding="utf8") as f:
-        for line in f:
-            key, offset = line.split()[:2]
-            if "%1:" in key:
-                key_to_offset[key] = int(offset)
+    key_to_offset = {key: offset for key, offset, _, _ in rows.sense_keys}
     counts = np.zeros(len(row), np.float64)
     with open(corpus_dir / "cntlist", encoding="utf8") as f:
         for line in f:

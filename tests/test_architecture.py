@@ -1,0 +1,70 @@
+"""The house's structure: the product never depends on the lab (headstart.lab, the benchmarking side)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import headstart
+
+PACKAGE = Path(headstart.__file__).parent
+
+
+def lab_imports(tree: ast.AST) -> list[ast.stmt]:
+    """Import statements in `tree` that name headstart.lab (``import headstart.lab...``,
+    ``from headstart.lab... import``, ``from headstart import lab``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            if any(a.name.split(".")[:2] == ["headstart", "lab"] for a in node.names):
+                found.append(node)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = node.module.split(".")
+            names_lab = module == ["headstart"] and any(a.name == "lab" for a in node.names)
+            if module[:2] == ["headstart", "lab"] or names_lab:
+                found.append(node)
+    return found
+
+
+def test_lab_imports_are_found_in_every_spelling():
+    tree = ast.parse("import headstart.lab.bench\nfrom headstart.lab.report import write_report\n"
+                     "from headstart import lab\nimport headstart.labels\nfrom headstart import methods\n")
+    assert [node.lineno for node in lab_imports(tree)] == [1, 2, 3]
+
+
+def test_no_product_module_imports_the_lab():
+    product = [p for p in PACKAGE.rglob("*.py") if "lab" not in p.relative_to(PACKAGE).parts[:1]]
+    assert len(product) > 20  # the scan sees the package
+    offenders = [f"{p.relative_to(PACKAGE)}:{node.lineno}" for p in product if p.name != "cli.py"
+                 for node in lab_imports(ast.parse(p.read_text(encoding="utf-8")))]
+    assert offenders == [], f"product modules import headstart.lab: {offenders}"
+
+
+def test_the_cli_imports_the_lab_only_inside_its_commands():
+    tree = ast.parse((PACKAGE / "cli.py").read_text(encoding="utf-8"))
+    outside_functions = ast.Module([n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))],
+                                   type_ignores=[])
+    assert any(lab_imports(n) for n in tree.body)  # the lab commands are there, inside functions
+    at_module_level = [node.lineno for node in lab_imports(outside_functions)]
+    assert at_module_level == []
+
+
+def test_importing_the_product_and_the_cli_loads_no_lab_module():
+    code = ("import sys, headstart, headstart.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('headstart.lab')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_lab_method_lists_follow_the_registry():
+    from headstart.lab.bench import DEMO, BenchConfig
+    from headstart.lab.peers import DEFAULT_METHOD, PEERS
+    from headstart.lab.report import PEERS as REPORT_PEERS
+    from headstart.lab.suite import SUITE_DEFAULTS
+    from headstart.methods import METHODS
+
+    assert REPORT_PEERS == PEERS and PEERS + (DEFAULT_METHOD,) == tuple(METHODS)
+    for methods in (BenchConfig().methods, DEMO["methods"], SUITE_DEFAULTS["methods"]):
+        assert set(methods) <= set(METHODS) and methods[-1] == DEFAULT_METHOD
