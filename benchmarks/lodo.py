@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
+from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
+from headstart.lab.suite import load_suite, slug
 from headstart.methods import create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence
 from headstart.sources import load_source
-from headstart.lab.suite import load_suite, slug
 from headstart.train import accuracy
 
 PEERS = ("logreg", "imprint", "zero", "text", "lin", "path", "jcn")
