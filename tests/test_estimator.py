@@ -107,7 +107,7 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
         scripted = torch.jit.load(str(export_torchscript(fitted, tmp_path / "m.pt")), _extra_files=extra)
     sizes = set()
     for path, want in zip(files, expected):
-        image = np.asarray(open_image(path))[None]  # uint8 [1, H, W, 3] as decoded
+        image = np.array(open_image(path))[None]  # uint8 [1, H, W, 3] as decoded (a writable copy, as torch wants)
         sizes.add(image.shape)
         (got,) = session.run(None, {"images": image})
         assert np.abs(got[0] - want).max() < 1e-3

@@ -107,6 +107,10 @@ class DamagedCache(Exception):
     """A cache file that cannot be trusted; the message says why."""
 
 
+class OtherVersionCache(DamagedCache):
+    """A cache file another version of headstart wrote: sound, but not in this version's format."""
+
+
 class FeatureCache:
     """Lazily filled features of one split of one dataset under one model and resolution.
 
@@ -146,7 +150,9 @@ class FeatureCache:
             if isinstance(why, PermissionError):
                 self.writable = False
                 return
-            warnings.warn(f"feature cache file {self.path} is damaged ({why}); recomputing it", stacklevel=3)
+            what = "was written by another version of headstart" if isinstance(why, OtherVersionCache) else \
+                f"is damaged ({why})"
+            warnings.warn(f"feature cache file {self.path} {what}; recomputing it", stacklevel=3)
             self._discard()
 
     def _check_header(self) -> None:
@@ -154,6 +160,8 @@ class FeatureCache:
         size = self.path.stat().st_size
         with open(self.path, "rb") as f:
             head = f.read(HEADER_BYTES)
+        if head.startswith(MAGIC.split(b" ")[0] + b" ") and not head.startswith(MAGIC):
+            raise OtherVersionCache()
         if not head.startswith(MAGIC) or len(head) < HEADER_BYTES:
             raise DamagedCache("not a headstart feature file of this version")
         try:
