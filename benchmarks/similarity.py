@@ -98,7 +98,7 @@ def nltk_ic(tax) -> dict:
 
 def sample_names(count: int, seed: int = 0) -> list[str]:
     """``count`` single-word noun lemmas whose first sense is a common noun (not an instance)."""
-    from headstart.similarity.lexicon import lexicon
+    from headstart.similarity.nouns import lexicon
 
     lex = lexicon()
     pool = [lemma for lemma in lex.lemmas

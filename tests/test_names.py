@@ -8,9 +8,8 @@ import torch
 
 from headstart.similarity import Evidence, resolution_table, resolutions
 from headstart.similarity import wordnet_data as D
-from headstart.similarity.lexicon import lexicon
 from headstart.similarity.names import edits1, read_name, spelling, tokens
-from headstart.similarity.wordnet import taxonomy
+from headstart.similarity.nouns import lexicon, taxonomy
 from conftest import shared_dataset
 
 

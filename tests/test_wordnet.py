@@ -254,8 +254,7 @@ def counting_open(file, *args, **kwargs):
     opened.append(str(file))
     return real_open(file, *args, **kwargs)
 builtins.open = counting_open
-from headstart.similarity.lexicon import lexicon
-from headstart.similarity.wordnet import taxonomy
+from headstart.similarity.nouns import lexicon, taxonomy
 taxonomy().index, lexicon().senses("dog")
 builtins.open = real_open
 print(sum(name.endswith("data.noun") for name in opened))

@@ -120,7 +120,7 @@ def resolutions(evidence: Evidence) -> list:
 
 
 def has_wordnet_labels(source: SourceModel) -> bool:
-    from headstart.similarity.wordnet import taxonomy
+    from headstart.similarity.nouns import taxonomy
     from headstart.similarity.wordnet_data import is_synset_id
 
     index = taxonomy().index
@@ -153,8 +153,7 @@ def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
 def source_texts(source: SourceModel) -> list[str]:
     """Text of each source class for embeddings: its WordNet lemmas when labels are synset ids
     ('jersey, T-shirt, tee shirt'), else its name."""
-    from headstart.similarity.lexicon import lexicon
-    from headstart.similarity.wordnet import taxonomy
+    from headstart.similarity.nouns import lexicon, taxonomy
 
     if not has_wordnet_labels(source):
         return list(source.names)

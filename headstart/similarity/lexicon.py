@@ -4,7 +4,7 @@ NLTK's reader takes 5-10 s to load; names are resolved on every `similar`, `init
 the few facts resolution needs are parsed once from the WordNet files into arrays kept in
 headstart's cache (with the taxonomy's, by ``nouns``; ~0.1 s to load):
 
-* each noun synset, in ``data.noun`` order (the rows of ``wordnet.taxonomy()``): its definition, its
+* each noun synset, in ``data.noun`` order (the rows of ``nouns.taxonomy()``): its definition, its
   lemma names (first = the synset's head word), its lexicographer file (``noun.animal`` ...) and
   whether it is an instance (one individual: a person, a city, a fictional character);
 * each noun lemma (lower case, words joined by ``_``): its senses in WordNet's sense order, with
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from headstart.similarity.nouns import NounRows
+    from headstart.similarity.noun_files import NounRows
 
 _SEP = "\x1f"  # joins strings in the cache file; never part of WordNet text
 # morphy(7WN)'s detachment rules for nouns: (inflected suffix, base suffix)
@@ -101,13 +101,6 @@ class Lexicon:
         return self.lexnames[self.lexfile[row]]
 
 
-def lexicon() -> Lexicon:
-    """The noun lexicon, parsed once per machine (with the taxonomy, ``nouns``) and loaded once per process."""
-    from headstart.similarity.nouns import wordnet_nouns
-
-    return wordnet_nouns()[1]
-
-
 _STRING_FIELDS = ("lexnames", "glosses", "synset_lemmas", "lemmas")
 
 
@@ -145,7 +138,7 @@ def lexicon_from_arrays(arrays: dict[str, np.ndarray]) -> Lexicon:
 
 
 def build_lexicon(rows: NounRows, corpus_dir: Path) -> Lexicon:
-    """Build the lexicon from the noun rows (``nouns.read_nouns``), ``noun.exc`` and ``lexnames``."""
+    """Build the lexicon from the noun rows (``noun_files.read_nouns``), ``noun.exc`` and ``lexnames``."""
     lexnames = [line.split("\t")[1] for line in (corpus_dir / "lexnames").read_text().splitlines()]
     synset_lemmas = [",".join(_strip_marker(w) for w in words) for words in rows.words]
     row = {o: i for i, o in enumerate(rows.offsets)}

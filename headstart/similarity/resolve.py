@@ -19,9 +19,8 @@ import numpy as np
 from headstart.errors import UserError
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import senses as S
-from headstart.similarity.lexicon import lexicon
 from headstart.similarity.names import read_name, tokens
-from headstart.similarity.wordnet import taxonomy
+from headstart.similarity.nouns import lexicon, taxonomy
 from headstart.similarity.wordnet_data import is_synset_id
 
 MAX_ALTERNATIVES = 8

@@ -37,7 +37,8 @@ import numpy as np
 
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity.lexicon import Lexicon
-from headstart.similarity.wordnet import Taxonomy, ancestor_entries
+from headstart.similarity.taxonomy import Taxonomy
+from headstart.similarity.wordnet import ancestor_entries
 
 if TYPE_CHECKING:  # torch is imported where images are scored: the names-only path runs without it
     import torch

@@ -18,10 +18,10 @@ import torch
 
 from headstart import transfer
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity.lexicon import lexicon
+from headstart.similarity.nouns import lexicon, taxonomy
 from headstart.similarity.resolve import Resolution
 from headstart.similarity.senses import image_scores
-from headstart.similarity.wordnet import taxonomy, wordnet_matrix
+from headstart.similarity.wordnet import wordnet_matrix
 
 
 def image_vote(resolved: list[Resolution], source_labels: list[str], head: tuple[torch.Tensor, torch.Tensor],
