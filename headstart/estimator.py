@@ -206,7 +206,7 @@ class HeadStart:
         self
         """
         method = self._method()
-        resolve_placement(self.device, self.backend, self.precision)  # a bad choice fails before any work
+        placement = resolve_placement(self.device, self.backend, self.precision)  # a bad choice fails before any work
         source = self.source_ = self.source_model()
         self.model_key_ = source.weights_key
         self.resolution_ = check_resolution(self.resolution or source.resolution)
@@ -243,14 +243,17 @@ class HeadStart:
         if self.full_finetune:
             if X is None or is_feature_array(X):
                 raise UserError("full fine-tuning needs the images themselves, not precomputed features")
-            w, b = self._finetune(X, y_index, (w, b), x, method)
+            w, b = self._finetune(X, y_index, (w, b), x, method, str(placement.device))
         self.head_ = frozen_head(w, b)
         return self
 
-    def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor, method) -> Head:
+    def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor, method,
+                  device: str) -> Head:
         from headstart.finetune import FinetuneConfig, finetune, method_head
 
-        config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_)
+        # the network trains where the features were computed: the device asked for, resolved once in fit
+        config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_,
+                                     device=device)
         loaded = loader_of(images)(range(len(images)))
         fit_head = method_head(method, self.source_, self.class_names_, dict(self.overrides or {}), self.epochs,
                                self.random_state)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
+from headstart.backends import resolve_device
 from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.errors import UserError
@@ -56,6 +57,7 @@ class FinetuneConfig:
     crop_scale: tuple[float, float] = (0.6, 1.0)
     seed: int = 0
     eval_batch_size: int = 64
+    device: str | None = None  # where the network trains: the caller's placement; None: this process's device
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -197,6 +199,12 @@ def evaluate(source: SourceModel, head: Head, images: Sequence, labels, resoluti
     return top1(logits, labels)
 
 
+def training_device(config: FinetuneConfig) -> torch.device:
+    """Where fine-tuning runs: the config's device (the estimator's resolved placement), else this
+    process's device (its own GPU under torchrun)."""
+    return resolve_device(config.device) if config.device else distributed.device()
+
+
 def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indices: np.ndarray,
                head: Head, config: FinetuneConfig) -> tuple[Classifier, list[float]]:
     """Train backbone + head on images[indices] (labels [len(images)]) from `head` (W [C, D], b [C])
@@ -204,7 +212,7 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
     One process or one DDP replica per rank; the replicas start from rank 0's weights and stay equal.
     """
-    device = distributed.device()
+    device = training_device(config)
     world, rank = distributed.world_size(), distributed.rank()
     model = Classifier(copy.deepcopy(source.backbone), linear_head(head)).to(device)
     model.train()
@@ -304,8 +312,9 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     head_only = accuracy(lp_w, lp_b, features[val_idx], labels[val_idx])
 
     model, losses = train_full(source, images, labels, fit_idx, (lp_w, lp_b), config)
-    logits = sharded_outputs(model.to(distributed.device()), source, images, val_idx, config.resolution,
-                             config.eval_batch_size)
+    device = training_device(config)
+    logits = sharded_outputs(model.to(device), source, images, val_idx, config.resolution, config.eval_batch_size,
+                             device)
     full = top1(logits, labels[val_idx])
     model.cpu()
     # Rank 0 decides, so every rank returns the same thing even if float noise differed.

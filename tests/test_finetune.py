@@ -62,12 +62,16 @@ def test_augment_keeps_shape_is_seeded_and_changes_images():
 
 
 @pytest.mark.slow
-def test_train_full_updates_weights_keeps_batchnorm_statistics_and_the_source():
+def test_train_full_updates_weights_keeps_batchnorm_statistics_and_the_source(monkeypatch):
+    from headstart import distributed
+
+    # the config's device (the estimator's placement) decides where it trains, not the process default
+    monkeypatch.setattr(distributed, "device", lambda: pytest.fail("fine-tuning ignored its placement"))
     source = tiny_source()
     before = {k: v.clone() for k, v in source.backbone.state_dict().items()}
     images, labels = colour_images(4)
     head = (torch.zeros(3, source.feature_dim), torch.zeros(3))
-    config = FinetuneConfig(epochs=2, batch_size=4, lr=1e-2)
+    config = FinetuneConfig(epochs=2, batch_size=4, lr=1e-2, device="cpu")
     model, losses = train_full(source, images, torch.as_tensor(labels), np.arange(len(labels)), head, config)
     after = model.backbone.state_dict()
     assert len(losses) == 2 and all(np.isfinite(losses))
