@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
 from headstart.data.features import extract
 from headstart.data.loading import loader_of
@@ -206,7 +207,7 @@ class HeadStart:
         self
         """
         method = self._method()
-        placement = resolve_placement(self.device, self.backend, self.precision)  # a bad choice fails before any work
+        placement = self.placement()  # a bad choice fails before any work
         source = self.source_ = self.source_model()
         self.model_key_ = source.weights_key
         self.resolution_ = check_resolution(self.resolution or source.resolution)
@@ -276,7 +277,16 @@ class HeadStart:
             return check_features(images, self.source_.feature_dim)
         check_image_batch(images)
         return extract(self.source_, images, self.resolution_, self.batch_size, progress=self.progress,
-                       device=self.device, backend=self.backend, precision=self.precision)
+                       placement=self.placement())
+
+    def placement(self) -> Placement:
+        """Where and how image features are computed (and fine-tuning runs): `device`, `backend` and
+        `precision` resolved once (again after `set_params` changes them)."""
+        asked = (self.device, self.backend, self.precision)
+        cached = getattr(self, "_placement", None)
+        if cached is None or cached[0] != asked:
+            self._placement = (asked, resolve_placement(*asked))
+        return self._placement[1]
 
     def decision_function(self, images) -> np.ndarray:
         """Logits [N, C] of images (or precomputed features)."""

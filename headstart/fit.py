@@ -51,9 +51,9 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     source = estimator.source_model()
     resolution = resolution or source.resolution
     estimator.check(data.class_names, shots=int(np.bincount(data.train.labels, minlength=len(data.class_names)).min()))
-    placement = {"device": device, "backend": backend, "precision": precision}
-    train_x = FeatureCache(source, data, "train", resolution, **placement).get(progress=progress)
-    test_x = FeatureCache(source, data, "test", resolution, **placement).get(progress=progress)
+    placement = estimator.placement()  # decided once: the caches, the head and fine-tuning all use it
+    train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(progress=progress)
+    test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(progress=progress)
     train_y, test_y = torch.from_numpy(data.train.labels), torch.from_numpy(data.test.labels)
     estimator.fit(data.train if full_finetune else train_x, train_y, data.class_names,
                   features=train_x, validation=(test_x, test_y))

@@ -209,3 +209,16 @@ def test_gpu_features_agree_with_cpu_features(lite0, fashion):
     amp = extract(lite0, images, 112, device="cuda", precision="fp16")
     assert torch.nn.functional.cosine_similarity(amp, cpu, dim=1).min() > 0.98
     assert np.isfinite(amp.numpy()).all()
+
+
+def test_an_estimator_decides_its_placement_once_and_again_only_when_asked(monkeypatch):
+    from headstart import HeadStart
+    from headstart import estimator as E
+
+    calls = []
+    real = E.resolve_placement
+    monkeypatch.setattr(E, "resolve_placement", lambda *asked: calls.append(asked) or real(*asked))
+    clf = HeadStart(device="cpu", backend="torch")
+    assert clf.placement() is clf.placement() and calls == [("cpu", "torch", None)]
+    clf.set_params(backend="auto")
+    assert clf.placement().device.type == "cpu" and calls[-1] == ("cpu", "auto", None) and len(calls) == 2

@@ -53,14 +53,16 @@ STORED = 1 << 32  # added to a row's CRC-32 in its checksum slot: 0 stays "not s
 
 def extract(model: SourceModel, images: Sequence, resolution: int | None = None,
             batch_size: int = 64, progress: bool = False, *, device: str | torch.device | None = None,
-            backend: str | None = None, precision: str | None = None) -> torch.Tensor:
+            backend: str | None = None, precision: str | None = None,
+            placement: Placement | None = None) -> torch.Tensor:
     """Images (uint8 arrays / PIL, or a `Split`-like object with `__len__` and `load(indices)`)
     -> features [N, D] float32 on the CPU, without any cache.
 
     device: "auto" (default: this process's GPU when CUDA is available, else the CPU), "cpu",
     "cuda" or "cuda:N". backend: "auto" (default), "torch" or "onnx". precision: "fp32" (default),
-    "bf16" or "fp16" autocast (torch backend)."""
-    return collect(model, images, resolution, batch_size, resolve(device, backend, precision), progress)
+    "bf16" or "fp16" autocast (torch backend). placement: those three already resolved
+    (`headstart.backends.resolve`), by a caller that decided once where its work runs."""
+    return collect(model, images, resolution, batch_size, placement or resolve(device, backend, precision), progress)
 
 
 def collect(model: SourceModel, images: Sequence, resolution: int | None, batch_size: int, placement: Placement,
@@ -117,15 +119,15 @@ class FeatureCache:
     The file is created on the first write, by rank 0 only under torchrun (the other ranks compute
     their share on their own device and receive the rows). A cache folder that cannot be written
     is read where it has rows and otherwise bypassed, with one warning. device, backend and
-    precision: as for `extract`; only a mixed precision changes the key.
+    precision, or placement: as for `extract`; only a mixed precision changes the key.
     """
 
     def __init__(self, model: SourceModel, data: TargetData, split: str, resolution: int | None = None,
                  root: Path | None = None, *, device: str | torch.device | None = None,
-                 backend: str | None = None, precision: str | None = None):
+                 backend: str | None = None, precision: str | None = None, placement: Placement | None = None):
         self.model, self.split = model, data.split(split)
         self.resolution = resolution or model.resolution
-        self.placement = resolve(device, backend, precision)
+        self.placement = placement or resolve(device, backend, precision)
         amp = "" if self.placement.precision == "fp32" else f"|amp-{self.placement.precision}"
         self.key = f"{model.cache_key(self.resolution)}{amp}|{data.key}|{split}"
         self.path = (root or cache_root()) / "features" / cache_file_name(self.key, ".features")

@@ -232,7 +232,7 @@ def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.E
         raise UserError("--test-size must be >= 1 (or left out for the whole test set)")
     if config.epochs < 0:
         raise UserError("--epochs must be >= 0")
-    resolve_placement(config.device, config.backend, config.precision)
+    placement = resolve_placement(config.device, config.backend, config.precision)  # decided once, here
     source = load_source(config.model)
     data = load_dataset(config.dataset)
     resolution = check_resolution(config.resolution or source.resolution)
@@ -261,10 +261,9 @@ def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.E
          "command": " ".join(["headstart"] + sys.argv[1:]), "machine": machine_description()}, indent=2).encode()))
     if not (out / "similarity.png").exists():  # names only: the same for every run into `out`
         write_similarity_heatmap(source, data.class_names, config.overrides, out / "similarity.png")
-    placement = {"device": config.device, "backend": config.backend, "precision": config.precision}
-    test_x = FeatureCache(source, data, "test", resolution, **placement).get(test_idx, progress=progress)
+    test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
-    train_cache = FeatureCache(source, data, "train", resolution, **placement)
+    train_cache = FeatureCache(source, data, "train", resolution, placement=placement)
     seeds = range(config.seed_start, config.seed_start + config.seeds)
     subsets = {(n, seed): few_shot_indices(data.train.labels, n, seed) for n in shot_counts for seed in seeds}
     unlabelled = {seed: unlabelled_indices(len(data.train), config.unlabelled, seed) for seed in seeds}
