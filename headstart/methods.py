@@ -242,10 +242,11 @@ def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -
                              transferred_head(evidence, "text", recipe.top_k), share)
 
 
-def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict[int, int]]:
-    """The head the names give (recentred on the target images when there are any) and the classes
-    that start from their own source row (at the norm of the task's other rows, so that a full
-    source row does not outshout the averaged ones)."""
+def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
+    """The head the names give (recentred on the target images when there are any) and what it
+    was made of, for the plan's record: the families, and the classes that start from their own
+    source row (at the norm of the task's other rows, so that a full source row does not outshout
+    the averaged ones)."""
     families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
     head = family_head(evidence, tuple(families), recipe)
     exact = exact_source_classes(evidence) if recipe.exact_rows else {}
@@ -256,7 +257,9 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict[int, int]
     mean_feature = evidence.target_mean()
     if mean_feature is not None:
         head = transfer.recentre(*head, mean_feature)
-    return head, exact
+    made_of = {"families": list(families), "top_k": recipe.top_k, "recentred": mean_feature is not None,
+               "source_rows": {evidence.class_names[c]: evidence.source.labels[s] for c, s in exact.items()}}
+    return head, made_of
 
 
 def decision_lines(record: dict) -> list[str]:
@@ -282,10 +285,7 @@ def decision_lines(record: dict) -> list[str]:
           "alone, in its start and in its pull (headstart.recipe.Recipe)",
           recipe=DEFAULT_RECIPE)
 def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
-    head, exact = names_head(evidence, recipe)
-    families = recipe.names_only_families if len(evidence.labels) == 0 else recipe.families
-    record = {"families": list(families), "top_k": recipe.top_k, "recentred": evidence.target_mean() is not None,
-              "source_rows": {evidence.class_names[c]: evidence.source.labels[s] for c, s in exact.items()}}
+    head, record = names_head(evidence, recipe)
     if len(evidence.labels) == 0:  # names only
         return Plan(head, record=record)
     logits = evidence.features @ head[0].T + head[1]

@@ -26,9 +26,8 @@ class Recipe:
         family and class. coverage_power: the WordNet families' mean and the text family's head are
         mixed per class by WordNet's coverage of the class (``methods.wordnet_coverage``) to this
         power (names only; shots_coverage_power with labelled images); None averages text with the
-        others. exact_rows: a class whose name resolves to a
-        source class itself (its exact synset, no part such as ``_head``, no other class on it)
-        starts from that source row.
+        others. exact_rows: a class whose name resolves to a source class itself (its exact
+        synset, no part such as ``_head``, no other class on it) starts from that source row.
 
     Trust in the names (per class, from the shots the names head never saw)
         trust_shrinkage: pseudo-shots pulling a class's own evidence toward the task's (one shot
@@ -37,10 +36,10 @@ class Recipe:
     Training
         prior_weight, prior_decay: the L2 pull toward the names head is
         prior_weight * trust ** trust_power / N ** prior_decay for N labelled images (the data term
-        is a mean over them, so the pull weakens as shots grow). images_compete: the names' head (start
-        and prior) is scaled by the names' share of the evidence against the images alone, each
-        sample left out (``transfer.names_share``): 1 at one shot, smaller as the images out-predict
-        the names.
+        is a mean over them, so the pull weakens as shots grow). images_compete: the names' head
+        (start and prior) is scaled by the names' share of the evidence against the images alone,
+        each sample left out (``transfer.names_share``): 1 at one shot, smaller as the images
+        out-predict the names.
 
     Name resolution (``headstart.similarity.senses`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
