@@ -70,7 +70,10 @@ def main() -> None:
     t = sub.add_parser("time")
     t.add_argument("tasks")
     args = parser.parse_args()
-    dump(args) if args.command == "dump" else time_default(args)
+    if args.command == "dump":
+        dump(args)
+    else:
+        time_default(args)
 
 
 if __name__ == "__main__":
