@@ -2,16 +2,17 @@
 
 import csv
 
+import numpy as np
 import pytest
 import torch
 
 from headstart import transfer
-from headstart.lab.bench import BenchConfig, run_bench, unlabelled_indices
+from headstart.lab.bench import BenchConfig, run_bench, settings, unlabelled_indices
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.methods import averaged_head, create_method, family_head, get_method, transferred_head, wordnet_coverage
-from headstart.recipe import Recipe
+from headstart.recipe import NAMING_FIELDS, Recipe
 from headstart.similarity import Evidence
 
 SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
@@ -189,3 +190,15 @@ def test_unlabelled_images_recentre_the_names_only_head(lite0, fashion, bench_di
 def test_unlabelled_count_must_not_be_negative(tmp_path):
     with pytest.raises(UserError, match="--unlabelled"):
         run_bench(BenchConfig(unlabelled=-1, out=str(tmp_path), **SMALL), progress=False)
+
+
+def test_a_bench_configuration_holds_only_the_recipes_naming_constants(lite0, fashion):
+    # every method's rows carry the naming constants (they share one resolution of the names); the
+    # default's other constants are its own options. Were the whole recipe in the shared settings,
+    # a new or changed constant of the default would relabel every peer's rows as another
+    # configuration and a resumed bench would refuse them.
+    config = BenchConfig(dataset="fashion-mnist", out="unused")
+    shared = lambda recipe: settings(config, lite0, fashion, 112, np.arange(10), recipe)  # noqa: E731
+    assert set(shared(Recipe())["naming"]) == set(NAMING_FIELDS)
+    assert shared(Recipe(trust_power=3.0, images_start="zero")) == shared(Recipe())
+    assert shared(Recipe(gloss_weight=2.0)) != shared(Recipe())

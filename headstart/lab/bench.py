@@ -33,7 +33,7 @@ from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import create_method, fit_head
-from headstart.recipe import DEFAULT_RECIPE, Recipe
+from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
 from headstart.similarity import Evidence, names_resolutions
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy
@@ -96,7 +96,7 @@ def settings(config: BenchConfig, source, data, resolution: int, test_idx: np.nd
     """Everything that changes a result row besides (method, shots, seed): a resumed bench must
     have exactly these, or its old rows would be relabelled as the new configuration's."""
     return {"model": source.cache_key(resolution), "dataset": data.key, "resolution": resolution,
-            "naming": naming.naming().as_dict(),
+            "naming": {name: getattr(naming, name) for name in NAMING_FIELDS},
             "test_images": len(test_idx), "test_subset_seed": TEST_SUBSET_SEED, "epochs": config.epochs,
             "eval_epochs": sorted(set(config.eval_epochs)), "unlabelled": config.unlabelled,
             "overrides": dict(sorted(config.overrides.items())),
