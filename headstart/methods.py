@@ -262,6 +262,23 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
     return head, made_of
 
 
+def competing_start(evidence: Evidence, head: Head, share: float, recipe: Recipe) -> tuple[Head, float]:
+    """The start (and prior) once the images compete with the names: share x the names' head, plus the
+    images' own head — the imprinted class means of the shots, recentred, at the names' rows' mean
+    norm — weighted (1 - share) ("imprint") or (1 - share) x share ("imprint-faded": the class means
+    help while both sides predict alike; where the images alone predict far better, training from
+    BiT's zero start goes further than from their means); the rest is zero ("zero": BiT's start).
+    -> (head, the images' weight)."""
+    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share}[recipe.images_start]
+    w, b = share * head[0], share * head[1]
+    if weight > 0:
+        norm = head[0].norm(dim=1).mean().item()
+        imprinted = transfer.recentre(*transfer.imprint(evidence.features, evidence.labels, evidence.n_classes,
+                                                        norm), evidence.target_mean())
+        w, b = w + weight * imprinted[0], b + weight * imprinted[1]
+    return (w, b), weight
+
+
 def decision_lines(record: dict) -> list[str]:
     """What the default decided, in words, from its plan's record (as run.json keeps it): the
     families, the classes that start from their own source row, and how far it trusted the names."""
@@ -282,7 +299,8 @@ def decision_lines(record: dict) -> list[str]:
           "all six WordNet measures, mixed with text per class by WordNet's coverage), a class named as a "
           "source class starting from that row, biases recentred on the target images; with labelled images "
           "it trusts the names as far as they predicted the shots (never seen by them) against the images "
-          "alone, in its start and in its pull (headstart.recipe.Recipe)",
+          "alone, in its start and in its pull, the images' class means taking part of the start where both "
+          "predict alike (headstart.recipe.Recipe)",
           recipe=DEFAULT_RECIPE)
 def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     head, record = names_head(evidence, recipe)
@@ -291,15 +309,18 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     logits = evidence.features @ head[0].T + head[1]
     trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
     strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
-    share = 1.0
-    if recipe.images_compete:  # the head shrinks toward zero (BiT's start) as far as the images out-predict the names
+    share, images_weight = 1.0, 0.0
+    if recipe.images_compete:  # the names keep the start as far as they out-predict the images alone
         images = transfer.leave_one_out_prototype_logits(evidence.features, evidence.labels, evidence.n_classes)
         share = transfer.names_share(logits, images, evidence.labels)
-        head = (share * head[0], share * head[1])
+        head, images_weight = competing_start(evidence, head, share, recipe)
     record.update(task_trust=round(task_trust, 4), names_share=round(share, 4),
+                  images_share=round(images_weight, 4),
                   trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
                   why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
                       f"{100 * task_trust:.0f} % of the way from chance to certainty"
                       + (f"; the images alone (each left out) predicted them {'worse' if share > 0.5 else 'better'}: "
-                         f"the names keep {100 * share:.0f} % of the start" if recipe.images_compete else ""))
+                         f"the names keep {100 * share:.0f} % of the start"
+                         + (f", the images' class means take {100 * images_weight:.0f} %" if images_weight else "")
+                         if recipe.images_compete else ""))
     return Plan(head, prior=head, prior_strength=strength, record=record)

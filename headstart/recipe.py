@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
+IMAGES_STARTS = ("zero", "imprint", "imprint-faded")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
 
 
@@ -39,7 +40,10 @@ class Recipe:
         is a mean over them, so the pull weakens as shots grow). images_compete: the names' head
         (start and prior) is scaled by the names' share of the evidence against the images alone,
         each sample left out (``transfer.names_share``): 1 at one shot, smaller as the images
-        out-predict the names.
+        out-predict the names. images_start: what the images put in its place
+        (``methods.competing_start``): nothing ("zero", BiT's start), their imprinted class means
+        for the rest ("imprint"), or the class means only as far as both sides predict alike
+        ("imprint-faded").
 
     Name resolution (``headstart.similarity.senses`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
@@ -59,6 +63,7 @@ class Recipe:
     prior_weight: float = 1.0
     prior_decay: float = 1.0
     images_compete: bool = True
+    images_start: str = "imprint-faded"
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0
     lexfile_smoothing: float = 1.0
@@ -74,6 +79,8 @@ class Recipe:
             if not getattr(self, name) or not set(getattr(self, name)) <= set(SEMANTIC_FAMILIES):
                 raise UserError(f"recipe {name} must be taken from {', '.join(SEMANTIC_FAMILIES)}, got "
                                 f"{', '.join(getattr(self, name)) or 'none'}")
+        if self.images_start not in IMAGES_STARTS:
+            raise UserError(f"recipe images_start must be one of {', '.join(IMAGES_STARTS)}, got {self.images_start!r}")
         for name in ("top_k", "vote_top_k"):
             if getattr(self, name) < 1:
                 raise UserError(f"recipe {name} must be >= 1, got {getattr(self, name)}")

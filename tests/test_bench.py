@@ -106,8 +106,9 @@ def expected_names_head(evidence, families, recipe, exact):
     return transfer.recentre(*head, evidence.features.mean(dim=0)) if len(evidence.labels) else head
 
 
-@pytest.mark.parametrize("recipe", [Recipe(), Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
-                                                     trust_power=2.0, images_compete=False)])
+@pytest.mark.parametrize("recipe", [Recipe(), Recipe(images_start="zero"), Recipe(images_start="imprint"),
+                                    Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
+                                           trust_power=2.0, images_compete=False)])
 @pytest.mark.slow
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
@@ -117,8 +118,14 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     prior = expected_names_head(evidence, recipe.families, recipe, exact)
     share = plan.record["names_share"]  # the names' share of the evidence against the images alone
     assert 0 < share < 1 if recipe.images_compete else share == 1
-    assert torch.allclose(plan.prior[0], share * prior[0], rtol=1e-3, atol=1e-6)  # the record rounds the share
-    assert torch.allclose(plan.prior[1], share * prior[1], rtol=1e-3, atol=1e-5)
+    # the images' part of the start: their class means, recentred, at the names' rows' norm
+    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share}[recipe.images_start]
+    weight = weight if recipe.images_compete else 0.0
+    assert plan.record["images_share"] == pytest.approx(weight, abs=1e-4)
+    means = transfer.recentre(*transfer.imprint(evidence.features, evidence.labels, 10, prior[0].norm(dim=1).mean()),
+                              evidence.features.mean(dim=0))
+    assert torch.allclose(plan.prior[0], share * prior[0] + weight * means[0], rtol=1e-3, atol=1e-5)  # rounded shares
+    assert torch.allclose(plan.prior[1], share * prior[1] + weight * means[1], rtol=1e-3, atol=1e-4)
     assert plan.init[0].equal(plan.prior[0]) and plan.init[1].equal(plan.prior[1])  # it starts from its prior
     trust = torch.tensor([plan.record["trust"][name] for name in fashion.class_names])
     expected = recipe.prior_weight * trust ** recipe.trust_power / 50 ** recipe.prior_decay
