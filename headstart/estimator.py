@@ -31,11 +31,12 @@ from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
+from headstart.preprocessing import channel_values, normalise, resize_uint8_images
 from headstart.recipe import Recipe
 from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
-from headstart.sources.model import SourceModel, resize_uint8_images
+from headstart.sources.model import SourceModel
 from headstart.train import Head, HeadTraining, linear_head, top1
 
 
@@ -408,15 +409,15 @@ class ImageClassifier(nn.Module):
         super().__init__()
         self.network = network  # normalised [N, 3, R, R] -> logits [N, C]
         self.resolution = resolution
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("mean", channel_values(mean))
+        self.register_buffer("std", channel_values(std))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
         if images.dim() != 4 or images.size(3) != 3:
             raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
-        x = (resize_uint8_images(images, self.resolution) - self.mean) / self.std
+        x = normalise(resize_uint8_images(images, self.resolution), self.mean, self.std)
         return self.network(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -127,7 +127,7 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
 
 
 def test_the_in_graph_resize_is_headstarts_resize():
-    from headstart.sources.model import resize_batch, resize_uint8_images
+    from headstart.preprocessing import resize_batch, resize_uint8_images
 
     rng = np.random.default_rng(0)
     for h, w, r in [(300, 200, 64), (40, 50, 64), (64, 64, 64), (17, 333, 32)]:

@@ -24,7 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from headstart.errors import UserError
-from headstart.sources.model import SourceModel, to_uint8_hwc
+from headstart.preprocessing import to_uint8_hwc
+from headstart.sources.model import SourceModel
 
 # Workers pay when preparing a batch costs more than this share of the network's time on it.
 WORKERS_PAY_FROM = 0.2
