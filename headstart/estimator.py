@@ -26,12 +26,12 @@ from torch import nn
 
 from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
+from headstart.classifier import Classifier, ImageClassifier
 from headstart.data.features import extract
 from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
-from headstart.preprocessing import channel_values, normalise, resize_uint8_images
 from headstart.recipe import Recipe
 from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
@@ -314,8 +314,9 @@ class HeadStart:
         [N, H, W, 3] of any size, output probabilities [N, C] in `classes_` order; resizing and
         normalisation are inside, as `predict_proba` does them. `.logits(images)` gives the logits."""
         self._check_fitted()
-        network = Network(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_)).eval().requires_grad_(False)
-        return ImageClassifier(network, self.resolution_, self.source_.mean, self.source_.std).eval()
+        network = Classifier(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_))
+        return ImageClassifier(network.eval().requires_grad_(False), self.resolution_, self.source_.mean,
+                               self.source_.std).eval()
 
     def description(self) -> dict:
         """What an exported model needs to say about itself: classes, input, preprocessing, output."""
@@ -398,41 +399,6 @@ class HeadStart:
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
             raise UserError("this HeadStart is not fitted yet: call fit(...) or HeadStart.load(folder) first")
-
-
-class ImageClassifier(nn.Module):
-    """Backbone + head as one module: decoded uint8 RGB images [N, H, W, 3] of any size ->
-    probabilities [N, C]. Resizing to `resolution` (antialiased bilinear, as headstart resizes)
-    and normalisation ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
-
-    def __init__(self, network: nn.Module, resolution: int, mean, std):
-        super().__init__()
-        self.network = network  # normalised [N, 3, R, R] -> logits [N, C]
-        self.resolution = resolution
-        self.register_buffer("mean", channel_values(mean))
-        self.register_buffer("std", channel_values(std))
-
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dtype != torch.uint8:
-            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
-        if images.dim() != 4 or images.size(3) != 3:
-            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
-        x = normalise(resize_uint8_images(images, self.resolution), self.mean, self.std)
-        return self.network(x.contiguous(memory_format=torch.channels_last))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(images), dim=1)
-
-
-class Network(nn.Module):
-    """Backbone then head: normalised images [N, 3, R, R] -> logits [N, C]."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Linear):
-        super().__init__()
-        self.backbone, self.head = backbone, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x).flatten(1))
 
 
 # -- input checks and small helpers ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
 from headstart.backends import resolve_device
+from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.errors import UserError
@@ -69,18 +70,6 @@ class FinetuneConfig:
         if self.lr is not None:
             return self.lr
         return 1e-3 if self.optimizer == "adamw" else 1e-2
-
-
-class Classifier(nn.Module):
-    """backbone + linear head as one module, so DDP synchronises both (head=None: features only)."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Module | None = None):
-        super().__init__()
-        self.backbone, self.head = backbone, head if head is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [N, 3, R, R] -> logits [N, C] (features [N, D] without a head)."""
-        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
 
 
 def freeze_batchnorm(module: nn.Module) -> nn.Module:

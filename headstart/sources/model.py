@@ -11,6 +11,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from headstart.classifier import Classifier
 from headstart.errors import UserError
 from headstart.preprocessing import (IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD, channel_values, normalise,
                                      resize_batch)
@@ -127,13 +128,18 @@ class SourceModel:
         x = resize_batch(images, resolution or self.resolution, device)
         return normalise(x, channel_values(self.mean, x.device), channel_values(self.std, x.device))
 
+    @property
+    def network(self) -> Classifier:
+        """Backbone + head as one module, holding this model's own layers (not copies)."""
+        return Classifier(self.backbone, self.head)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared batch [N, 3, H, W] -> pre-logit features [N, D]."""
-        return self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1)
+        return self.network.features(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared batch [N, 3, H, W] -> source logits [N, C_src]."""
-        return self.head(self.features(x))
+        return self.network(x)
 
     @functools.cached_property
     def weights_key(self) -> str:
