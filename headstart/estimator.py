@@ -33,7 +33,7 @@ from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
 from headstart.recipe import Recipe
-from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
+from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
@@ -352,7 +352,7 @@ class HeadStart:
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
              data: str | None = None) -> Path:
-        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes.
+        """Write the run folder (see `headstart.run_folder`); the same format `headstart fit` writes.
         data: where the training images came from, recorded in run.json."""
         self._check_fitted()
         run = Run(self.run_meta(metrics, data), self.head_.weight.detach(), self.head_.bias.detach(),

@@ -20,7 +20,7 @@ from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
 from headstart.estimator import HeadStart
-from headstart.run import RunMeta
+from headstart.run_folder import RunMeta
 
 
 @dataclass
