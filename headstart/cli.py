@@ -67,7 +67,7 @@ _PROGRESS = True  # progress bars; --quiet turns them off
 
 def _compute() -> None:
     """Process-wide settings for commands that run the network (threads, allocator)."""
-    from headstart.runtime import configure
+    from headstart.process_settings import configure
 
     configure()
 

@@ -79,7 +79,7 @@ class PreparedBatches(Dataset):
 def default_workers(device: torch.device) -> int:
     """Decoding processes to start at most. Beside a GPU: all cores but one (at most 8), since the
     network hardly uses the CPU. Beside a CPU network: only the cores its threads leave idle (none
-    after `runtime.configure()`): on a 2-core CPU a worker made every measured case slower, photos
+    after `process_settings.configure()`): on a 2-core CPU a worker made every measured case slower, photos
     and 1-megapixel JPEGs included, since it takes a core from the network and this process's
     resize already runs on both (docs/results/features.md)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
