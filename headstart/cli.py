@@ -356,7 +356,7 @@ def export_images(
 ) -> None:
     """Write a built-in dataset's images as an image folder, e.g. to try fit and predict."""
     from headstart.data import load_dataset
-    from headstart.data.export import export_folder
+    from headstart.data.export_images import export_folder
 
     counts = export_folder(load_dataset(dataset), out, train_per_class, test_per_class, seed)
     typer.echo(f"wrote {counts['train']} training images to {out}/train"
