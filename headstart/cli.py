@@ -158,7 +158,7 @@ def similar(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
 ) -> None:
     """Top source classes per target class, and how each name was resolved to a synset."""
-    from headstart.similar import similar_classes
+    from headstart.top_sources import similar_classes
     from headstart.similarity import resolution_table
 
     names = _csv_list(classes)
