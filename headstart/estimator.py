@@ -229,8 +229,8 @@ class HeadStart:
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
-        self.resolved_ = resolutions(evidence)  # printed by the CLI
-        self.resolutions_ = [r.as_dict() for r in self.resolved_]
+        self.sense_details_ = resolutions(evidence)  # printed by the CLI
+        self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
         if validation is not None:
             val_x = self._features(validation[0])
@@ -346,7 +346,7 @@ class HeadStart:
         return RunMeta(model=source.spec, model_key=self.model_key_, resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
-                       options=self.method_options_, classes=self.resolutions_, record=self.record_,
+                       options=self.method_options_, classes=self.senses_, record=self.record_,
                        metrics=dict(metrics or {}), training=training,
                        versions={"headstart": __version__, "torch": torch.__version__})
 
@@ -388,7 +388,7 @@ class HeadStart:
                         epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
-        estimator.class_names_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
+        estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)
         # runs written before labels were recorded predicted class indices: keep them
         estimator.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)

@@ -57,7 +57,7 @@ def test_fit_predict_and_probabilities(fitted, photos):
     assert fitted.class_names_ == names and list(fitted.classes_) == [0, 1, 2, 3, 4]
     assert fitted.head_.weight.shape == (5, 1280)
     assert fitted.score(test_images, test_labels) >= 0.6  # chance is 0.2
-    assert [c["name"] for c in fitted.resolutions_] == names and fitted.record_
+    assert [c["name"] for c in fitted.senses_] == names and fitted.record_
 
 
 @pytest.mark.slow
