@@ -29,7 +29,6 @@ from headstart import distributed
 from headstart.backends import resolve_device
 from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
-from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, linear_head, top1
@@ -255,8 +254,8 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
 
 def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
-             config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None,
-             features: torch.Tensor | None = None) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
+             config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None, *,
+             features: torch.Tensor) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
     """LP-FT with a never-worse guard.
 
     source: the pretrained model (left untouched); images: N uint8 / PIL images; labels [N] in
@@ -264,7 +263,8 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     fit_head: the head-only stage as a function (features [n, D], labels [n]) -> (W, b), re-run on
     the non-validation part so both candidates see the same images (default: logistic regression,
     see `method_head` for `fit`'s methods). features: frozen features [N, D] of the images at
-    config.resolution when already known (e.g. from the FeatureCache); computed otherwise.
+    config.resolution, as the caller extracted them (`headstart.data.features`: the FeatureCache,
+    sharded across ranks under torchrun, or `extract`).
 
     Returns (backbone_state, W [C, D], b [C], report). When the full network wins on validation,
     backbone_state is its backbone's state dict (for `save_run`) and (W, b) its head, both trained on
@@ -289,10 +289,6 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
 
     fit_idx, val_idx = stratified_split(labels.numpy(), config.val_fraction, config.seed)
     started = time.perf_counter()
-    if features is None:  # through the one feature path: each rank its share, on its own device
-        features = distributed.gather_sharded(
-            lambda part: extract(source, [images[i] for i in part], config.resolution, config.eval_batch_size),
-            np.arange(len(labels)), to_all=True)
     features = features.float().cpu().clone()  # a normal tensor even if made under inference_mode
     # The LP stage on the fit part only; rank 0's result is the one every replica starts from.
     lp_head = fit_head(features[fit_idx], labels[fit_idx]) if distributed.is_main() else None
