@@ -32,6 +32,7 @@ from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
+from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
@@ -328,11 +329,7 @@ class HeadStart:
                 "labels": json_labels(self.classes_), "resolution": self.resolution_,
                 "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
                 "output": "probabilities: float32 [N, C], columns in class_names order",
-                "preprocessing": {"resize": f"to {self.resolution_} x {self.resolution_} (aspect ratio not kept), "
-                                            "bilinear with antialiasing on float 0-255 values, clamped to 0..255; "
-                                            "done inside the model",
-                                  "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
-                                  "mean": list(self.source_.mean), "std": list(self.source_.std)}}
+                "preprocessing": description(self.resolution_, self.source_.mean, self.source_.std)}
 
     # -- saving -----------------------------------------------------------------------------------
 

@@ -107,3 +107,11 @@ def normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.T
     """Resized images x [N, 3, H, W] on the 0-255 scale -> (x - mean) / std, mean and std [1, 3, 1, 1]
     (`channel_values`). In place: x is always a fresh batch, and a copy would double its memory."""
     return x.sub_(mean).div_(std)
+
+
+def description(resolution: int, mean: Sequence[float], std: Sequence[float]) -> dict:
+    """The preprocessing in words and numbers, as an exported model describes it (inside the model)."""
+    return {"resize": f"to {resolution} x {resolution} (aspect ratio not kept), bilinear with antialiasing on float "
+                      "0-255 values, clamped to 0..255; done inside the model",
+            "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
+            "mean": list(mean), "std": list(std)}
