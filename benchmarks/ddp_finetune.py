@@ -37,7 +37,7 @@ def run_once(args) -> dict:
 
     from headstart import distributed
     from headstart.data import few_shot_indices, load_dataset
-    from headstart.runtime import configure
+    from headstart.process_settings import configure
     from headstart.finetune import FinetuneConfig, train_full
     from headstart.sources import load_source
 

@@ -46,7 +46,7 @@ from headstart.lab.bench import machine_description
 from headstart.data import few_shot_indices, load_dataset, load_image_folder, loading
 from headstart.data.dataset import Split
 from headstart.data.features import extract
-from headstart.runtime import configure
+from headstart.process_settings import configure
 from headstart.sources.efficientnet_lite import build_reference
 
 

@@ -21,7 +21,7 @@ def _accuracy_line(label: str, accuracy: float, n: int) -> str:
 
 
 def model_card(meta) -> str:
-    """Markdown of the model card for a `headstart.run.RunMeta`."""
+    """Markdown of the model card for a `headstart.run_folder.RunMeta`."""
     m, training = meta.metrics, meta.training or {}
     model = meta.model or f"{meta.model_key} (a model passed in Python; reload with HeadStart.load(run, source=...))"
     lines = [f"# Classifier of {len(meta.class_names)} classes (headstart)", "",

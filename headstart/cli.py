@@ -67,7 +67,7 @@ _PROGRESS = True  # progress bars; --quiet turns them off
 
 def _compute() -> None:
     """Process-wide settings for commands that run the network (threads, allocator)."""
-    from headstart.runtime import configure
+    from headstart.process_settings import configure
 
     configure()
 
@@ -122,11 +122,11 @@ def _print_decision(record: dict) -> None:
         typer.echo(line)
 
 
-def _print_resolutions(resolved: list) -> None:
-    """The compact table of how each class name was resolved (`Resolution`s)."""
+def _print_senses(senses: list) -> None:
+    """The compact table of the sense each class name was given: a synset or text (`Resolution`s)."""
     from headstart.similarity import resolution_table
 
-    typer.echo(resolution_table(resolved))
+    typer.echo(resolution_table(senses))
 
 
 @app.command()
@@ -158,7 +158,7 @@ def similar(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
 ) -> None:
     """Top source classes per target class, and how each name was resolved to a synset."""
-    from headstart.similar import similar_classes
+    from headstart.top_sources import similar_classes
     from headstart.similarity import resolution_table
 
     names = _csv_list(classes)
@@ -167,9 +167,9 @@ def similar(
     result = similar_classes(model, names, measure, top, _overrides(overrides),
                              heatmap and _output_file(heatmap, "--heatmap"))
     if as_json:
-        typer.echo(json.dumps({k: v for k, v in result.items() if k != "resolutions"}, indent=2))
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "senses"}, indent=2))
         return
-    typer.echo(resolution_table(result["resolutions"]) + "\n")
+    typer.echo(resolution_table(result["senses"]) + "\n")
     for row in result["targets"]:
         typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
         for match in row["top"]:
@@ -202,7 +202,7 @@ def init(
     if as_json:
         typer.echo(_run_json(result.folder))
         return
-    _print_resolutions(result.estimator.resolved_)
+    _print_senses(result.estimator.sense_details_)
     _print_decision(result.meta.record)
     typer.echo(f"wrote {result.folder} ({len(result.meta.class_names)} classes, method {method})")
 
@@ -245,7 +245,7 @@ def fit(
         typer.echo(_run_json(result.folder))
         return
     metrics = result.meta.metrics
-    _print_resolutions(result.estimator.resolved_)
+    _print_senses(result.estimator.sense_details_)
     _print_decision(result.meta.record)
     if "finetune" in metrics:
         typer.echo(metrics["finetune"]["message"])
@@ -356,7 +356,7 @@ def export_images(
 ) -> None:
     """Write a built-in dataset's images as an image folder, e.g. to try fit and predict."""
     from headstart.data import load_dataset
-    from headstart.data.export import export_folder
+    from headstart.data.export_images import export_folder
 
     counts = export_folder(load_dataset(dataset), out, train_per_class, test_per_class, seed)
     typer.echo(f"wrote {counts['train']} training images to {out}/train"
@@ -405,7 +405,7 @@ def _bench_and_report(config) -> Path:
     from headstart.lab.bench import run_bench
     from headstart.lab.report import write_report
 
-    run_bench(config, progress=_PROGRESS, announce=_print_resolutions)
+    run_bench(config, progress=_PROGRESS, announce=_print_senses)
     path = write_report(Path(config.out))
     typer.echo((Path(config.out) / "summary.md").read_text())
     return path.resolve()
@@ -473,7 +473,7 @@ def suite(
         spec["datasets"] = [{"dataset": e["dataset"]} for e in spec["datasets"]]
     config = suite_config(spec, unlabelled=unlabelled, device=device, backend=backend, precision=precision,
                           out=str(out))
-    path = run_suite(config, progress=_PROGRESS, announce=_print_resolutions)
+    path = run_suite(config, progress=_PROGRESS, announce=_print_senses)
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"report: {path.resolve()}")
 

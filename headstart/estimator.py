@@ -26,16 +26,18 @@ from torch import nn
 
 from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
+from headstart.classifier import Classifier, ImageClassifier
 from headstart.data.features import extract
 from headstart.data.loading import loader_of
 from headstart.errors import UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
+from headstart.preprocessing import description
 from headstart.recipe import Recipe
-from headstart.run import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
+from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
 from headstart.similarity import Evidence, names_resolutions, resolutions
 from headstart.sources import load_source
-from headstart.sources.model import SourceModel, resize_uint8_images
+from headstart.sources.model import SourceModel
 from headstart.train import Head, HeadTraining, linear_head, top1
 
 
@@ -228,8 +230,8 @@ class HeadStart:
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
-        self.resolved_ = resolutions(evidence)  # printed by the CLI
-        self.resolutions_ = [r.as_dict() for r in self.resolved_]
+        self.sense_details_ = resolutions(evidence)  # printed by the CLI
+        self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
         if validation is not None:
             val_x = self._features(validation[0])
@@ -313,8 +315,9 @@ class HeadStart:
         [N, H, W, 3] of any size, output probabilities [N, C] in `classes_` order; resizing and
         normalisation are inside, as `predict_proba` does them. `.logits(images)` gives the logits."""
         self._check_fitted()
-        network = Network(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_)).eval().requires_grad_(False)
-        return ImageClassifier(network, self.resolution_, self.source_.mean, self.source_.std).eval()
+        network = Classifier(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_))
+        return ImageClassifier(network.eval().requires_grad_(False), self.resolution_, self.source_.mean,
+                               self.source_.std).eval()
 
     def description(self) -> dict:
         """What an exported model needs to say about itself: classes, input, preprocessing, output."""
@@ -326,11 +329,7 @@ class HeadStart:
                 "labels": json_labels(self.classes_), "resolution": self.resolution_,
                 "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
                 "output": "probabilities: float32 [N, C], columns in class_names order",
-                "preprocessing": {"resize": f"to {self.resolution_} x {self.resolution_} (aspect ratio not kept), "
-                                            "bilinear with antialiasing on float 0-255 values, clamped to 0..255; "
-                                            "done inside the model",
-                                  "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
-                                  "mean": list(self.source_.mean), "std": list(self.source_.std)}}
+                "preprocessing": description(self.resolution_, self.source_.mean, self.source_.std)}
 
     # -- saving -----------------------------------------------------------------------------------
 
@@ -344,13 +343,13 @@ class HeadStart:
         return RunMeta(model=source.spec, model_key=self.model_key_, resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
-                       options=self.method_options_, classes=self.resolutions_, record=self.record_,
+                       options=self.method_options_, classes=self.senses_, record=self.record_,
                        metrics=dict(metrics or {}), training=training,
                        versions={"headstart": __version__, "torch": torch.__version__})
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
              data: str | None = None) -> Path:
-        """Write the run folder (see `headstart.run`); the same format `headstart fit` writes.
+        """Write the run folder (see `headstart.run_folder`); the same format `headstart fit` writes.
         data: where the training images came from, recorded in run.json."""
         self._check_fitted()
         run = Run(self.run_meta(metrics, data), self.head_.weight.detach(), self.head_.bias.detach(),
@@ -386,7 +385,7 @@ class HeadStart:
                         epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
-        estimator.class_names_, estimator.resolutions_ = list(meta.class_names), list(meta.classes)
+        estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)
         # runs written before labels were recorded predicted class indices: keep them
         estimator.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         estimator.method_options_, estimator.record_ = dict(meta.options), dict(meta.record)
@@ -397,41 +396,6 @@ class HeadStart:
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
             raise UserError("this HeadStart is not fitted yet: call fit(...) or HeadStart.load(folder) first")
-
-
-class ImageClassifier(nn.Module):
-    """Backbone + head as one module: decoded uint8 RGB images [N, H, W, 3] of any size ->
-    probabilities [N, C]. Resizing to `resolution` (antialiased bilinear, as headstart resizes)
-    and normalisation ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
-
-    def __init__(self, network: nn.Module, resolution: int, mean, std):
-        super().__init__()
-        self.network = network  # normalised [N, 3, R, R] -> logits [N, C]
-        self.resolution = resolution
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1))
-
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dtype != torch.uint8:
-            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
-        if images.dim() != 4 or images.size(3) != 3:
-            raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
-        x = (resize_uint8_images(images, self.resolution) - self.mean) / self.std
-        return self.network(x.contiguous(memory_format=torch.channels_last))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(images), dim=1)
-
-
-class Network(nn.Module):
-    """Backbone then head: normalised images [N, 3, R, R] -> logits [N, C]."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Linear):
-        super().__init__()
-        self.backbone, self.head = backbone, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x).flatten(1))
 
 
 # -- input checks and small helpers ----------------------------------------------------------------

@@ -20,7 +20,7 @@ import torch
 
 from headstart.cache import atomic_write
 from headstart.errors import UserError
-from headstart.run import META_FILE, RUN_FILES
+from headstart.run_folder import META_FILE, RUN_FILES
 
 ONNX_OPSET = 17
 METADATA_KEY = "headstart"

@@ -27,8 +27,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 from headstart import distributed
 from headstart.backends import resolve_device
+from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
-from headstart.data.features import extract
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, linear_head, top1
@@ -69,18 +69,6 @@ class FinetuneConfig:
         if self.lr is not None:
             return self.lr
         return 1e-3 if self.optimizer == "adamw" else 1e-2
-
-
-class Classifier(nn.Module):
-    """backbone + linear head as one module, so DDP synchronises both (head=None: features only)."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Module | None = None):
-        super().__init__()
-        self.backbone, self.head = backbone, head if head is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [N, 3, R, R] -> logits [N, C] (features [N, D] without a head)."""
-        return self.head(self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1))
 
 
 def freeze_batchnorm(module: nn.Module) -> nn.Module:
@@ -266,8 +254,8 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
 
 def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
-             config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None,
-             features: torch.Tensor | None = None) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
+             config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None, *,
+             features: torch.Tensor) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
     """LP-FT with a never-worse guard.
 
     source: the pretrained model (left untouched); images: N uint8 / PIL images; labels [N] in
@@ -275,7 +263,8 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     fit_head: the head-only stage as a function (features [n, D], labels [n]) -> (W, b), re-run on
     the non-validation part so both candidates see the same images (default: logistic regression,
     see `method_head` for `fit`'s methods). features: frozen features [N, D] of the images at
-    config.resolution when already known (e.g. from the FeatureCache); computed otherwise.
+    config.resolution, as the caller extracted them (`headstart.data.features`: the FeatureCache,
+    sharded across ranks under torchrun, or `extract`).
 
     Returns (backbone_state, W [C, D], b [C], report). When the full network wins on validation,
     backbone_state is its backbone's state dict (for `save_run`) and (W, b) its head, both trained on
@@ -300,10 +289,6 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
 
     fit_idx, val_idx = stratified_split(labels.numpy(), config.val_fraction, config.seed)
     started = time.perf_counter()
-    if features is None:  # through the one feature path: each rank its share, on its own device
-        features = distributed.gather_sharded(
-            lambda part: extract(source, [images[i] for i in part], config.resolution, config.eval_batch_size),
-            np.arange(len(labels)), to_all=True)
     features = features.float().cpu().clone()  # a normal tensor even if made under inference_mode
     # The LP stage on the fit part only; rank 0's result is the one every replica starts from.
     lp_head = fit_head(features[fit_idx], labels[fit_idx]) if distributed.is_main() else None

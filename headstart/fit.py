@@ -20,7 +20,7 @@ from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
 from headstart.estimator import HeadStart
-from headstart.run import RunMeta
+from headstart.run_folder import RunMeta
 
 
 @dataclass
@@ -65,17 +65,17 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
         if estimator.backbone_state_ is not None:
             metrics["test_accuracy_head_only"] = metrics["test_accuracy"]
             metrics["test_accuracy"] = estimator.score(data.test, test_y)
-    out = Path(out)
+    out, meta = Path(out), estimator.run_meta(metrics, str(data_dir))
     if distributed.is_main():  # one writer under torchrun
-        estimator.save(out, metrics, fit_report(out, estimator.run_meta(metrics), data_dir), data=str(data_dir))
+        estimator.save(out, metrics, fit_report(out, meta), data=meta.training["data"])
     distributed.barrier()
-    return FitResult(out, estimator.run_meta(metrics, str(data_dir)), estimator)
+    return FitResult(out, meta, estimator)
 
 
-def fit_report(out: Path, meta: RunMeta, data_dir) -> str:
+def fit_report(out: Path, meta: RunMeta) -> str:
     m = meta.metrics
     lines = [f"# headstart fit: {out.name}", "",
-             f"- data: `{data_dir}` ({m['train_images']} training / {m['test_images']} test images)",
+             f"- data: `{meta.training['data']}` ({m['train_images']} training / {m['test_images']} test images)",
              f"- source model: {meta.model or meta.model_key} at {meta.resolution} px; method: {meta.method}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",

@@ -68,3 +68,26 @@ def test_the_lab_method_lists_follow_the_registry():
     assert REPORT_PEERS == PEERS and PEERS + (DEFAULT_METHOD,) == tuple(METHODS)
     for methods in (BenchConfig().methods, DEMO["methods"], SUITE_DEFAULTS["methods"]):
         assert set(methods) <= set(METHODS) and methods[-1] == DEFAULT_METHOD
+
+
+def keyword_calls(name: str, keyword: str) -> list[str]:
+    """'file:line' of every call to a function or method `name` with `keyword` among its arguments,
+    in the product (the package without the lab)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                if called == name:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    return found
+
+
+def test_the_resize_and_the_backbone_input_each_have_one_home():
+    """Features, fine-tuning and exports must see the same input: the antialiased resize lives in
+    preprocessing.py, and only the one backbone + head module (classifier.py) lays out the
+    backbone's input (the layout was written in three modules)."""
+    resizes = keyword_calls("interpolate", "antialias")
+    layouts = keyword_calls("contiguous", "memory_format")
+    assert resizes and all(place.startswith("preprocessing.py:") for place in resizes), resizes
+    assert layouts and all(place.startswith("classifier.py:") for place in layouts), layouts

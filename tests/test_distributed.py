@@ -20,7 +20,7 @@ from headstart.data.dataset import Split, TargetData
 from headstart.data.features import FeatureCache, extract
 from headstart.finetune import FinetuneConfig, evaluate, finetune, train_full
 from headstart.estimator import HeadStart
-from headstart.run import Run, RunMeta, save_run
+from headstart.run_folder import Run, RunMeta, save_run
 from headstart.sources import list_sources, register_source
 from test_finetune import colour_images, tiny_source, zero_head_fitter
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import headstart
 from headstart import HeadStart, SourceModel
@@ -56,7 +57,7 @@ def test_fit_predict_and_probabilities(fitted, photos):
     assert fitted.class_names_ == names and list(fitted.classes_) == [0, 1, 2, 3, 4]
     assert fitted.head_.weight.shape == (5, 1280)
     assert fitted.score(test_images, test_labels) >= 0.6  # chance is 0.2
-    assert [c["name"] for c in fitted.resolutions_] == names and fitted.record_
+    assert [c["name"] for c in fitted.senses_] == names and fitted.record_
 
 
 @pytest.mark.slow
@@ -127,12 +128,24 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
 
 
 def test_the_in_graph_resize_is_headstarts_resize():
-    from headstart.sources.model import resize_batch, resize_uint8_images
+    from headstart.preprocessing import resize_batch, resize_uint8_images
 
     rng = np.random.default_rng(0)
     for h, w, r in [(300, 200, 64), (40, 50, 64), (64, 64, 64), (17, 333, 32)]:
         images = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
         assert (resize_batch(list(images), r) - resize_uint8_images(torch.from_numpy(images), r)).abs().max() < 1e-3
+
+
+def test_the_in_graph_normalisation_is_headstarts_normalisation():
+    """Per channel and to the bit: a channel order or constant of the export's own would shift every
+    prediction of the exported file (at the resolution itself the resize leaves pixels as they are)."""
+    from headstart.classifier import Classifier, ImageClassifier
+
+    source = SourceModel.from_module(convnet(), resolution=24, mean=(10.0, 130.0, 250.0), std=(3.0, 60.0, 90.0))
+    images = np.random.default_rng(0).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    exported = ImageClassifier(Classifier(nn.Identity()), source.resolution, source.mean, source.std)
+    prepared = source.preprocess(list(images))
+    assert torch.equal(exported.logits(torch.from_numpy(images)), prepared.flatten(1))
 
 
 @pytest.mark.slow

@@ -397,7 +397,8 @@ def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
 
 
 def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch):
-    from headstart import HeadStart, run
+    import headstart.run_folder
+    from headstart import HeadStart
 
     folder = tampered_copy(run_folder, tmp_path)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -405,7 +406,7 @@ def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run, "_swap_in", killed)
+    monkeypatch.setattr(headstart.run_folder, "_swap_in", killed)
     with pytest.raises(KeyboardInterrupt):
         HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["x", "y"]).save(folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from headstart.data.features import extract
 from headstart.finetune import (
     FinetuneConfig,
     augment,
@@ -86,7 +87,8 @@ def test_too_few_images_per_class_skips_and_keeps_the_head_only_result():
     source = tiny_source()
     images, labels = colour_images(3)  # < 4 per class: no honest validation part
     init = (torch.randn(3, source.feature_dim), torch.randn(3))
-    state, w, b, report = finetune(source, images, labels, init, FinetuneConfig(epochs=1))
+    state, w, b, report = finetune(source, images, labels, init, FinetuneConfig(epochs=1),
+                                   features=extract(source, images, None))
     assert state is None and torch.equal(w, init[0]) and torch.equal(b, init[1])
     assert report["kept"] == "head-only" and not report["finetuned"]
     assert "skipped" in report["message"] and "4" in report["message"]
@@ -98,7 +100,8 @@ def test_a_destructive_fine_tune_is_thrown_away():
     images, labels = colour_images(8)
     init = (torch.randn(3, source.feature_dim), torch.randn(3))
     config = FinetuneConfig(epochs=2, batch_size=6, optimizer="sgd", lr=1e4, backbone_lr_scale=1.0, augment=False)
-    state, w, b, report = finetune(source, images, labels, init, config)  # default head-only stage: logreg
+    state, w, b, report = finetune(source, images, labels, init, config,  # default head-only stage: logreg
+                                   features=extract(source, images, None))
     assert report["val_accuracy_full"] <= report["val_accuracy_head_only"]  # ties go to head-only too
     assert state is None and report["kept"] == "head-only"
     assert torch.equal(w, init[0]) and torch.equal(b, init[1])
@@ -111,7 +114,8 @@ def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
     images, labels = colour_images(8)
     init = (torch.zeros(3, source.feature_dim), torch.zeros(3))
     config = FinetuneConfig(epochs=4, batch_size=6, lr=3e-2, backbone_lr_scale=1.0)
-    state, w, b, report = finetune(source, images, labels, init, config, fit_head=zero_head_fitter)
+    state, w, b, report = finetune(source, images, labels, init, config, fit_head=zero_head_fitter,
+                                   features=extract(source, images, None))
     assert report["kept"] == "full" and report["finetuned"]
     assert report["val_accuracy_full"] > report["val_accuracy_head_only"]
     assert set(state) == set(source.backbone.state_dict()) and w.shape == (3, source.feature_dim)
@@ -126,7 +130,6 @@ def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
 @pytest.mark.slow
 def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
     from headstart.data import few_shot_indices, load_dataset
-    from headstart.data.features import extract
     from headstart.sources import load_source
 
     source = load_source("efficientnet-lite0")

@@ -111,8 +111,8 @@ def test_cross_validation_grid_search_and_pipeline_with_string_labels(source, an
 def test_the_default_method_finds_sources_from_the_labels_themselves():
     features = torch.randn(6, 1280)
     clf = HeadStart(epochs=2).fit(features, ["dog", "cat", "dog", "cat", "dog", "cat"])
-    assert [r["name"] for r in clf.resolutions_] == ["cat", "dog"]
-    assert all(r["synset"] for r in clf.resolutions_)  # "cat" and "dog" reached WordNet
+    assert [r["name"] for r in clf.senses_] == ["cat", "dog"]
+    assert all(r["synset"] for r in clf.senses_)  # "cat" and "dog" reached WordNet
 
 
 # scikit-learn's estimator checks. HeadStart takes images (or the source's [N, D] features), so

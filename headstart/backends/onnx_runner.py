@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from headstart.backends.runner import Runner
 from headstart.cache import cache_file_name, cache_root, keep
+from headstart.classifier import Classifier
 from headstart.export import ONNX_OPSET, onnx_bytes
 from headstart.sources.model import SourceModel
 
@@ -27,18 +27,6 @@ KEY_PROP = "headstart_key"
 
 class ExportFailed(Exception):
     """The backbone could not be exported or loaded; the message says why."""
-
-
-class _Features(nn.Module):
-    """`SourceModel.features` as a module, for the exporter."""
-
-    def __init__(self, source: SourceModel):
-        super().__init__()
-        self.backbone = source.backbone  # registered, so its weights export as weights, not constants
-        self.features = source.features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
 
 
 class OnnxRunner(Runner):
@@ -73,7 +61,7 @@ def export(source: SourceModel, resolution: int) -> bytes:
 
     example = torch.zeros(2, 3, resolution, resolution)
     try:
-        model = onnx.load_from_string(onnx_bytes(_Features(source).eval(), example, "x", "features"))
+        model = onnx.load_from_string(onnx_bytes(Classifier(source.backbone).eval(), example, "x", "features"))
     except Exception as error:  # exporters raise many types; each means "this model does not export"
         raise ExportFailed((str(error).splitlines() or [type(error).__name__])[0][:160]) from None
     onnx.helper.set_model_props(model, {KEY_PROP: model_key(source, resolution)})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from headstart.errors import UserError
+from headstart.preprocessing import to_rgb
 
 DECODE_VERSION = 2  # EXIF orientation applied, 16-bit images scaled to 8 bits
 
@@ -16,20 +16,6 @@ DECODE_VERSION = 2  # EXIF orientation applied, 16-bit images scaled to 8 bits
 def display_name(name: str) -> str:
     """A folder name as text that can be printed and saved: bytes that are not UTF-8 become '\ufffd'."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image as 8-bit RGB, upright: 16-bit and float images are scaled (not clipped to
-    white), EXIF orientation is applied."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I") or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode == "F" and values.max(initial=0.0) <= 1.0:
-            values = values * 255.0
-        elif image.mode != "F" and (image.mode.startswith("I;16") or values.max(initial=0.0) > 255):
-            values = values / 257.0
-        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-    return image.convert("RGB")
 
 
 def open_image(path: Path) -> Image.Image:

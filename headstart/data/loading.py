@@ -24,7 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from headstart.errors import UserError
-from headstart.sources.model import SourceModel, to_uint8_hwc
+from headstart.preprocessing import to_uint8_hwc
+from headstart.sources.model import SourceModel
 
 # Workers pay when preparing a batch costs more than this share of the network's time on it.
 WORKERS_PAY_FROM = 0.2
@@ -78,7 +79,7 @@ class PreparedBatches(Dataset):
 def default_workers(device: torch.device) -> int:
     """Decoding processes to start at most. Beside a GPU: all cores but one (at most 8), since the
     network hardly uses the CPU. Beside a CPU network: only the cores its threads leave idle (none
-    after `runtime.configure()`): on a 2-core CPU a worker made every measured case slower, photos
+    after `process_settings.configure()`): on a 2-core CPU a worker made every measured case slower, photos
     and 1-megapixel JPEGs included, since it takes a core from the network and this process's
     resize already runs on both (docs/results/features.md)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -204,7 +204,7 @@ def machine_description() -> str:
 
 def write_similarity_heatmap(source, class_names: list[str], overrides: dict, path: Path) -> None:
     """The names-only Lin similarity (top-3 sources per class) for the report."""
-    from headstart.similar import similar_classes
+    from headstart.top_sources import similar_classes
 
     similar_classes(source, class_names, "lin", 3, overrides, heatmap=path)
 

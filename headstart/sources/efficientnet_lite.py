@@ -7,6 +7,7 @@ import importlib
 import torch
 from torch import nn
 
+from headstart.preprocessing import LITE_MEAN, LITE_STD
 from headstart.sources import WEIGHT_PACKAGES  # native resolutions come from the architecture
 from headstart.sources.imagenet import imagenet_labels
 from headstart.sources.model import SourceModel
@@ -46,7 +47,6 @@ def load(name: str) -> SourceModel:
         labels=labels,
         names=names,
         resolution=EfficientNet.get_image_size(name),
-        # Lite models were trained on (x - 127) / 128 of 0-255 RGB.
-        mean=(127.0, 127.0, 127.0),
-        std=(128.0, 128.0, 128.0),
+        mean=LITE_MEAN,
+        std=LITE_STD,
     )

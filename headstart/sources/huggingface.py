@@ -16,6 +16,7 @@ def load_folder(folder: str | Path):
     """A `SourceModel` from a Hugging Face image-classification folder: labels from
     `config.id2label` (a 1000-way head keeps the ImageNet WordNet ids, with those names), mean/std
     (0-1 in the file, 0-255 here) and size from the image processor's config."""
+    from headstart.preprocessing import IMAGENET_MEAN, IMAGENET_STD
     from headstart.sources.model import SourceModel, _default_labels
 
     folder = Path(folder).expanduser()
@@ -34,10 +35,10 @@ def load_folder(folder: str | Path):
     id2label = {int(k): v for k, v in (model.config.id2label or {}).items()}
     names = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
     labels = _default_labels(len(names))[0] if len(names) == 1000 else names
-    mean = [255 * v for v in processor.get("image_mean", [0.485, 0.456, 0.406])]
-    std = [255 * v for v in processor.get("image_std", [0.229, 0.224, 0.225])]
+    mean = tuple(255 * v for v in processor["image_mean"]) if "image_mean" in processor else IMAGENET_MEAN
+    std = tuple(255 * v for v in processor["image_std"]) if "image_std" in processor else IMAGENET_STD
     return SourceModel.from_module(model, labels=labels, names=names, name=folder.name,
-                                   resolution=_size(processor, model.config), mean=tuple(mean), std=tuple(std))
+                                   resolution=_size(processor, model.config), mean=mean, std=std)
 
 
 def _read_json(path: Path) -> dict:

@@ -8,11 +8,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
+from headstart.classifier import Classifier
 from headstart.errors import UserError
+from headstart.preprocessing import (IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD, channel_values, normalise,
+                                     resize_batch)
 
 
 def find_head(module: nn.Module, resolution: int) -> str:
@@ -44,68 +46,6 @@ def _set_submodule(module: nn.Module, dotted: str, value: nn.Module) -> None:
     parent_name, _, child_name = dotted.rpartition(".")
     parent = module.get_submodule(parent_name) if parent_name else module
     setattr(parent, child_name, value)
-
-
-def to_uint8_hwc(image) -> np.ndarray:
-    """One image (PIL, numpy HxW / HxWxC uint8, or torch CxHxW/HxW uint8) -> numpy [H, W, C] uint8,
-    C = 3, or 1 for a gray array (expanded to three channels after resizing, which is 3x cheaper)."""
-    if hasattr(image, "convert"):  # PIL
-        from headstart.data.images import to_rgb
-
-        return np.asarray(to_rgb(image))
-    array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    if array.dtype != np.uint8:
-        raise UserError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-        array = array.transpose(1, 2, 0)  # CHW tensor layout
-    if array.ndim != 3 or array.shape[-1] not in (1, 3):
-        raise UserError(f"an image must be HxW or HxWx3, got shape {array.shape}")
-    return array
-
-
-def resize_batch(images: Sequence, size: int, device: torch.device | None = None) -> torch.Tensor:
-    """Images (PIL / uint8 arrays, any size, gray or RGB) -> float tensor [N, 3, size, size] in 0..255,
-    computed on `device` (default: the CPU; a GPU receives the small uint8 images, not the result).
-
-    Bilinear with antialias on the uint8 values, the same for every model so cached features stay
-    comparable. Images of one size are resized in one call (the same values as one by one, at a
-    fraction of the per-call overhead, which dominated small images).
-    """
-    arrays = [to_uint8_hwc(image) for image in images]
-    out = torch.empty(len(arrays), 3, size, size, device=device)
-    by_shape: dict[tuple, list[int]] = {}
-    for i, array in enumerate(arrays):
-        by_shape.setdefault(array.shape, []).append(i)
-    for shape, members in by_shape.items():
-        # [k, C, H, W] contiguous: the antialiased kernels run faster on it than on a channels-last view
-        x = torch.from_numpy(np.stack([arrays[i] for i in members])).to(out.device)
-        x = x.permute(0, 3, 1, 2).contiguous().float()
-        if shape[:2] != (size, size):
-            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[members] = x  # a gray channel broadcasts to three
-    return out.clamp_(0, 255)
-
-
-def resize_matrix(ramp: torch.Tensor, size: int) -> torch.Tensor:
-    """The antialiased bilinear resize of `resize_batch` along one axis as a matrix [size, n]:
-    row i weighs the n input pixels (PIL's and torch's triangle filter, stretched by the scale when
-    shrinking, rows normalised). ramp: [n] = 0.5, 1.5, ..., n - 0.5 (the input pixels' centres),
-    a tensor so that exported graphs take any input size."""
-    scale = (ramp[-1:] + 0.5) / size  # [1]: input pixels per output pixel
-    centres = (torch.arange(size, dtype=torch.float32, device=ramp.device) + 0.5) * scale
-    weights = (1 - (ramp[None, :] - centres[:, None]).abs() / scale.clamp(min=1.0)).clamp(min=0)
-    return weights / weights.sum(dim=1, keepdim=True)
-
-
-def resize_uint8_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 RGB images [N, H, W, 3] of any size -> float [N, 3, size, size] in 0..255, the values of
-    `resize_batch` as two matrix products, which ONNX and TorchScript export for any H and W."""
-    x = images.permute(0, 3, 1, 2).float()
-    rows = torch.ones_like(x[0, 0, :, 0]).cumsum(0) - 0.5  # [H], computed from the input: H stays dynamic
-    columns = torch.ones_like(x[0, 0, 0, :]).cumsum(0) - 0.5
-    return torch.matmul(torch.matmul(resize_matrix(rows, size), x), resize_matrix(columns, size).T).clamp(0, 255)
 
 
 def unwrap_output(output) -> torch.Tensor:
@@ -160,8 +100,8 @@ class SourceModel:
     labels: list[str]
     names: list[str]
     resolution: int
-    mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
-    std: tuple[float, float, float] = (128.0, 128.0, 128.0)
+    mean: tuple[float, float, float] = LITE_MEAN
+    std: tuple[float, float, float] = LITE_STD
     preprocess_version: str = "v1"
     spec: str | None = None
 
@@ -186,17 +126,20 @@ class SourceModel:
         """uint8 / PIL images -> normalised float tensor [N, 3, R, R] (R = resolution or the native one)
         on `device` (default: the CPU)."""
         x = resize_batch(images, resolution or self.resolution, device)
-        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
-        return x.sub_(mean).div_(std)  # in place: x is a fresh batch, a copy would double its memory
+        return normalise(x, channel_values(self.mean, x.device), channel_values(self.std, x.device))
+
+    @property
+    def network(self) -> Classifier:
+        """Backbone + head as one module, holding this model's own layers (not copies)."""
+        return Classifier(self.backbone, self.head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared batch [N, 3, H, W] -> pre-logit features [N, D]."""
-        return self.backbone(x.contiguous(memory_format=torch.channels_last)).flatten(1)
+        return self.network.features(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared batch [N, 3, H, W] -> source logits [N, C_src]."""
-        return self.head(self.features(x))
+        return self.network(x)
 
     @functools.cached_property
     def weights_key(self) -> str:
@@ -237,9 +180,9 @@ class SourceModel:
         if resolution is None:
             resolution = int(cfg["input_size"][-1]) if "input_size" in cfg else 224
         if mean is None:
-            mean = tuple(255 * v for v in cfg["mean"]) if "mean" in cfg else (123.675, 116.28, 103.53)
+            mean = tuple(255 * v for v in cfg["mean"]) if "mean" in cfg else IMAGENET_MEAN
         if std is None:
-            std = tuple(255 * v for v in cfg["std"]) if "std" in cfg else (58.395, 57.12, 57.375)
+            std = tuple(255 * v for v in cfg["std"]) if "std" in cfg else IMAGENET_STD
         if head is None:
             head_name = find_head(module, resolution)
         elif isinstance(head, str):

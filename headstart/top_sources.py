@@ -28,25 +28,26 @@ class SourceLabels:
 
 def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
                     overrides: dict[str, str] | None = None, heatmap: Path | None = None) -> dict:
-    """-> {"model", "measure", "targets": [{name, synset, source, how, alternatives, gloss, part,
-    synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict`` plus the top sources);
+    """-> {"model", "measure", "senses" (each name's ``Resolution``), "targets": [{name, synset, source,
+    how, alternatives, gloss, part, synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict``
+    plus the top sources);
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
     `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
     Numpy only; the text model loads for text rows whose embeddings are not cached yet."""
     source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     if measure == "text":
         matrix = name_text_rows(source, class_names)
-        resolved = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
+        senses = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
                     for name in class_names]
     elif measure in MEASURES:
-        resolved = names_resolutions(source, class_names, overrides)
-        matrix = class_rows(source, resolved, measure)
+        senses = names_resolutions(source, class_names, overrides)
+        matrix = class_rows(source, senses, measure)
     else:
         raise UserError(f"unknown measure {measure!r}; choose one of: {', '.join(MEASURES)}, text")
     index = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
     scores = np.take_along_axis(matrix, index, axis=1)
     targets = []
-    for res, row_scores, row_index in zip(resolved, scores.tolist(), index.tolist()):
+    for res, row_scores, row_index in zip(senses, scores.tolist(), index.tolist()):
         targets.append({
             **res.as_dict(),
             "synset_id": res.synset_id,
@@ -59,4 +60,4 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
         columns = sorted(set(index.flatten().tolist()))
         plot_similarity_heatmap(matrix[:, columns], class_names,
                                 [source.names[i] for i in columns], heatmap)
-    return {"model": source.name, "measure": measure, "resolutions": resolved, "targets": targets}
+    return {"model": source.name, "measure": measure, "senses": senses, "targets": targets}
