@@ -265,11 +265,14 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
 def competing_start(evidence: Evidence, head: Head, share: float, recipe: Recipe) -> tuple[Head, float]:
     """The start (and prior) once the images compete with the names: share x the names' head, plus the
     images' own head — the imprinted class means of the shots, recentred, at the names' rows' mean
-    norm — weighted (1 - share) ("imprint") or (1 - share) x share ("imprint-faded": the class means
-    help while both sides predict alike; where the images alone predict far better, training from
-    BiT's zero start goes further than from their means); the rest is zero ("zero": BiT's start).
-    -> (head, the images' weight)."""
-    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share}[recipe.images_start]
+    norm — the rest zero (BiT's start). The class means' weight (recipe.images_start): none ("zero");
+    1 - share ("imprint"); (1 - share) x share ("imprint-faded"); or (1 - share) x n0 / (n0 + k - 1)
+    for k shots per class ("imprint-shots", n0 = recipe.images_pseudo_shots): the means count as n0
+    shots, so they lead the images' side at few shots and fade as training on more shots goes
+    further from zero than from them. -> (head, the class means' weight)."""
+    n0, k = recipe.images_pseudo_shots, len(evidence.labels) / evidence.n_classes
+    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share,
+              "imprint-shots": (1 - share) * n0 / (n0 + max(k - 1, 0.0))}[recipe.images_start]
     w, b = share * head[0], share * head[1]
     if weight > 0:
         norm = head[0].norm(dim=1).mean().item()

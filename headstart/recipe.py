@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
-IMAGES_STARTS = ("zero", "imprint", "imprint-faded")
+IMAGES_STARTS = ("zero", "imprint", "imprint-faded", "imprint-shots")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
 
 
@@ -42,8 +42,9 @@ class Recipe:
         each sample left out (``transfer.names_share``): 1 at one shot, smaller as the images
         out-predict the names. images_start: what the images put in its place
         (``methods.competing_start``): nothing ("zero", BiT's start), their imprinted class means
-        for the rest ("imprint"), or the class means only as far as both sides predict alike
-        ("imprint-faded").
+        for the rest ("imprint"), the means only as far as both sides predict alike
+        ("imprint-faded"), or the means as images_pseudo_shots shots per class against the k the
+        images have ("imprint-shots": weight n0 / (n0 + k - 1) of the rest).
 
     Name resolution (``headstart.similarity.senses`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
@@ -63,7 +64,8 @@ class Recipe:
     prior_weight: float = 1.0
     prior_decay: float = 1.0
     images_compete: bool = True
-    images_start: str = "imprint-faded"
+    images_start: str = "imprint-shots"
+    images_pseudo_shots: float = 10.0
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0
     lexfile_smoothing: float = 1.0
@@ -87,6 +89,8 @@ class Recipe:
         for name in ("coverage_power", "shots_coverage_power"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise UserError(f"recipe {name} must be >= 0 or None, got {getattr(self, name)}")
+        if not self.images_pseudo_shots > 0:
+            raise UserError(f"recipe images_pseudo_shots must be > 0, got {self.images_pseudo_shots}")
         for name in ("trust_shrinkage", "trust_power", "prior_weight", "prior_decay", "closeness_weight",
                      "gloss_weight", "lexfile_smoothing"):
             if not getattr(self, name) >= 0:

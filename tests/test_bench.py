@@ -107,6 +107,7 @@ def expected_names_head(evidence, families, recipe, exact):
 
 
 @pytest.mark.parametrize("recipe", [Recipe(), Recipe(images_start="zero"), Recipe(images_start="imprint"),
+                                    Recipe(images_start="imprint-faded"), Recipe(images_pseudo_shots=2.0),
                                     Recipe(coverage_power=None, top_k=5, prior_weight=2.0, prior_decay=0.5,
                                            trust_power=2.0, images_compete=False)])
 @pytest.mark.slow
@@ -119,7 +120,9 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     share = plan.record["names_share"]  # the names' share of the evidence against the images alone
     assert 0 < share < 1 if recipe.images_compete else share == 1
     # the images' part of the start: their class means, recentred, at the names' rows' norm
-    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share}[recipe.images_start]
+    n0 = recipe.images_pseudo_shots  # the class means count as n0 shots against the 5 each class has
+    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share,
+              "imprint-shots": (1 - share) * n0 / (n0 + 4)}[recipe.images_start]
     weight = weight if recipe.images_compete else 0.0
     assert plan.record["images_share"] == pytest.approx(weight, abs=1e-4)
     means = transfer.recentre(*transfer.imprint(evidence.features, evidence.labels, 10, prior[0].norm(dim=1).mean()),

@@ -175,6 +175,8 @@ def test_method_options_are_checked_where_methods_are_created():
     (dict(prior_weight=-1.0), "recipe prior_weight must be >= 0, got -1.0"),
     (dict(families=("path", "nope")), "recipe families must be taken from path, wup, lch, res, jcn, lin, text"),
     (dict(coverage_power=-1.0), "recipe coverage_power must be >= 0 or None"),
+    (dict(images_start="prototypes"), "recipe images_start must be one of zero, imprint, imprint-faded, imprint-shots"),
+    (dict(images_pseudo_shots=0.0), "recipe images_pseudo_shots must be > 0, got 0.0"),  # n0 / (n0 + k - 1) at k = 1
 ])
 def test_a_recipe_checks_its_own_fields(fields, message):
     with pytest.raises(UserError, match=message):
