@@ -45,7 +45,7 @@ from headstart.data.features import FeatureCache
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence, resolutions, source_texts
 from headstart.similarity.mixed import mixed_rows
-from headstart.similarity.resolve import resolve_classes
+from headstart.similarity.naming import resolve_classes
 from headstart.similarity.text import text_array
 from headstart.similarity.wordnet import wordnet_matrix
 from headstart.train import accuracy

@@ -94,7 +94,7 @@ def _int_list(text: str, option: str, low: int = 0) -> list[int]:
 
 
 def _overrides(path: Optional[Path]) -> dict:
-    from headstart.similarity.resolve import load_overrides
+    from headstart.similarity.naming import load_overrides
 
     return load_overrides(path) if path else {}
 

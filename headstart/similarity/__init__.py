@@ -18,7 +18,7 @@ import numpy as np
 
 from headstart.errors import UserError
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity.resolve import Resolution, resolution_table
+from headstart.similarity.naming import Resolution, resolution_table
 from headstart.similarity.wordnet import MEASURES, wordnet_array, wordnet_matrix
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet rows need numpy only
@@ -65,7 +65,7 @@ class Evidence:
 
 @lru_cache(maxsize=16)
 def _names_only(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple, recipe: Recipe) -> tuple:
-    from headstart.similarity.resolve import resolve_classes
+    from headstart.similarity.naming import resolve_classes
 
     return tuple(resolve_classes(list(names), list(source_labels), dict(overrides) or None, recipe))
 
@@ -88,12 +88,12 @@ def _names_key(source: SourceModel, class_names: list[str], overrides: dict[str,
 def names_resolutions(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
                       recipe: Recipe = DEFAULT_RECIPE) -> list:
     """Name -> synset (or text) resolution of each class from the names alone (with overrides, the
-    source's labels and the recipe's naming constants): ``resolve.Resolution``s, cached per name list."""
+    source's labels and the recipe's naming constants): ``naming.Resolution``s, cached per name list."""
     return list(_names_only(*_names_key(source, class_names, overrides or {}, recipe)))
 
 
 def resolutions(evidence: Evidence) -> list:
-    """Name -> synset (or text) resolution of each target class: ``resolve.Resolution``s.
+    """Name -> synset (or text) resolution of each target class: ``naming.Resolution``s.
 
     ``names_resolutions``; when the evidence holds training or unlabelled images, they vote among
     each class's credible senses (``vote.image_vote``), cached per image set."""

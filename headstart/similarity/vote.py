@@ -19,7 +19,7 @@ import torch
 from headstart import transfer
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity.nouns import lexicon, taxonomy
-from headstart.similarity.resolve import Resolution
+from headstart.similarity.naming import Resolution
 from headstart.similarity.senses import image_scores
 from headstart.similarity.wordnet import wordnet_matrix
 

