@@ -174,8 +174,8 @@ class HeadStart:
 
     def check(self, class_names: Sequence[str], shots: int) -> None:
         """Everything that can be checked before a feature is extracted: the parameters, the class
-        names, that the method can run with `shots` labelled images per class, and the names'
-        resolution (a bad override id is an error)."""
+        names, that the method can run with `shots` labelled images per class, the image size, and
+        the names' senses (a bad override id is an error)."""
         method = self._method()
         names = check_class_names(class_names)
         if method.needs_shots and shots < 1:
