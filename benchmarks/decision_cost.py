@@ -8,7 +8,7 @@ same tensors.
 
 `dump` writes each (shots, seed) task's training features and labels and the class names (the bench's
 few-shot subsets, 224 px); `time` builds and trains the default on each task three times and prints
-the median seconds per shots (resolutions warm: the first build of a name list is not timed).
+the median seconds per shots (senses warm: the first build of a name list is not timed).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def time_default(args) -> None:
     seconds: dict[int, list[float]] = {}
     for task in saved["tasks"]:
         evidence = Evidence(source, saved["class_names"], task["features"], task["labels"])
-        method.build(evidence, 0)  # warm: name resolution and similarity rows are cached per name list
+        method.build(evidence, 0)  # warm: the names' senses and similarity rows are cached per name list
         for _ in range(3):
             start = time.perf_counter()
             plan = method.build(evidence, 0)

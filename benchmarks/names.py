@@ -1,4 +1,4 @@
-"""Resolution accuracy on the labelled sense benchmark, and the mixed head against one family.
+"""Sense accuracy on the labelled sense benchmark, and the mixed head against one family.
 
     python benchmarks/names.py [--old-tree ../old] [--previous-tree ../prev] [--seeds 5] > docs/results/names.md
 
@@ -43,9 +43,9 @@ from headstart import transfer
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity import Evidence, resolutions, source_texts
+from headstart.similarity import Evidence, class_senses, source_texts
 from headstart.similarity.mixed import mixed_rows
-from headstart.similarity.resolve import resolve_classes
+from headstart.similarity.naming import find_senses
 from headstart.similarity.text import text_array
 from headstart.similarity.wordnet import wordnet_matrix
 from headstart.train import accuracy
@@ -79,8 +79,8 @@ def load_rows() -> dict[str, list[dict]]:
     return groups
 
 
-def answer(res) -> str:
-    return "text" if res.source == "text" else res.synset_name
+def answer(sense) -> str:
+    return "text" if sense.source == "text" else sense.synset_name
 
 
 def old_answers(tree: str, names: list[str], ids: list[str]) -> list[str]:
@@ -100,8 +100,8 @@ def previous_answers(tree: str, seeds: int) -> dict:
 
 def group_answers(source, groups: dict[str, list[dict]], seeds: int, recipe: Recipe = DEFAULT_RECIPE) -> dict:
     """{"names": group -> answers from the names, "shots": group -> [answers of each 1-shot draw]
-    (groups with images), name resolution weighted by ``recipe``."""
-    return {"names": {g: [answer(r) for r in resolve_classes([x["name"] for x in rows], source.labels, recipe=recipe)]
+    (groups with images), senses weighted by ``recipe``."""
+    return {"names": {g: [answer(r) for r in find_senses([x["name"] for x in rows], source.labels, recipe=recipe)]
                       for g, rows in groups.items()},
             "shots": {g: [one_shot_answers(source, rows, seed, recipe) for seed in range(seeds)]
                       for g, rows in groups.items() if rows[0]["images"]}}
@@ -135,7 +135,7 @@ def one_shot_answers(source, rows: list[dict], seed: int, recipe: Recipe = DEFAU
     idx = few_shot_indices(data.train.labels, 1, seed)
     features = FeatureCache(source, data, "train", 224).get(idx, progress=False)
     labels = torch.from_numpy(data.train.labels[idx])
-    got = dict(zip(data.class_names, resolutions(Evidence(source, data.class_names, features, labels, recipe=recipe))))
+    got = dict(zip(data.class_names, class_senses(Evidence(source, data.class_names, features, labels, recipe=recipe))))
     return [answer(got[r["name"]]) for r in rows]
 
 
@@ -170,14 +170,14 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
     idx = few_shot_indices(data.test.labels, 200, 0)  # at most 200 test images per class
     test_x = FeatureCache(source, data, "test", resolution).get(idx, progress=False)
     test_y = torch.from_numpy(data.test.labels[idx])
-    resolved = resolve_classes(data.class_names, source.labels)
-    keep = [i for i, r in enumerate(resolved) if r.source == "wordnet"]
+    senses = find_senses(data.class_names, source.labels)
+    keep = [i for i, r in enumerate(senses) if r.source == "wordnet"]
     mask = torch.isin(test_y, torch.tensor(keep))
-    remap = torch.full((len(resolved),), -1, dtype=torch.long)
+    remap = torch.full((len(senses),), -1, dtype=torch.long)
     remap[keep] = torch.arange(len(keep))
     x, y = test_x[mask], remap[test_y[mask]]
-    wordnet = wordnet_matrix([resolved[i].synset_id for i in keep], source.labels, "lin")
-    text = torch.from_numpy(text_array([resolved[i].text for i in keep], source_texts(source)))
+    wordnet = wordnet_matrix([senses[i].synset_id for i in keep], source.labels, "lin")
+    text = torch.from_numpy(text_array([senses[i].text for i in keep], source_texts(source)))
     w_src, b_src = (t.detach().float() for t in (source.head.weight, source.head.bias))
 
     def acc(sim):
@@ -226,7 +226,7 @@ def main() -> None:
     results["now, names only"] = hits(groups, now, shots=False)
     results[f"now, names + 1 shot (majority of {args.seeds} draws)"] = hits(groups, now, shots=True)
 
-    print("# Name resolution: labelled sense benchmark\n")
+    print("# Names' senses: labelled sense benchmark\n")
     print(f"Command: `python {' '.join(sys.argv)}`  ")
     print(f"Machine: `nproc` = {os.cpu_count()}, Python {platform.python_version()}, torch {torch.__version__}\n")
     print(f"Data: `tests/data/senses.csv`, {len(every)} names in {len(groups)} tasks "

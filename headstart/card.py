@@ -1,5 +1,5 @@
 """The model card (README.md) of a run folder, made from its run.json alone: what the classifier
-is, how each class name was resolved, the source model and preprocessing, the data, the metrics with
+is, the sense each class name was given, the source model and preprocessing, the data, the metrics with
 their confidence intervals, its limits, and how to load and export it."""
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def model_card(meta) -> str:
              "images, if any.", "",
              "## Classes", "", "| label | name | resolved to | from | how |", "|---|---|---|---|---|"]
     labels = meta.labels if meta.labels is not None else meta.class_names
-    resolved = meta.classes or [{} for _ in meta.class_names]
+    senses = meta.classes or [{} for _ in meta.class_names]
     lines += [f"| {label} | {name} | {c.get('synset') or '-'} | {c.get('source', '')} | {c.get('how', '')} |"
-              for label, name, c in zip(labels, meta.class_names, resolved)]
+              for label, name, c in zip(labels, meta.class_names, senses)]
     lines += ["", "## Input and preprocessing", "",
               f"Decoded RGB images, resized to {meta.resolution} x {meta.resolution} px (bilinear with "
               "antialiasing on float 0–255 values, aspect ratio not kept), then normalised per channel as "

@@ -94,7 +94,7 @@ def _int_list(text: str, option: str, low: int = 0) -> list[int]:
 
 
 def _overrides(path: Optional[Path]) -> dict:
-    from headstart.similarity.resolve import load_overrides
+    from headstart.similarity.naming import load_overrides
 
     return load_overrides(path) if path else {}
 
@@ -123,10 +123,10 @@ def _print_decision(record: dict) -> None:
 
 
 def _print_senses(senses: list) -> None:
-    """The compact table of the sense each class name was given: a synset or text (`Resolution`s)."""
-    from headstart.similarity import resolution_table
+    """The compact table of the sense each class name was given: a synset or text (`ClassSense`s)."""
+    from headstart.similarity import sense_table
 
-    typer.echo(resolution_table(senses))
+    typer.echo(sense_table(senses))
 
 
 @app.command()
@@ -159,7 +159,7 @@ def similar(
 ) -> None:
     """Top source classes per target class, and how each name was resolved to a synset."""
     from headstart.top_sources import similar_classes
-    from headstart.similarity import resolution_table
+    from headstart.similarity import sense_table
 
     names = _csv_list(classes)
     if not names:
@@ -169,7 +169,7 @@ def similar(
     if as_json:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "senses"}, indent=2))
         return
-    typer.echo(resolution_table(result["senses"]) + "\n")
+    typer.echo(sense_table(result["senses"]) + "\n")
     for row in result["targets"]:
         typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
         for match in row["top"]:

@@ -35,7 +35,7 @@ from headstart.params import Interval, Kind, ParameterError, check_parameters
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
-from headstart.similarity import Evidence, names_resolutions, resolutions
+from headstart.similarity import Evidence, class_senses, name_senses
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
 from headstart.train import Head, HeadTraining, linear_head, top1
@@ -174,14 +174,14 @@ class HeadStart:
 
     def check(self, class_names: Sequence[str], shots: int) -> None:
         """Everything that can be checked before a feature is extracted: the parameters, the class
-        names, that the method can run with `shots` labelled images per class, and the names'
-        resolution (a bad override id is an error)."""
+        names, that the method can run with `shots` labelled images per class, the image size, and
+        the names' senses (a bad override id is an error)."""
         method = self._method()
         names = check_class_names(class_names)
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        names_resolutions(self.source_model(), names, dict(self.overrides or {}), method.recipe)
+        name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
     def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
@@ -230,7 +230,7 @@ class HeadStart:
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
-        self.sense_details_ = resolutions(evidence)  # printed by the CLI
+        self.sense_details_ = class_senses(evidence)  # printed by the CLI
         self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
         if validation is not None:

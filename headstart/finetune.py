@@ -171,22 +171,6 @@ def sharded_outputs(model: nn.Module, source: SourceModel, images: Sequence, ind
         np.asarray(indices, dtype=np.int64), to_all=True)
 
 
-def evaluate(source: SourceModel, head: Head, images: Sequence, labels, resolution: int | None = None,
-             backbone_state: dict | None = None, batch_size: int = 64) -> float:
-    """Top-1 accuracy of head (W [C, D], b [C]) on images with labels [N], through the source
-    backbone or, when given, a fine-tuned `backbone_state`; split across ranks under torchrun."""
-    backbone = copy.deepcopy(source.backbone)  # moving it to the GPU must not move the caller's
-    if backbone_state is not None:
-        backbone.load_state_dict(backbone_state)
-    device = distributed.device()
-    model = Classifier(backbone, linear_head(head)).to(device)
-    labels = torch.as_tensor(np.asarray(labels))
-    if len(labels) == 0:
-        return float("nan")
-    logits = sharded_outputs(model, source, images, np.arange(len(labels)), resolution, batch_size, device)
-    return top1(logits, labels)
-
-
 def training_device(config: FinetuneConfig) -> torch.device:
     """Where fine-tuning runs: the config's device (the estimator's resolved placement), else this
     process's device (its own GPU under torchrun)."""

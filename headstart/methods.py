@@ -14,7 +14,7 @@ from headstart import transfer
 from headstart.errors import UserError
 from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
-from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, resolutions, similarity
+from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, class_senses, similarity
 from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
 
 @dataclass
@@ -212,7 +212,7 @@ def exact_source_classes(evidence: Evidence) -> dict[int, int]:
     exact synset (or source label), no part (``flamingo_head`` is not the flamingo), and no other
     class of the task on the same source class."""
     position = {label: i for i, label in enumerate(evidence.source.labels)}
-    found = {c: position.get(r.synset_id) for c, r in enumerate(resolutions(evidence))
+    found = {c: position.get(r.synset_id) for c, r in enumerate(class_senses(evidence))
              if r.source != "text" and r.part is None}
     found = {c: s for c, s in found.items() if s is not None}
     taken = list(found.values())
@@ -224,7 +224,7 @@ def wordnet_coverage(evidence: Evidence) -> torch.Tensor:
     similarity to the nearest one, 1 / (1 + distance), doubled and capped at 1 (1 up to one edge
     away, 1/2 at three); 0 for a name that resolved to no synset. Needs no image."""
     nearest = similarity("path", evidence).max(dim=1).values
-    named = torch.tensor([r.source != "text" for r in resolutions(evidence)])
+    named = torch.tensor([r.source != "text" for r in class_senses(evidence)])
     return torch.where(named, (2 * nearest).clamp(max=1.0), torch.zeros_like(nearest))
 
 

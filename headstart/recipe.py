@@ -1,8 +1,8 @@
-"""The recipe: every tuned constant of the default method and of name resolution, in one place.
+"""The recipe: every tuned constant of the default method and of the names' senses, in one place.
 
 A `Recipe` is frozen and passed in — to `HeadStart(recipe=...)`, to `create_method("headstart",
-recipe=...)`, to name resolution through `Evidence.recipe` — never changed by rewriting a module
-constant. It is recorded in run.json and is part of every cache key it affects (resolutions are
+recipe=...)`, to the names' senses through `Evidence.recipe` — never changed by rewriting a module
+constant. It is recorded in run.json and is part of every cache key it affects (senses are
 cached per recipe; a bench's configuration id includes it). Benchmarks vary one with
 `dataclasses.replace(DEFAULT_RECIPE, ...)`.
 """
@@ -19,7 +19,7 @@ NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_
 
 @dataclass(frozen=True)
 class Recipe:
-    """Constants of the default method (``headstart``) and of name resolution.
+    """Constants of the default method (``headstart``) and of choosing the names' senses.
 
     Head from the names
         families: similarity families whose top-k transferred heads are averaged when labelled
@@ -46,7 +46,7 @@ class Recipe:
         ("imprint-faded"), or the means as images_pseudo_shots shots per class against the k the
         images have ("imprint-shots": weight n0 / (n0 + k - 1) of the rest).
 
-    Name resolution (``headstart.similarity.senses`` and ``vote``)
+    Names' senses (``headstart.similarity.senses`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
         source classes, its gloss's fit with the other names, and the pseudo-count of the
         siblings' lexicographer-file distribution. vote_measure, vote_top_k: the head the images
@@ -112,8 +112,8 @@ class Recipe:
         return cls(**values)
 
     def naming(self) -> "Recipe":
-        """The default recipe with this one's naming constants: what name resolution depends on (its
-        cache key), so recipes that differ elsewhere share their resolutions."""
+        """The default recipe with this one's naming constants: what the names' senses depend on (its
+        cache key), so recipes that differ elsewhere share their senses."""
         return Recipe(**{name: getattr(self, name) for name in NAMING_FIELDS})
 
 

@@ -2,8 +2,8 @@
 write and `predict`, `export` and `HeadStart.load` read:
 
     run.json            what the run is, and the authority on it: model spec and weights key,
-                        resolution, normalisation, class names and labels (with how each name was
-                        resolved), method, its options and record, metrics, training settings
+                        resolution, normalisation, class names and labels (with the sense each name
+                        was given), method, its options and record, metrics, training settings
                         (epochs, learning rate, seed, data), headstart and torch versions, and the
                         folder's files with the SHA-256 of each
     head.safetensors    weight [C, D], bias [C] (float32)

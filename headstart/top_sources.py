@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from headstart.errors import UserError
-from headstart.similarity import MEASURES, Resolution, class_rows, name_text_rows, names_resolutions
+from headstart.similarity import MEASURES, ClassSense, class_rows, name_senses, name_text_rows
 from headstart.sources import source_labels
 
 if TYPE_CHECKING:
@@ -28,29 +28,29 @@ class SourceLabels:
 
 def similar_classes(model: str | SourceModel, class_names: list[str], measure: str = "lin", top: int = 5,
                     overrides: dict[str, str] | None = None, heatmap: Path | None = None) -> dict:
-    """-> {"model", "measure", "senses" (each name's ``Resolution``), "targets": [{name, synset, source,
-    how, alternatives, gloss, part, synset_id, top: [{label, name, score}]}]} (``Resolution.as_dict``
+    """-> {"model", "measure", "senses" (each name's ``ClassSense``), "targets": [{name, synset, source,
+    how, alternatives, gloss, part, synset_id, top: [{label, name, score}]}]} (``ClassSense.as_dict``
     plus the top sources);
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
-    `resolve.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
+    `naming.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
     Numpy only; the text model loads for text rows whose embeddings are not cached yet."""
     source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     if measure == "text":
         matrix = name_text_rows(source, class_names)
-        senses = [Resolution(name, None, None, "", "text", "text embedding of the name (--measure text)")
+        senses = [ClassSense(name, None, None, "", "text", "text embedding of the name (--measure text)")
                     for name in class_names]
     elif measure in MEASURES:
-        senses = names_resolutions(source, class_names, overrides)
+        senses = name_senses(source, class_names, overrides)
         matrix = class_rows(source, senses, measure)
     else:
         raise UserError(f"unknown measure {measure!r}; choose one of: {', '.join(MEASURES)}, text")
     index = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
     scores = np.take_along_axis(matrix, index, axis=1)
     targets = []
-    for res, row_scores, row_index in zip(senses, scores.tolist(), index.tolist()):
+    for sense, row_scores, row_index in zip(senses, scores.tolist(), index.tolist()):
         targets.append({
-            **res.as_dict(),
-            "synset_id": res.synset_id,
+            **sense.as_dict(),
+            "synset_id": sense.synset_id,
             "top": [{"label": source.labels[i], "name": source.names[i], "score": round(s, 4)}
                     for s, i in zip(row_scores, row_index)],
         })

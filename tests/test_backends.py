@@ -1,4 +1,4 @@
-"""Where features are computed: device resolution, the ONNX Runtime backend (its check against
+"""Where features are computed: choosing the device, the ONNX Runtime backend (its check against
 torch, its fallbacks, its cached export), mixed precision, and the GPU when there is one."""
 
 from __future__ import annotations

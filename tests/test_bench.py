@@ -203,7 +203,7 @@ def test_unlabelled_count_must_not_be_negative(tmp_path):
 
 
 def test_a_bench_configuration_holds_only_the_recipes_naming_constants(lite0, fashion):
-    # every method's rows carry the naming constants (they share one resolution of the names); the
+    # every method's rows carry the naming constants (they share one choice of the names' senses); the
     # default's other constants are its own options. Were the whole recipe in the shared settings,
     # a new or changed constant of the default would relabel every peer's rows as another
     # configuration and a resumed bench would refuse them.

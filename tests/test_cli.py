@@ -64,7 +64,7 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
     folder, run = tmp_path / "fm", tmp_path / "run"
     headstart("export-images", "--train-per-class", 3, "--test-per-class", 2, "--out", folder)
     out = headstart("fit", "--data", folder, "--resolution", 112, "--epochs", 20, "--out", run).stdout
-    assert "test accuracy" in out and "Trouser" in out and "trouser.n.01" in out  # the resolution table
+    assert "test accuracy" in out and "Trouser" in out and "trouser.n.01" in out  # the sense table
     meta = json.loads((run / "run.json").read_text())
     trust = meta["record"]["task_trust"]  # how far the head trusted the names, and why: printed and kept
     assert f"trust in the names: {100 * trust:.0f} %" in out and "training images it never saw" in out

@@ -18,11 +18,11 @@ from safetensors.torch import load_file
 from headstart import distributed
 from headstart.data.dataset import Split, TargetData
 from headstart.data.features import FeatureCache, extract
-from headstart.finetune import FinetuneConfig, evaluate, finetune, train_full
+from headstart.finetune import FinetuneConfig, finetune, train_full
 from headstart.estimator import HeadStart
 from headstart.run_folder import Run, RunMeta, save_run
 from headstart.sources import list_sources, register_source
-from test_finetune import colour_images, tiny_source, zero_head_fitter
+from test_finetune import colour_images, finetuned_accuracy, tiny_source, zero_head_fitter
 
 TINY = "tiny-test-ddp"
 CONFIG = FinetuneConfig(epochs=2, batch_size=6, lr=3e-2, backbone_lr_scale=1.0)
@@ -47,7 +47,7 @@ def fit_run(out: Path, cache_root: Path) -> dict:
     state, w, b, report = finetune(source, images, train.labels, init, CONFIG, fit_head=zero_head_fitter,
                                    features=features)
     test_images = data.test.load(np.arange(len(data.test)))
-    test_accuracy = evaluate(source, (w, b), test_images, data.test.labels, backbone_state=state)
+    test_accuracy = finetuned_accuracy(source, state, (w, b), test_images, data.test.labels)
     if distributed.is_main():
         meta = RunMeta(model=None, model_key=source.weights_key, resolution=source.resolution,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),

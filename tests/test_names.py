@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from headstart.similarity import Evidence, resolution_table, resolutions
+from headstart.similarity import Evidence, class_senses, sense_table
 from headstart.similarity import wordnet_data as D
 from headstart.similarity.names import edits1, read_name, spelling, tokens
 from headstart.similarity.nouns import lexicon, taxonomy
@@ -112,19 +112,19 @@ def test_images_choose_the_sense_they_show(lite0, caltech_features):
     # artifact among artifacts, and a chair's gloss is closer to a machine's than to a bird's);
     # three images of a wading bird overturn that (two do not).
     names = ["crane", "chair"]
-    names_only = resolutions(Evidence.names_only(lite0, names, {}))
+    names_only = class_senses(Evidence.names_only(lite0, names, {}))
     assert names_only[0].synset_name == "crane.n.04" and len(names_only[0].options) >= 2
-    voted = resolutions(Evidence(lite0, names, caltech_features, torch.tensor([0, 0, 0, 1, 1, 1])))
+    voted = class_senses(Evidence(lite0, names, caltech_features, torch.tensor([0, 0, 0, 1, 1, 1])))
     assert voted[0].synset_name == "crane.n.05" and "3 images chose crane.n.05 over crane.n.04" in voted[0].how
     assert voted[0].alternatives[0].startswith("crane.n.04:")
     assert voted[1].synset_name == "chair.n.01" and "3 images agree" in voted[1].how
     # without images of the class there is nothing to vote with
-    only_chair = resolutions(Evidence(lite0, names, caltech_features[3:], torch.tensor([1, 1, 1])))
+    only_chair = class_senses(Evidence(lite0, names, caltech_features[3:], torch.tensor([1, 1, 1])))
     assert only_chair[0].synset_name == "crane.n.04" and "images" not in only_chair[0].how
 
 
-def test_resolution_table_one_line_per_class(lite0):
-    table = resolution_table(resolutions(Evidence.names_only(lite0, ["garfield", "Faces_easy", "flamingo_head"])))
+def test_sense_table_one_line_per_class(lite0):
+    table = sense_table(class_senses(Evidence.names_only(lite0, ["garfield", "Faces_easy", "flamingo_head"])))
     lines = table.splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("garfield") and "-> text" in lines[0] and "one person" in lines[0]

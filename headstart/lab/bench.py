@@ -34,7 +34,7 @@ from headstart.estimator import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
-from headstart.similarity import Evidence, names_resolutions
+from headstart.similarity import Evidence, name_senses
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS, accuracy
 
@@ -88,7 +88,7 @@ def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
 
 def naming_recipe(methods) -> Recipe:
     """The recipe whose naming constants resolve the class names for every method of a bench (they
-    share one resolution): the one passed to a method that takes a recipe, else the default."""
+    share one choice of senses): the one passed to a method that takes a recipe, else the default."""
     return next((m.recipe for m in methods if "recipe" in m.options), DEFAULT_RECIPE)
 
 
@@ -213,8 +213,8 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
     """Run the grid, appending rows to `out/results.csv`; returns the results path.
 
     Everything that can fail is checked before a feature is extracted: methods and their options,
-    numbers, and the class names' resolution, which `announce(resolutions)` receives (a list of
-    `Resolution`s) — the CLI prints it. The folder's lock is released however this ends."""
+    numbers, and the class names' senses, which `announce(senses)` receives (a list of
+    `ClassSense`s) — the CLI prints it. The folder's lock is released however this ends."""
     with contextlib.ExitStack() as held:
         return _run_bench(config, progress, announce, held)
 
@@ -240,9 +240,9 @@ def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.E
     if max(shot_counts) == 0 and any(m.needs_shots for m in methods):
         raise UserError(f"{', '.join(m.name for m in methods if m.needs_shots)} need labelled images: add shots >= 1")
     naming = naming_recipe(methods)
-    resolved = names_resolutions(source, data.class_names, config.overrides, naming)
+    senses = name_senses(source, data.class_names, config.overrides, naming)
     if announce is not None:
-        announce(resolved)
+        announce(senses)
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: pass a folder for the results")

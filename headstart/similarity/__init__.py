@@ -18,7 +18,7 @@ import numpy as np
 
 from headstart.errors import UserError
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity.resolve import Resolution, resolution_table
+from headstart.similarity.naming import ClassSense, sense_table
 from headstart.similarity.wordnet import MEASURES, wordnet_array, wordnet_matrix
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet rows need numpy only
@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet
 class Evidence:
     """What a similarity family may look at: the source model, the target class names (with
     optional name -> synset overrides), the few labelled training features [N, D] / [N] and
-    optionally features of unlabelled target images [M, D]; the recipe whose constants resolve the
-    names."""
+    optionally features of unlabelled target images [M, D]; the recipe whose constants choose the
+    names' senses."""
 
     source: SourceModel
     class_names: list[str]
@@ -65,12 +65,12 @@ class Evidence:
 
 @lru_cache(maxsize=16)
 def _names_only(names: tuple[str, ...], source_labels: tuple[str, ...], overrides: tuple, recipe: Recipe) -> tuple:
-    from headstart.similarity.resolve import resolve_classes
+    from headstart.similarity.naming import find_senses
 
-    return tuple(resolve_classes(list(names), list(source_labels), dict(overrides) or None, recipe))
+    return tuple(find_senses(list(names), list(source_labels), dict(overrides) or None, recipe))
 
 
-_VOTED: OrderedDict = OrderedDict()  # (names key, images digest) -> resolutions; the bench asks often
+_VOTED: OrderedDict = OrderedDict()  # (names key, images digest) -> senses; the bench asks often
 _VOTED_SIZE = 32
 
 
@@ -85,23 +85,23 @@ def _names_key(source: SourceModel, class_names: list[str], overrides: dict[str,
     return tuple(class_names), tuple(source.labels), tuple(sorted(overrides.items())), recipe.naming()
 
 
-def names_resolutions(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
-                      recipe: Recipe = DEFAULT_RECIPE) -> list:
-    """Name -> synset (or text) resolution of each class from the names alone (with overrides, the
-    source's labels and the recipe's naming constants): ``resolve.Resolution``s, cached per name list."""
+def name_senses(source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
+                recipe: Recipe = DEFAULT_RECIPE) -> list:
+    """Name -> synset (or text) sense of each class from the names alone (with overrides, the
+    source's labels and the recipe's naming constants): ``naming.ClassSense``s, cached per name list."""
     return list(_names_only(*_names_key(source, class_names, overrides or {}, recipe)))
 
 
-def resolutions(evidence: Evidence) -> list:
-    """Name -> synset (or text) resolution of each target class: ``resolve.Resolution``s.
+def class_senses(evidence: Evidence) -> list:
+    """Name -> synset (or text) sense of each target class: ``naming.ClassSense``s.
 
-    ``names_resolutions``; when the evidence holds training or unlabelled images, they vote among
+    ``name_senses``; when the evidence holds training or unlabelled images, they vote among
     each class's credible senses (``vote.image_vote``), cached per image set."""
     key = _names_key(evidence.source, evidence.class_names, evidence.overrides, evidence.recipe)
-    resolved = list(_names_only(*key))
+    senses = list(_names_only(*key))
     has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
-    if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in resolved):
-        return resolved
+    if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in senses):
+        return senses
     full_key = (key, _digest(evidence.features, evidence.labels, evidence.unlabelled))
     if full_key not in _VOTED:
         import torch
@@ -109,8 +109,8 @@ def resolutions(evidence: Evidence) -> list:
         from headstart.similarity.vote import image_vote
 
         head, recipe = evidence.source.head, evidence.recipe
-        _VOTED[full_key] = image_vote(resolved, list(evidence.source.labels), (head.weight, head.bias),
-                                      torch.from_numpy(class_rows(evidence.source, resolved, recipe.vote_measure)),
+        _VOTED[full_key] = image_vote(senses, list(evidence.source.labels), (head.weight, head.bias),
+                                      torch.from_numpy(class_rows(evidence.source, senses, recipe.vote_measure)),
                                       evidence.features, evidence.labels,
                                       evidence.unlabelled if has_unlabelled else None, recipe)
         while len(_VOTED) > _VOTED_SIZE:
@@ -127,27 +127,27 @@ def has_wordnet_labels(source: SourceModel) -> bool:
     return all(is_synset_id(label) and label in index for label in source.labels)
 
 
-def class_rows(source: SourceModel, resolved: list, measure: str) -> np.ndarray:
-    """[C, S] float32 per class of ``resolved``: the WordNet ``measure`` row where it resolved, a
+def class_rows(source: SourceModel, senses: list, measure: str) -> np.ndarray:
+    """[C, S] float32 per class of ``senses``: the WordNet ``measure`` row where it has a synset, a
     calibrated text row elsewhere (text rows only, against the source names, when the labels are
     not WordNet ids). Only text rows need torch (and the text model)."""
     from headstart.similarity.mixed import mixed_rows
 
-    is_text = [r.source == "text" for r in resolved]
+    is_text = [r.source == "text" for r in senses]
     wordnet_rows = text_rows = None
     if not all(is_text):
-        wordnet_rows = wordnet_array([r.synset_id for r, t in zip(resolved, is_text) if not t], source.labels, measure)
+        wordnet_rows = wordnet_array([r.synset_id for r, t in zip(senses, is_text) if not t], source.labels, measure)
     if any(is_text):
         from headstart.similarity.text import text_array
 
-        text_rows = text_array([r.text or r.name for r, t in zip(resolved, is_text) if t], source_texts(source))
+        text_rows = text_array([r.text or r.name for r, t in zip(senses, is_text) if t], source_texts(source))
     return mixed_rows(wordnet_rows, text_rows, is_text)
 
 
 def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
     import torch
 
-    return torch.from_numpy(class_rows(evidence.source, resolutions(evidence), measure))
+    return torch.from_numpy(class_rows(evidence.source, class_senses(evidence), measure))
 
 
 def source_texts(source: SourceModel) -> list[str]:
@@ -201,5 +201,5 @@ def similarity(family: str, evidence: Evidence) -> torch.Tensor:
     return FAMILIES[family](evidence)
 
 
-__all__ = ["Evidence", "FAMILIES", "MEASURES", "Resolution", "class_rows", "name_text_rows",
-           "names_resolutions", "resolution_table", "resolutions", "similarity", "wordnet_matrix"]
+__all__ = ["ClassSense", "Evidence", "FAMILIES", "MEASURES", "class_rows", "class_senses", "name_senses",
+           "name_text_rows", "sense_table", "similarity", "wordnet_matrix"]

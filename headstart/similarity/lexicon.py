@@ -1,7 +1,7 @@
 """WordNet's noun lexicon without NLTK: lemma -> senses, glosses, lemma names, SemCor counts.
 
 NLTK's reader takes 5-10 s to load; names are resolved on every `similar`, `init` and `fit`. So
-the few facts resolution needs are parsed once from the WordNet files into arrays kept in
+the few facts choosing a sense needs are parsed once from the WordNet files into arrays kept in
 headstart's cache (with the taxonomy's, by ``nouns``; ~0.1 s to load):
 
 * each noun synset, in ``data.noun`` order (the rows of ``nouns.taxonomy()``): its definition, its

@@ -2,9 +2,9 @@
 
 For each class: an override, else an explicit synset id, else the normalisation ladder
 (``names.read_name``) finds its noun lemmas and ``senses`` scores their senses on WordNet's own
-frequencies, the task's other names and closeness to the source classes. A name nothing
-resolves, or whose only senses are one person (``garfield``), gets ``source="text"``: its row
-comes from text embeddings. One class never decides for another: unresolved names are reported,
+frequencies, the task's other names and closeness to the source classes. A name with no noun
+sense, or whose only senses are one person (``garfield``), gets ``source="text"``: its row comes
+from text embeddings. One class never decides for another: names without a synset are reported,
 not raised; only a bad synset id (an override value, or a class name written as an id) is an error.
 """
 
@@ -27,7 +27,7 @@ MAX_ALTERNATIVES = 8
 
 
 @dataclass(frozen=True)
-class Resolution:
+class ClassSense:
     """How one class name became a synset, or why it uses text.
 
     ``synset_id`` ``n02774152`` / ``synset_name`` ``bag.n.04`` (both None for text);
@@ -92,13 +92,13 @@ def load_overrides(path) -> dict[str, str]:
     return overrides
 
 
-def resolve_classes(names, source_ids, overrides=None, recipe: Recipe = DEFAULT_RECIPE) -> list[Resolution]:
-    """Resolve each class name to a noun synset, or to ``source="text"`` when none is credible.
+def find_senses(names, source_ids, overrides=None, recipe: Recipe = DEFAULT_RECIPE) -> list[ClassSense]:
+    """The sense of each class name: a noun synset, or ``source="text"`` when none is credible.
 
     names: C class names or synset ids; source_ids: the source model's labels (WordNet ids add
     the closeness evidence; other labels, or none, leave it out and make every row text);
     overrides: name -> synset id, matched case-insensitively; recipe: the weights of the senses'
-    terms. Returns C ``Resolution``s in order. Raises UserError naming a bad override id or a name
+    terms. Returns C ``ClassSense``s in order. Raises UserError naming a bad override id or a name
     written as an id WordNet lacks.
     """
     lex, tax = lexicon(), taxonomy()
@@ -115,14 +115,14 @@ def resolve_classes(names, source_ids, overrides=None, recipe: Recipe = DEFAULT_
     for i, name in enumerate(names):
         if i in fixed:
             row, source, how = fixed[i]
-            res = Resolution(name, f"n{tax.offsets[row]:08d}", tax.names[row], lex.glosses[row], source, how,
+            sense = ClassSense(name, f"n{tax.offsets[row]:08d}", tax.names[row], lex.glosses[row], source, how,
                              text=" ".join(tokens(lex.lemma_names(row)[0])), options=((row, 0.0, None),))
         else:
-            res = _choose(lex, tax, name, readings[i], candidates[i], terms[i])
-        if not wordnet_sources and res.source == "wordnet":
-            res = replace(res, source="text", how=res.how + "; the source labels are not WordNet ids, so its row "
+            sense = _choose(lex, tax, name, readings[i], candidates[i], terms[i])
+        if not wordnet_sources and sense.source == "wordnet":
+            sense = replace(sense, source="text", how=sense.how + "; the source labels are not WordNet ids, so its row "
                           "comes from text embeddings of the source names")
-        out.append(res)
+        out.append(sense)
     return out
 
 
@@ -149,7 +149,7 @@ def _fixed_rows(tax, names: list[str], overrides: dict[str, str]) -> dict[int, t
     return fixed
 
 
-def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -> Resolution:
+def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -> ClassSense:
     """The best credible sense of one name, or text when it has none."""
     scores = terms.sum(axis=1) if len(candidates) else np.zeros(0)
     credible = [k for k, s in enumerate(candidates) if S.credible(lex, s.row)]
@@ -162,7 +162,7 @@ def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -
         if candidates:
             people = ", ".join(f"{tax.names[s.row]} ({lex.glosses[s.row].split(';')[0].strip()})" for s in candidates)
             how += f"; its only sense is one person, not a class of images: {people}"
-        return Resolution(name, None, None, "", "text", how + f"; text embedding of {reading.text!r}",
+        return ClassSense(name, None, None, "", "text", how + f"; text embedding of {reading.text!r}",
                           alternatives, reading.part, reading.text)
     best = candidates[ranked[0]]
     if len(candidates) == 1:
@@ -174,26 +174,26 @@ def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -
         why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]} "
                f"(over {tax.names[candidates[ranked[1]].row]}; {lex.lexname(best.row)})")
     options = tuple((candidates[k].row, float(scores[k]), reading.part_of(candidates[k].lemma)) for k in ranked)
-    return Resolution(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
+    return ClassSense(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
                       f"{reading.how}; {why}", alternatives, options[0][2], reading.text, options)
 
 
-def resolution_table(resolved, alternatives: int = 2) -> str:
-    """The compact resolution report: one line per class, ``name -> synset`` (or ``text``), how,
+def sense_table(senses, alternatives: int = 2) -> str:
+    """The compact sense report: one line per class, ``name -> synset`` (or ``text``), how,
     and the first ``alternatives`` other senses."""
-    resolved = list(resolved)
-    if not resolved:
+    senses = list(senses)
+    if not senses:
         return ""
-    name_width = min(max(len(r.name) for r in resolved), 24)
-    target_width = min(max(len(_target(r)) for r in resolved), 28)
+    name_width = min(max(len(r.name) for r in senses), 24)
+    target_width = min(max(len(_target(r)) for r in senses), 28)
     lines = []
-    for r in resolved:
+    for r in senses:
         also = ", ".join(a.split(":", 1)[0] for a in r.alternatives[:alternatives])
         lines.append(f"{r.name:<{name_width}} -> {_target(r):<{target_width}}  {r.how}" + (f"  [also: {also}]" if also else ""))
     return "\n".join(lines)
 
 
-def _target(r: Resolution) -> str:
+def _target(r: ClassSense) -> str:
     if r.source == "text":
         return "text"
     return r.synset_name + (" (override)" if r.source == "override" else "")

