@@ -265,14 +265,10 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
 def competing_start(evidence: Evidence, head: Head, share: float, recipe: Recipe) -> tuple[Head, float]:
     """The start (and prior) once the images compete with the names: share x the names' head, plus the
     images' own head — the imprinted class means of the shots, recentred, at the names' rows' mean
-    norm — the rest zero (BiT's start). The class means' weight (recipe.images_start): none ("zero");
-    1 - share ("imprint"); (1 - share) x share ("imprint-faded"); or (1 - share) x n0 / (n0 + k - 1)
-    for k shots per class ("imprint-shots", n0 = recipe.images_pseudo_shots): the means count as n0
-    shots, so they lead the images' side at few shots and fade as training on more shots goes
-    further from zero than from them. -> (head, the class means' weight)."""
-    n0, k = recipe.images_pseudo_shots, len(evidence.labels) / evidence.n_classes
-    weight = {"zero": 0.0, "imprint": 1 - share, "imprint-faded": (1 - share) * share,
-              "imprint-shots": (1 - share) * n0 / (n0 + max(k - 1, 0.0))}[recipe.images_start]
+    norm — weighted by `transfer.class_means_weight`; the rest is zero (BiT's start).
+    -> (head, the class means' weight)."""
+    weight = transfer.class_means_weight(recipe.images_start, share, len(evidence.labels) / evidence.n_classes,
+                                         recipe.images_pseudo_shots)
     w, b = share * head[0], share * head[1]
     if weight > 0:
         norm = head[0].norm(dim=1).mean().item()
@@ -317,13 +313,13 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
         images = transfer.leave_one_out_prototype_logits(evidence.features, evidence.labels, evidence.n_classes)
         share = transfer.names_share(logits, images, evidence.labels)
         head, images_weight = competing_start(evidence, head, share, recipe)
-    record.update(task_trust=round(task_trust, 4), names_share=round(share, 4),
-                  images_share=round(images_weight, 4),
-                  trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())},
-                  why=f"the names' head predicted the {len(evidence.labels)} training images it never saw "
-                      f"{100 * task_trust:.0f} % of the way from chance to certainty"
-                      + (f"; the images alone (each left out) predicted them {'worse' if share > 0.5 else 'better'}: "
-                         f"the names keep {100 * share:.0f} % of the start"
-                         + (f", the images' class means take {100 * images_weight:.0f} %" if images_weight else "")
-                         if recipe.images_compete else ""))
+    why = (f"the names' head predicted the {len(evidence.labels)} training images it never saw "
+           f"{100 * task_trust:.0f} % of the way from chance to certainty")
+    if recipe.images_compete:
+        why += (f"; the images alone (each left out) predicted them {'worse' if share > 0.5 else 'better'}: "
+                f"the names keep {100 * share:.0f} % of the start")
+    if images_weight:
+        why += f", the images' class means take {100 * images_weight:.0f} %"
+    record.update(task_trust=round(task_trust, 4), names_share=round(share, 4), images_share=round(images_weight, 4),
+                  trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())}, why=why)
     return Plan(head, prior=head, prior_strength=strength, record=record)

@@ -134,6 +134,20 @@ def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
     return (sums + shrinkage * task) / (counts + shrinkage).clamp_min(1e-12), task
 
 
+def class_means_weight(rule: str, share: float, shots_per_class: float, pseudo_shots: float) -> float:
+    """How much of the start the images' class means take once the names keep `share` of it
+    (`Recipe.images_start`): none ("zero"); 1 - share ("imprint"); (1 - share) x share
+    ("imprint-faded"); or (1 - share) x n0 / (n0 + k - 1) for k shots per class and n0 pseudo-shots
+    ("imprint-shots": the means count as n0 shots, so they fade as the shots grow)."""
+    if rule == "imprint":
+        return 1 - share
+    if rule == "imprint-faded":
+        return (1 - share) * share
+    if rule == "imprint-shots":
+        return (1 - share) * pseudo_shots / (pseudo_shots + max(shots_per_class - 1, 0.0))
+    return 0.0
+
+
 def class_means(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Mean of the L2-normalised features of each class. features: [N, D]; labels: [N] -> [C, D]
     (a class without samples gets a zero row)."""

@@ -106,3 +106,15 @@ def test_names_share_weighs_the_two_heads_by_what_they_predicted():
     assert transfer.names_share(chance, right, labels) == pytest.approx(0.25 / 1.25, abs=1e-3)
     assert transfer.names_share(right, right, labels) == pytest.approx(0.5)
     assert transfer.names_share(right[:2], chance[:2], labels[:2]) == 1.0  # one shot per class: no image evidence
+
+
+def test_the_class_means_take_what_the_names_give_up_as_their_rule_says():
+    # share 0.25: the names give up 0.75 of the start
+    assert transfer.class_means_weight("zero", 0.25, 5, 10) == 0.0
+    assert transfer.class_means_weight("imprint", 0.25, 5, 10) == 0.75
+    assert transfer.class_means_weight("imprint-faded", 0.25, 5, 10) == pytest.approx(0.75 * 0.25)
+    # as n0 = 10 shots against k: all of it at one shot, 10/14 of it at 5, 10/29 at 20
+    assert transfer.class_means_weight("imprint-shots", 0.25, 1, 10) == 0.75
+    assert transfer.class_means_weight("imprint-shots", 0.25, 5, 10) == pytest.approx(0.75 * 10 / 14)
+    assert transfer.class_means_weight("imprint-shots", 0.25, 20, 10) == pytest.approx(0.75 * 10 / 29)
+    assert transfer.class_means_weight("imprint-shots", 0.25, 0.5, 10) == 0.75  # fewer shots than classes
