@@ -1,7 +1,8 @@
 """Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
 
     python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
-    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9
+    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9 \
+        [--held-out-out HELD_DIR]
     python benchmarks/lodo.py table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
@@ -11,7 +12,10 @@ seed) to DIR/grid.csv (final accuracy; resumable: done rows are skipped).
 
 `choose` reads those rows and the fixed peers' rows of a suite run (SUITE_DIR/<dataset>/results.csv),
 and for each dataset d picks the recipe that scores best on the *other* datasets (choosing seeds),
-then reports that recipe on d (checking seeds): the held-out table. The score of a recipe on a set
+then reports that recipe on d (checking seeds): the held-out table. With `--held-out-out DIR` it also
+writes DIR/<dataset>/results.csv, bench rows of the held-out table (the fixed peers' final rows and the
+chosen recipe's rows as `headstart`, checking seeds, the grid's shots), so that the robustness rule
+(../shared/tools/robust_check.py) checks the table that counts. The score of a recipe on a set
 of datasets is the mean over datasets and shots of its margin over the best fixed peer of each
 (dataset, shots) cell (the strongest peer there, by mean), minus `--loss-weight` (3) times the mean
 loss beyond 1 pp below it, the robustness rule's tolerance. It also prints the recipes ranked on
@@ -159,10 +163,35 @@ def choose(args) -> None:
             strongest = min(cell[1], key=cell[1].get)
             cells.append(f"{cell[0]:+.1f} ({strongest})")
         print(f"| {held} | {best} | " + " | ".join(cells) + " |")
+        if args.held_out_out:
+            write_held_out(Path(args.suite_out) / held / "results.csv", by_recipe[best], best, held, shots, checking,
+                           Path(args.held_out_out) / held / "results.csv")
     ranked = sorted(by_recipe, key=lambda r: -score(by_recipe[r], peers, datasets, shots, choosing, args.loss_weight))
     print("\nChosen on all datasets (choosing seeds), best first: " +
           ", ".join(f"{r} ({score(by_recipe[r], peers, datasets, shots, choosing, args.loss_weight):+.2f})"
                     for r in ranked[:8]))
+
+
+def write_held_out(suite_results: Path, acc: dict, recipe: str, dataset: str, shots: list[int], seeds: list[int],
+                   out: Path) -> None:
+    """Bench rows of one held-out dataset: the suite's final rows of every method but the default, and
+    the chosen recipe's grid rows in the default's place (config = the recipe's name), for `shots` x
+    `seeds` only, where the recipe has a row."""
+    with suite_results.open() as f:
+        reader = csv.DictReader(f)
+        columns, finals = reader.fieldnames, [r for r in reader if r["final"] == "1"]
+    kept = [r for r in finals if int(r["shots"]) in shots and int(r["seed"]) in seeds and r["method"] != "headstart"
+            and (dataset, int(r["shots"]), int(r["seed"])) in acc]
+    chosen = {}
+    for r in kept:  # the default's row takes its cell's columns (model, resolution, test size) from a peer's
+        key = (int(r["shots"]), int(r["seed"]))
+        chosen.setdefault(key, {**r, "method": "headstart", "seconds": "",
+                                "accuracy": f"{acc[(dataset, *key)]:.6f}", "config": recipe})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(kept + [chosen[k] for k in sorted(chosen)])
 
 
 def paired(mine: list[float], theirs: list[float]) -> tuple[float, float]:
@@ -214,6 +243,7 @@ def main() -> None:
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")
     c.add_argument("--loss-weight", type=float, default=3.0)
+    c.add_argument("--held-out-out", help="write the held-out table's bench rows here, for robust_check.py")
     t = sub.add_parser("table")
     t.add_argument("suite")
     t.add_argument("--suite-out", required=True)

@@ -53,3 +53,30 @@ def test_a_committed_grid_row_is_reproduced_to_the_bit(grid, folder, recipe, tmp
     with (tmp_path / "grid.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     assert row["accuracy"] == committed_rows(folder)[(recipe, "intel-scenes", 2, 0)]
+
+
+def test_the_held_out_rows_are_the_chosen_recipes_in_the_defaults_place(tmp_path):
+    # robust_check.py reads `headstart` rows: were the suite's own default rows kept beside (or instead
+    # of) the chosen recipe's, the held-out table's check would score the recipe chosen on all nine
+    columns = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final", "resolution",
+               "test_size", "seconds", "config"]
+    suite = tmp_path / "suite.csv"
+    rows = [{"model": "m", "dataset": "d", "method": method, "shots": shots, "seed": seed, "epoch": epoch,
+             "accuracy": "0.500000", "final": final, "resolution": 224, "test_size": 20, "seconds": "0.1",
+             "config": "c"}
+            for method in ("lin", "headstart") for shots in (1, 2) for seed in (0, 1, 2)
+            for epoch, final in ((0, 0), (100, 1))]
+    with suite.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    grid = {("d", 1, 0): 0.25, ("d", 1, 1): 0.75, ("d", 2, 0): 0.125}  # no row for 2 shots, seed 1
+    out = tmp_path / "held" / "d" / "results.csv"
+    lodo().write_held_out(suite, grid, "R1", "d", [1, 2], [0, 1], out)
+    with out.open() as f:
+        written = list(csv.DictReader(f))
+    assert {(r["method"], r["shots"], r["seed"], r["accuracy"], r["config"]) for r in written if r["method"] == "headstart"} \
+        == {("headstart", "1", "0", "0.250000", "R1"), ("headstart", "1", "1", "0.750000", "R1"),
+            ("headstart", "2", "0", "0.125000", "R1")}
+    assert {(r["shots"], r["seed"]) for r in written if r["method"] == "lin"} == {("1", "0"), ("1", "1"), ("2", "0")}
+    assert all(r["final"] == "1" for r in written)
