@@ -126,7 +126,8 @@ def _print_senses(senses: list) -> None:
     """The compact table of the sense each class name was given: a synset or text (`ClassSense`s)."""
     from headstart.similarity import sense_table
 
-    typer.echo(sense_table(senses))
+    if senses:  # none for methods that read no names (imprint, logreg, zero, random, visual)
+        typer.echo(sense_table(senses))
 
 
 @app.command()
@@ -327,8 +328,11 @@ def evaluate(
     """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
     from headstart.estimator import HeadStart
     from headstart.evaluate import evaluate_run, write_evaluation
+    from headstart.extras import require
 
     _quiet(quiet)
+    if out is not None:
+        require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
     _compute()
     estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)

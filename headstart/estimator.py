@@ -181,7 +181,8 @@ class HeadStart:
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
+        if method.uses_names:  # imprint, logreg, zero, random, visual: no WordNet needed
+            name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
     def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
@@ -230,7 +231,7 @@ class HeadStart:
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
-        self.sense_details_ = class_senses(evidence)  # printed by the CLI
+        self.sense_details_ = class_senses(evidence) if method.uses_names else []  # printed by the CLI
         self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
         if validation is not None:
