@@ -43,6 +43,9 @@ def _version(value: bool) -> None:
 
 
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="no progress bars")
+RUN_MODEL_OPTION = typer.Option(None, "--model", help="the run's source model where it is now, e.g. hf:NEWPATH for "
+                                                     "a moved folder (its weights digest must be the one run.json "
+                                                     "records); default: the model run.json names")
 
 
 @app.callback()
@@ -126,7 +129,8 @@ def _print_senses(senses: list) -> None:
     """The compact table of the sense each class name was given: a synset or text (`ClassSense`s)."""
     from headstart.similarity import sense_table
 
-    typer.echo(sense_table(senses))
+    if senses:  # none for methods that read no names (imprint, logreg, zero, random, visual)
+        typer.echo(sense_table(senses))
 
 
 @app.command()
@@ -267,6 +271,7 @@ def predict(
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
+    model: Optional[str] = RUN_MODEL_OPTION,
 ) -> None:
     """Top classes with probabilities for each image (the model is loaded once)."""
     from headstart.data.folder import ImageFiles
@@ -275,7 +280,7 @@ def predict(
 
     _quiet(quiet)
     _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
     images = image_paths(images)
     probabilities = estimator.predict_proba(ImageFiles(images))
     if csv is not None:
@@ -293,6 +298,7 @@ def export(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
+    model: Optional[str] = RUN_MODEL_OPTION,
 ) -> None:
     """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
     (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
@@ -302,7 +308,7 @@ def export(
 
     if (onnx is None) == (torchscript is None):
         raise UserError("pass exactly one of --onnx FILE or --torchscript FILE")
-    estimator = HeadStart.load(run)
+    estimator = HeadStart.load(run, model)
     if onnx is not None:
         path = export_onnx(estimator, _output_file(onnx, "--onnx"))
     else:
@@ -323,14 +329,18 @@ def evaluate(
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
+    model: Optional[str] = RUN_MODEL_OPTION,
 ) -> None:
     """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
     from headstart.estimator import HeadStart
     from headstart.evaluate import evaluate_run, write_evaluation
+    from headstart.extras import require
 
     _quiet(quiet)
+    if out is not None:
+        require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
     _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)
     if out is not None:
         write_evaluation(result, out)

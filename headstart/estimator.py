@@ -181,7 +181,8 @@ class HeadStart:
         if method.needs_shots and shots < 1:
             raise UserError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
-        name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
+        if method.uses_names:  # imprint, logreg, zero, random, visual: no WordNet needed
+            name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
     def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
@@ -211,7 +212,7 @@ class HeadStart:
         method = self._method()
         placement = self.placement()  # a bad choice fails before any work
         source = self.source_ = self.source_model()
-        self.model_key_ = source.weights_key
+        self.model_key_, self.model_digest_ = source.weights_key, source.weights_digest
         self.resolution_ = check_resolution(self.resolution or source.resolution)
         if X is None and features is None:
             if y is not None and len(y):
@@ -230,7 +231,7 @@ class HeadStart:
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
-        self.sense_details_ = class_senses(evidence)  # printed by the CLI
+        self.sense_details_ = class_senses(evidence) if method.uses_names else []  # printed by the CLI
         self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
         if validation is not None:
@@ -340,7 +341,8 @@ class HeadStart:
         source = self.source_
         training = {"epochs": self.epochs, "learning_rate": HeadTraining.lr, "seed": self.random_state,
                     "data": data}
-        return RunMeta(model=source.spec, model_key=self.model_key_, resolution=self.resolution_,
+        return RunMeta(model=source.spec, model_key=self.model_key_, model_digest=self.model_digest_,
+                       resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
                        options=self.method_options_, classes=self.senses_, record=self.record_,
@@ -360,24 +362,37 @@ class HeadStart:
     def load(cls, folder: str | Path, source: SourceModel | str | None = None, *, device: str | None = None,
              backend: str | None = None, precision: str | None = None) -> "HeadStart":
         """A fitted estimator from a run folder. source: needed only when the run's model cannot be
-        reloaded from its spec (a model wrapped with `SourceModel.from_module` without `spec`).
+        reloaded from its spec (a model wrapped with `SourceModel.from_module` without `spec`), or
+        was moved (e.g. source="hf:NEWPATH"): any model whose weights digest is the recorded one.
         device, backend, precision: where its features are computed, as in the constructor."""
         run = load_run(folder)
         meta = run.meta
+        identity = f"weights digest {meta.model_digest}" if meta.model_digest else f"weights key {meta.model_key}"
+        recorded = f"{meta.model or meta.model_key} ({identity})"
         if source is None:
             if meta.model is None:
                 raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
                                 "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
-            source = meta.model
-        given, source = source, as_source(source)
-        if source.weights_key != meta.model_key or source.feature_dim != meta.feature_dim:
-            raise UserError(f"{folder} was made with model {meta.model_key} ({meta.feature_dim} features), "
-                            f"not {source.weights_key} ({source.feature_dim}): load it with that model")
+            try:
+                given, source = meta.model, as_source(meta.model)
+            except UserError as error:
+                raise UserError(f"{folder} was made with model {recorded}, which does not load ({error}); if the model "
+                                "moved, pass it: --model hf:NEWPATH (HeadStart.load(folder, source=...))") from None
+        else:
+            given, source = source, as_source(source)
+        # runs that record the digest load with the same weights under any name or path; older ones
+        # with the model of the same name too
+        same = source.weights_digest == meta.model_digest if meta.model_digest else source.weights_key == meta.model_key
+        if not same or source.feature_dim != meta.feature_dim:
+            raise UserError(f"{folder} was made with model {recorded}, {meta.feature_dim} features, not "
+                            f"{source.spec or source.name} (weights digest {source.weights_digest}, "
+                            f"{source.feature_dim} features): load it with that model")
         if not (_close(source.mean, meta.mean) and _close(source.std, meta.std)):
             # the head was fitted on features of the recorded normalisation: another shifts every prediction
             raise UserError(f"{folder} was made with normalisation mean {meta.mean}, std {meta.std} (0-255 scale), "
                             f"not mean {list(source.mean)}, std {list(source.std)}: pass a source with the "
                             "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
+        digest = source.weights_digest  # the source model's own, before a fine-tuned backbone replaces it
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
         training = meta.training or {}
@@ -385,6 +400,7 @@ class HeadStart:
                         epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
+        estimator.model_digest_ = digest
         estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)
         # runs written before labels were recorded predicted class indices: keep them
         estimator.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)

@@ -11,6 +11,7 @@ import numpy as np
 
 from headstart.data.folder import ImageFiles, scan_classes
 from headstart.errors import UserError
+from headstart.extras import require
 
 CALIBRATION_BINS = 15
 TOP_K = (1, 5)
@@ -94,8 +95,7 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False) -> dict:
 
 def write_evaluation(result: dict, out: Path) -> list[Path]:
     """evaluation.json, confusion.json, confusion.png and reliability.png in `out`."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "evaluate's plots (--out)", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+from headstart.extras import require
 
 
 def _shorten(name: str, limit: int = 28) -> str:
@@ -35,6 +35,10 @@ def plot_similarity_heatmap(matrix, target_names: Sequence[str], source_names: S
     values = values[:, columns]
     sources = [_shorten(source_names[c]) for c in columns]
     targets = [_shorten(t) for t in target_names]
+
+    require("matplotlib", "the similarity heatmap", "plots")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     n_t, n_s = values.shape
     fig = Figure(figsize=(max(6.0, 0.32 * n_s + 3.0), max(3.0, 0.32 * n_t + 2.2)), layout="constrained")

@@ -54,13 +54,16 @@ def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100,
 
 @dataclass(frozen=True)
 class MethodKind:
-    """A registered method: build(evidence, seed, **options) -> Plan, with its default options."""
+    """A registered method: build(evidence, seed, **options) -> Plan, with its default options.
+    uses_names: whether it reads the class names (their WordNet / text senses); one that does not
+    runs without WordNet."""
 
     name: str
     build: Callable[..., Plan]
     needs_shots: bool
     description: str
     defaults: dict
+    uses_names: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,10 @@ class Method:
         return self.kind.description
 
     @property
+    def uses_names(self) -> bool:
+        return self.kind.uses_names
+
+    @property
     def recipe(self) -> Recipe:
         """The recipe this method runs with (the default for methods that take none): its naming
         constants resolve the class names."""
@@ -99,12 +106,12 @@ class Method:
 METHODS: dict[str, MethodKind] = {}
 
 
-def register(name: str, needs_shots: bool, description: str, **defaults):
+def register(name: str, needs_shots: bool, description: str, uses_names: bool = True, **defaults):
     """Register `build(evidence, seed, **options) -> Plan` under `name`; `defaults` are its options."""
     def decorator(build: Callable[..., Plan]):
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = MethodKind(name, build, needs_shots, description, dict(defaults))
+        METHODS[name] = MethodKind(name, build, needs_shots, description, dict(defaults), uses_names)
         return build
     return decorator
 
@@ -142,13 +149,13 @@ def source_head(evidence: Evidence) -> Head:
     return head.weight.detach().float(), head.bias.detach().float()
 
 
-@register("random", False, "PyTorch's default random head")
+@register("random", False, "PyTorch's default random head", uses_names=False)
 def random_plan(evidence: Evidence, seed: int) -> Plan:
     generator = torch.Generator().manual_seed(seed)
     return Plan(transfer.random_head(evidence.n_classes, evidence.source.feature_dim, generator))
 
 
-@register("zero", False, "all-zero head (BiT)")
+@register("zero", False, "all-zero head (BiT)", uses_names=False)
 def zero_plan(evidence: Evidence, seed: int) -> Plan:
     return Plan(transfer.zero_head(evidence.n_classes, evidence.source.feature_dim))
 
@@ -156,7 +163,8 @@ def zero_plan(evidence: Evidence, seed: int) -> Plan:
 LOGREG_C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 
-@register("logreg", True, "L2 logistic regression on frozen features, C by class-stratified cross-validation")
+@register("logreg", True, "L2 logistic regression on frozen features, C by class-stratified cross-validation",
+          uses_names=False)
 def logreg_plan(evidence: Evidence, seed: int) -> Plan:
     return Plan(cross_validated_logreg(evidence.features, evidence.labels, evidence.n_classes), trains=False)
 
@@ -173,7 +181,8 @@ def typical_source_norm(evidence: Evidence) -> float:
     return source_head(evidence)[0].norm(dim=1).mean().item()
 
 
-@register("imprint", True, "weight imprinting (Qi et al. 2018), rows scaled to the source rows' norm")
+@register("imprint", True, "weight imprinting (Qi et al. 2018), rows scaled to the source rows' norm",
+          uses_names=False)
 def imprint_plan(evidence: Evidence, seed: int) -> Plan:
     return Plan(transfer.imprint(evidence.features, evidence.labels, evidence.n_classes,
                                  scale=typical_source_norm(evidence)))
@@ -187,7 +196,8 @@ def transferred_head(evidence: Evidence, family: str, top_k: int = 5) -> Head:
 def _register_family(family: str) -> None:
     needs_shots = family in VISUAL_FAMILIES
 
-    @register(family, needs_shots, f"seed-paper transfer: top-k source rows by {family} similarity", top_k=5)
+    @register(family, needs_shots, f"seed-paper transfer: top-k source rows by {family} similarity",
+              uses_names=family not in VISUAL_FAMILIES, top_k=5)
     def plan(evidence: Evidence, seed: int, top_k: int) -> Plan:
         return Plan(transferred_head(evidence, family, top_k))
 

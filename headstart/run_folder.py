@@ -1,7 +1,7 @@
 """A fitted classifier on disk — the run folder that `headstart fit`, `init` and `HeadStart.save`
 write and `predict`, `export` and `HeadStart.load` read:
 
-    run.json            what the run is, and the authority on it: model spec and weights key,
+    run.json            what the run is, and the authority on it: model spec, weights key and digest,
                         resolution, normalisation, class names and labels (with the sense each name
                         was given), method, its options and record, metrics, training settings
                         (epochs, learning rate, seed, data), headstart and torch versions, and the
@@ -43,7 +43,7 @@ META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors
 CARD_FILE = "README.md"
 RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}  # every name a run folder may hold
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
-OPTIONAL_KEYS = {"labels", "training", "versions"}
+OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest"}
 
 
 @dataclass
@@ -67,6 +67,9 @@ class RunMeta:
     labels: list | None = None
     training: dict = field(default_factory=dict)  # epochs, learning_rate, seed, data
     versions: dict = field(default_factory=dict)  # headstart, torch
+    # the source model's weights digest (SourceModel.weights_digest): a run loads with the model
+    # wherever it was moved when the digest matches
+    model_digest: str | None = None
 
 
 @dataclass
@@ -186,6 +189,7 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
     checks = [
         (meta.model is None or isinstance(meta.model, str), "model must be a name or null"),
         (isinstance(meta.model_key, str), "model_key must be a string"),
+        (meta.model_digest is None or isinstance(meta.model_digest, str), "model_digest must be a string"),
         (_is_int(meta.resolution) and MIN_RESOLUTION <= meta.resolution <= MAX_RESOLUTION,
          f"resolution must be an integer in {MIN_RESOLUTION}..{MAX_RESOLUTION}"),
         (_is_int(meta.feature_dim) and meta.feature_dim > 0, "feature_dim must be a positive integer"),

@@ -35,6 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$PYTHON" -c "import headst
   if ! "$PYTHON" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(not (2, 13) <= v < (3, 0))" 2>/dev/null; then
     "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0"
   fi
-  "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
+  # every extra (lab, plots, test): the README's make demo and make test need them all
+  "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[all]"
   echo "$want" > "$stamp"
 fi

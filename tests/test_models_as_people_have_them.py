@@ -94,3 +94,84 @@ def test_a_timm_style_pretrained_cfg_sets_normalisation_and_size():
     source = SourceModel.from_module(model)
     assert source.mean == (127.5,) * 3 and source.std == (127.5,) * 3 and source.resolution == 48
     assert SourceModel.from_module(model, resolution=32, mean=(1, 2, 3)).mean == (1, 2, 3)
+
+
+# -- a run is bound to its model by the weights' digest, not by the folder's path -------------------
+
+
+def fitted_run(vit_folder, tmp_path):
+    """A copy of the tiny ViT folder (so it can be moved) and a run fitted with it."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(vit_folder, model)
+    images = [np.full((40, 40, 3), v, np.uint8) for v in (0, 50, 200, 250)]
+    clf = HeadStart(f"hf:{model}", "imprint", epochs=3).fit(images, ["a", "a", "b", "b"])
+    clf.save(tmp_path / "run")
+    return model, tmp_path / "run", images, clf
+
+
+def test_a_run_loads_with_its_model_folder_moved_when_the_digest_matches(vit_folder, tmp_path):
+    import json
+
+    model, run, images, clf = fitted_run(vit_folder, tmp_path)
+    moved = model.rename(tmp_path / "renamed")
+    loaded = HeadStart.load(run, source=f"hf:{moved}")
+    assert np.allclose(loaded.predict_proba(images), clf.predict_proba(images), atol=1e-6)
+    meta = json.loads((run / "run.json").read_text())
+    digest = headstart.load_source(f"hf:{moved}").weights_digest
+    assert meta["model_digest"] == digest and meta["model"] == f"hf:{model.resolve()}"
+    with pytest.raises(UserError) as error:  # the recorded folder is gone
+        HeadStart.load(run)
+    message = str(error.value)
+    assert f"hf:{model.resolve()} (weights digest {digest})" in message and "--model hf:NEWPATH" in message
+    assert "\n" not in message
+
+
+def test_a_model_with_other_weights_is_refused_naming_the_recorded_path_and_digest(vit_folder, tmp_path):
+    from transformers import ViTForImageClassification
+
+    model, run, _, _ = fitted_run(vit_folder, tmp_path)
+    digest = headstart.load_source(f"hf:{model}").weights_key.rsplit("-", 1)[1]
+    other = tmp_path / "other"
+    torch.manual_seed(1)
+    ViTForImageClassification(ViTForImageClassification.from_pretrained(model).config).save_pretrained(other)
+    (other / "preprocessor_config.json").write_bytes((model / "preprocessor_config.json").read_bytes())
+    with pytest.raises(UserError, match=rf"made with model hf:{model.resolve()} \(weights digest {digest}\)"):
+        HeadStart.load(run, source=f"hf:{other}")
+
+
+def test_a_run_written_before_the_digest_was_recorded_still_loads(vit_folder, tmp_path):
+    import json
+
+    model, run, images, clf = fitted_run(vit_folder, tmp_path)
+    meta = json.loads((run / "run.json").read_text())
+    del meta["model_digest"]
+    (run / "run.json").write_text(json.dumps(meta))
+    assert np.allclose(HeadStart.load(run).predict_proba(images), clf.predict_proba(images), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_predict_evaluate_and_export_take_the_moved_model_on_the_command_line(vit_folder, tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    model, run, images, _ = fitted_run(vit_folder, tmp_path)
+    for label, image in zip("aabb", images):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "data" / label / f"{int(image[0, 0, 0])}.png")
+    moved = model.rename(tmp_path / "moved")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
+                              timeout=600)
+
+    refused = cli("predict", run, tmp_path / "data")
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+    assert f"hf:{model.resolve()} (weights digest " in refused.stderr
+    assert cli("predict", run, tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
+    assert cli("evaluate", run, "--data", tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
+    exported = cli("export", run, "--onnx", tmp_path / "m.onnx", "--model", f"hf:{moved}")
+    assert exported.returncode == 0 and (tmp_path / "m.onnx").is_file(), exported.stderr

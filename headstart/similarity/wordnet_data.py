@@ -28,6 +28,7 @@ from headstart.errors import UserError
 
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
 INSTALL_HINT = "apt-get install wordnet-base wordnet-sense-index"
+NLTK_HINT = "python -m nltk.downloader wordnet"  # where a network is available: unzips into ~/nltk_data
 
 NLTK_DATA_DIRS = (Path.home() / "nltk_data", Path("/usr/share/nltk_data"), Path("/usr/local/share/nltk_data"))
 
@@ -91,8 +92,11 @@ def prepare_wordnet_dir(source: Path, target: Path) -> Path:
     missing = [name for name in WORDNET_FILES if not (source / name).is_file()]
     if missing:
         raise UserError(
-            f"WordNet 3.0 files missing from {source}: {', '.join(missing)}. "
-            f"Install them with `{INSTALL_HINT}` (or set HEADSTART_WORDNET_DIR to a WordNet dict dir)."
+            f"WordNet 3.0 files missing from {source}: {', '.join(missing)}. Install them with "
+            f"`{INSTALL_HINT}` (Debian/Ubuntu), or where a network is available `{NLTK_HINT}` (read from "
+            f"nltk_data/corpora/wordnet under $NLTK_DATA, ~/nltk_data, /usr/share/nltk_data or "
+            f"/usr/local/share/nltk_data), or set HEADSTART_WORDNET_DIR to a WordNet dict folder; the methods "
+            f"imprint, logreg, zero, random and visual need no WordNet."
         )
     target.mkdir(parents=True, exist_ok=True)
     for name in WORDNET_FILES:

@@ -142,10 +142,15 @@ class SourceModel:
         return self.network(x)
 
     @functools.cached_property
+    def weights_digest(self) -> str:
+        """A digest of every weight (`weights_digest`): the model's identity, wherever it is kept."""
+        return weights_digest(self.backbone, self.head)
+
+    @property
     def weights_key(self) -> str:
         """Name plus a digest of every weight: two models that differ in any weight never share
         cached features."""
-        return f"{self.name}-{weights_digest(self.backbone, self.head)}"
+        return f"{self.name}-{self.weights_digest}"
 
     def cache_key(self, resolution: int) -> str:
         return f"{self.weights_key}-r{resolution}-{self.preprocess_version}-m{_fmt(self.mean)}-s{_fmt(self.std)}"
