@@ -276,6 +276,7 @@ def predict(
     _quiet(quiet)
     _compute()
     estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator.set_params(progress=None if _PROGRESS else False)  # None: a bar beyond one batch
     images = image_paths(images)
     probabilities = estimator.predict_proba(ImageFiles(images))
     if csv is not None:
