@@ -50,7 +50,8 @@ def classification_report(confusion: np.ndarray, class_names: Sequence[str]) -> 
 
 
 def format_report(report: dict, digits: int = 2) -> str:
-    """`classification_report` as text, in scikit-learn's layout."""
+    """`classification_report` (or `evaluate`'s result, which holds its keys) as text, in
+    scikit-learn's layout."""
     names = list(report["per_class"]) + ["weighted avg"]
     width = max(len(n) for n in names)
     head = " " * width + "".join(f"{h:>10}" for h in ("precision", "recall", "f1-score", "support"))
@@ -60,7 +61,8 @@ def format_report(report: dict, digits: int = 2) -> str:
         return f"{name:>{width}}{values}{row['support']:>10}"
 
     lines = [head, ""] + [line(name, row) for name, row in report["per_class"].items()] + [""]
-    lines.append(f"{'accuracy':>{width}}{'':>20}{report['accuracy']:>10.{digits}f}{report['support']:>10}")
+    total = sum(row["support"] for row in report["per_class"].values())
+    lines.append(f"{'accuracy':>{width}}{'':>20}{report['accuracy']:>10.{digits}f}{total:>10}")
     lines += [line(name.replace("_", " "), report[name]) for name in AVERAGES]
     return "\n".join(lines)
 
