@@ -36,7 +36,13 @@ def _card(row: dict, src: str) -> str:
             f'<div>true: <b class="true">{escape(row["true"])}</b> ({100 * row["true_probability"]:.1f} %)</div>'
             f'<div>predicted: <b class="pred">{escape(row["predicted"])}</b> {100 * row["probability"]:.1f} %</div>'
             f'<div>loss {row["loss"]:.2f}; top classes:</div><ol>{alternatives}</ol>'
-            f'<div class="name">{escape(Path(row["image"]).name)}</div></div>')
+            f'<div class="name">{escape(_short(row["image"]))}</div></div>')
+
+
+def _short(image: str) -> str:
+    """The image's class folder and file name."""
+    path = Path(image)
+    return f"{path.parent.name}/{path.name}"
 
 
 def write_page(result: dict, out: Path) -> list[Path]:

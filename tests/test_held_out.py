@@ -162,7 +162,7 @@ def screenshot(page: Path, png: Path) -> np.ndarray:
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/setup.sh --test installs it)")
 def test_thumbnails_render_in_a_real_browser(fitted, tmp_path):
     result, _ = evaluate(fitted / "run", "--data", fitted / "data", "--include-training", "--out", tmp_path / "ev")
-    shown = min(len(result["misclassified"]), 18)  # 6 cards a row; three rows fit the window
+    shown = min(len(result["misclassified"]), 10)  # 5 cards a row: two rows surely fit the window
     pixels = screenshot(tmp_path / "ev" / "misclassified.html", tmp_path / "page.png")
     blue = (pixels[..., 2] > 170) & (pixels[..., 0] < 90) & (pixels[..., 1] < 90)
     # each thumbnail is a 160 x 160 box of blue noise: most of its pixels are blue, and noisy
