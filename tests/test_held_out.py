@@ -90,6 +90,10 @@ def test_a_renamed_copy_of_a_training_image_in_another_class_is_left_out(fitted,
     shutil.copy(tmp_path / "data" / trained, tmp_path / "data" / "bird" / "another.png")
     result, stderr = evaluate(fitted / "run", "--data", tmp_path / "data")
     assert result["n"] == 6 and result["left_out"] == 26 and "left out 26 images" in stderr
+    assert "features test" in stderr  # another folder's content: computed, under a progress bar
+    shutil.copy(tmp_path / "data" / trained, tmp_path / "data" / "cat" / "third.png")
+    quiet, stderr = evaluate(fitted / "run", "--data", tmp_path / "data", "--quiet")
+    assert quiet["left_out"] == 27 and "img/s" not in stderr
 
 
 @pytest.mark.slow
@@ -172,3 +176,21 @@ def test_thumbnails_render_in_a_real_browser(fitted, tmp_path):
     page.write_text(page.read_text().replace('src="thumbnails/', 'src="missing/'))
     broken = screenshot(page, tmp_path / "broken.png")  # the same page with its image paths broken
     assert ((broken[..., 2] > 170) & (broken[..., 0] < 90) & (broken[..., 1] < 90)).sum() < 1000
+
+
+def test_the_confusion_plot_shows_counts_and_a_colour_bar(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from headstart.evaluate import metrics, write_evaluation
+
+    probabilities = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]])
+    result = {"data": "d", "misclassified": [], **metrics(probabilities, np.array([0, 1, 1, 2, 1]), CLASSES)}
+    figures = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), original(self, *a, **k))[1])
+    write_evaluation(result, tmp_path)
+    confusion = figures[0]
+    assert len(confusion.axes) == 2  # the matrix and its colour bar
+    assert sorted(t.get_text() for t in confusion.axes[0].texts) == ["1", "1", "1", "2"]  # [[1,0,0],[2,1,0],[0,0,1]]
+    assert (tmp_path / "misclassified.html").is_file()
