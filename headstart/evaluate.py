@@ -135,7 +135,9 @@ def evaluation_images(data: Path) -> EvaluationImages:
         folder = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), folder)
     try:
         dataset = load_image_folder(folder)
-    except UserError:  # e.g. too few images to split as fit would: read them as plain class folders
+    except UserError:  # a folder too small to split as fit would: read it as plain class folders
+        if not folder.is_dir():
+            raise  # a CSV's own problem (a missing file, a bad column), said as fit says it
         return EvaluationImages(*labelled_images(Path(data)))
     paths, labels, rows = [], [], []
     for split in ("test",) if dataset.split_given else ("test", "train"):

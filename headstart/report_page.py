@@ -49,7 +49,8 @@ def write_page(result: dict, out: Path) -> list[Path]:
     """DIR/misclassified.html and its thumbnails from `evaluate`'s result (its "misclassified"
     rows, largest loss first); returns the files written."""
     rows = result["misclassified"][:MAX_SHOWN]
-    (out / THUMBNAIL_DIR).mkdir(parents=True, exist_ok=True)
+    if rows:
+        (out / THUMBNAIL_DIR).mkdir(parents=True, exist_ok=True)
     written, cards = [], []
     for k, row in enumerate(rows):
         name = f"{THUMBNAIL_DIR}/{k:05d}.jpg"

@@ -194,3 +194,12 @@ def test_the_confusion_plot_shows_counts_and_a_colour_bar(tmp_path, monkeypatch)
     assert len(confusion.axes) == 2  # the matrix and its colour bar
     assert sorted(t.get_text() for t in confusion.axes[0].texts) == ["1", "1", "1", "2"]  # [[1,0,0],[2,1,0],[0,0,1]]
     assert (tmp_path / "misclassified.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_broken_csv_is_reported_as_fit_reports_it(tmp_path):
+    (tmp_path / "list.csv").write_text("path,label\nnope.png,cat\ngone.png,dog\n")
+    run_cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", "cat,dog", "--out", tmp_path / "run",
+            "--quiet")
+    bad = run_cli("evaluate", tmp_path / "run", "--data", tmp_path / "list.csv", check=False)
+    assert bad.returncode == 2 and "lists 2 missing files" in bad.stderr and "Traceback" not in bad.stderr
