@@ -92,3 +92,19 @@ def test_large_inputs_show_a_progress_bar_small_ones_do_not(source, images, caps
     assert "12/12" in capsys.readouterr().err
     HeadStart(source, "imprint", batch_size=4, progress=False).fit(arrays, labels).predict(arrays)
     assert "12/12" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_predict_on_many_images_shows_a_bar_unless_quiet(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    for i in range(70):  # more than one batch of 64
+        Image.fromarray(np.full((24, 24, 3), 3 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    cli = lambda *args: subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=600, check=True)
+    cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", "cat,dog", "--out", tmp_path / "run", "-q")
+    assert "70/70" in cli("predict", tmp_path / "run", tmp_path).stderr
+    assert "70/70" not in cli("predict", tmp_path / "run", tmp_path, "--quiet").stderr
