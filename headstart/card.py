@@ -4,15 +4,7 @@ their confidence intervals, its limits, and how to load and export it."""
 
 from __future__ import annotations
 
-import math
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval (low, high) of a proportion successes / n (n > 0)."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+from headstart.metrics import wilson_interval
 
 
 def _accuracy_line(label: str, accuracy: float, n: int) -> str:

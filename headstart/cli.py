@@ -281,6 +281,7 @@ def predict(
     _quiet(quiet)
     _compute()
     estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
+    estimator.set_params(progress=None if _PROGRESS else False)  # None: a bar beyond one batch
     images = image_paths(images)
     probabilities = estimator.predict_proba(ImageFiles(images))
     if csv is not None:
@@ -320,38 +321,52 @@ def export(
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
-    data: Path = typer.Option(..., help="labelled image folder (one sub-folder per class; its test/ or val/ "
-                                        "split when it has one)"),
+    data: Path = typer.Option(..., help="labelled images: a folder (one sub-folder per class; its test/ or val/ "
+                                        "split when it has one) or a CSV of path,label"),
+    include_training: bool = typer.Option(False, "--include-training", help=(
+        "also score images whose content matches an image the run trained on (left out by default)")),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
-    out: Optional[Path] = typer.Option(None, help="also write evaluation.json, confusion.json/.png and "
-                                                  "reliability.png to this folder"),
+    out: Optional[Path] = typer.Option(None, help="also write evaluation.json, confusion.json/.png, reliability.png "
+                                                  "and misclassified.html (with thumbnails) to this folder"),
     quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
     model: Optional[str] = RUN_MODEL_OPTION,
 ) -> None:
-    """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
+    """Accuracy with its 95 % interval, per-class precision/recall/F1, most-confused pairs, confusion
+    matrix, top-k accuracy, calibration (ECE) and the misclassified images of a run, on images it did
+    not train on."""
     from headstart.estimator import HeadStart
     from headstart.evaluate import evaluate_run, write_evaluation
     from headstart.extras import require
+    from headstart.metrics import format_report
+    from headstart.run_folder import load_run
 
     _quiet(quiet)
     if out is not None:
         require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
     _compute()
     estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
-    result = evaluate_run(estimator, data, progress=_PROGRESS)
+    result = evaluate_run(estimator, data, progress=_PROGRESS, training=load_run(run).meta.training,
+                          include_training=include_training)
+    if result["left_out"]:
+        typer.echo(f"left out {result['left_out']} images whose content matches an image the run trained on "
+                   "(--include-training scores them too)", err=True)
     if out is not None:
         write_evaluation(result, out)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    parts = [f"accuracy {100 * result['accuracy']:.1f} %"]
+    low, high = result["accuracy_interval"]
+    parts = [f"accuracy {100 * result['accuracy']:.1f} % (95 % CI {100 * low:.1f}-{100 * high:.1f} %)"]
     parts += [f"top-{k} {100 * v:.1f} %" for k, v in result["top_k"].items() if k != "1"]
-    typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}")
-    for name, accuracy in result["per_class"].items():
-        typer.echo(f"    {100 * accuracy:5.1f} %  {name}")
+    typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}\n")
+    typer.echo(format_report(result) + "\n")
+    if result["most_confused"]:
+        typer.echo("most confused (true -> predicted: images):")
+        for pair in result["most_confused"]:
+            typer.echo(f"    {pair['true']} -> {pair['predicted']}: {pair['count']}")
     if out is not None:
         typer.echo(f"wrote {out}")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import os
 from numbers import Integral
 from pathlib import Path
 from typing import Sequence
@@ -28,8 +29,9 @@ from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
 from headstart.classifier import Classifier, ImageClassifier
 from headstart.data.features import extract
+from headstart.data.folder import ImageFiles
 from headstart.data.loading import loader_of
-from headstart.errors import UserError
+from headstart.errors import InputError, UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, ParameterError, check_parameters
 from headstart.preprocessing import description
@@ -52,7 +54,7 @@ PARAMETERS = {
     "full_finetune": [Kind((bool,), "True or False")],
     "finetune_config": [None, Kind((object,), "a headstart.finetune.FinetuneConfig")],
     "batch_size": [Interval(Integral, 1, None)],
-    "progress": [Kind((bool,), "True or False")],
+    "progress": [None, Kind((bool,), "True, False or None")],
     "random_state": [Interval(Integral, 0, 2**32 - 1)],
     "device": [None, Kind((str,), "a device name")],
     "backend": [None, Kind((str,), "a backend name")],
@@ -84,8 +86,8 @@ class HeadStart:
         images; `finetune_config` (a `headstart.finetune.FinetuneConfig`) sets how.
     batch_size : int
         Images per feature-extraction batch.
-    progress : bool
-        Show progress bars.
+    progress : bool or None
+        Show progress bars; None: for inputs of more than one batch.
     random_state : int
         Seeds training.
     device, backend, precision : str or None
@@ -103,7 +105,7 @@ class HeadStart:
     def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
                  resolution: int | None = None, epochs: int = 100, overrides: dict[str, str] | None = None,
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
-                 progress: bool = False, random_state: int = 0, device: str | None = None,
+                 progress: bool | None = None, random_state: int = 0, device: str | None = None,
                  backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
                  recipe: Recipe | None = None):
         self.source = source
@@ -179,7 +181,7 @@ class HeadStart:
         method = self._method()
         names = check_class_names(class_names)
         if method.needs_shots and shots < 1:
-            raise UserError(f"method {method.name!r} needs labelled images and some class has none")
+            raise InputError(f"method {method.name!r} needs labelled images and some class has none")
         check_resolution(self.resolution or self.source_model().resolution)
         if method.uses_names:  # imprint, logreg, zero, random, visual: no WordNet needed
             name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
@@ -211,14 +213,15 @@ class HeadStart:
         """
         method = self._method()
         placement = self.placement()  # a bad choice fails before any work
+        X = None if X is None else as_images(X)
         source = self.source_ = self.source_model()
         self.model_key_, self.model_digest_ = source.weights_key, source.weights_digest
         self.resolution_ = check_resolution(self.resolution or source.resolution)
         if X is None and features is None:
             if y is not None and len(y):
-                raise UserError("labels were given without images")
+                raise InputError("labels were given without images")
             if method.needs_shots:
-                raise UserError(f"method {method.name!r} needs labelled images; with names only use "
+                raise InputError(f"method {method.name!r} needs labelled images; with names only use "
                                 "'headstart', a WordNet measure or 'text'")
             names = check_class_names(class_names)
             classes = np.asarray(names)  # without labels, the names are the labels
@@ -246,7 +249,7 @@ class HeadStart:
         self.backbone_state_ = None
         if self.full_finetune:
             if X is None or is_feature_array(X):
-                raise UserError("full fine-tuning needs the images themselves, not precomputed features")
+                raise InputError("full fine-tuning needs the images themselves, not precomputed features")
             w, b = self._finetune(X, y_index, (w, b), x, method, str(placement.device))
         self.head_ = frozen_head(w, b)
         return self
@@ -276,10 +279,12 @@ class HeadStart:
         return self._features(images)
 
     def _features(self, images) -> torch.Tensor:
+        images = as_images(images)
         if is_feature_array(images):
             return check_features(images, self.source_.feature_dim)
         check_image_batch(images)
-        return extract(self.source_, images, self.resolution_, self.batch_size, progress=self.progress,
+        progress = len(images) > self.batch_size if self.progress is None else self.progress
+        return extract(self.source_, images, self.resolution_, self.batch_size, progress=progress,
                        placement=self.placement())
 
     def placement(self) -> Placement:
@@ -334,13 +339,14 @@ class HeadStart:
 
     # -- saving -----------------------------------------------------------------------------------
 
-    def run_meta(self, metrics: dict | None = None, data: str | None = None) -> RunMeta:
-        """What run.json records. data: where the training images came from (None: arrays in memory)."""
+    def run_meta(self, metrics: dict | None = None, data: str | None = None, files: dict | None = None) -> RunMeta:
+        """What run.json records. data: where the training images came from (None: arrays in memory);
+        files: which files it trained on and held out (`headstart.held_out.training_files`)."""
         from headstart import __version__
 
         source = self.source_
         training = {"epochs": self.epochs, "learning_rate": HeadTraining.lr, "seed": self.random_state,
-                    "data": data}
+                    "data": data, **({"files": files} if files is not None else {})}
         return RunMeta(model=source.spec, model_key=self.model_key_, model_digest=self.model_digest_,
                        resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
@@ -350,11 +356,11 @@ class HeadStart:
                        versions={"headstart": __version__, "torch": torch.__version__})
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
-             data: str | None = None) -> Path:
+             data: str | None = None, files: dict | None = None) -> Path:
         """Write the run folder (see `headstart.run_folder`); the same format `headstart fit` writes.
-        data: where the training images came from, recorded in run.json."""
+        data, files: where the training images came from, recorded in run.json (see `run_meta`)."""
         self._check_fitted()
-        run = Run(self.run_meta(metrics, data), self.head_.weight.detach(), self.head_.bias.detach(),
+        run = Run(self.run_meta(metrics, data, files), self.head_.weight.detach(), self.head_.bias.detach(),
                   self.backbone_state_)
         return save_run(folder, run, report)
 
@@ -411,7 +417,9 @@ class HeadStart:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
-            raise UserError("this HeadStart is not fitted yet: call fit(...) or HeadStart.load(folder) first")
+            from headstart.errors import NotFittedError  # made on first use: it may import scikit-learn
+
+            raise NotFittedError("this HeadStart is not fitted yet: call fit(...) or HeadStart.load(folder) first")
 
 
 # -- input checks and small helpers ----------------------------------------------------------------
@@ -443,19 +451,19 @@ def frozen_head(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
 
 def check_resolution(resolution: int) -> int:
     if not isinstance(resolution, int) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise UserError(f"resolution must be an integer from {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels, "
+        raise InputError(f"resolution must be an integer from {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels, "
                         f"got {resolution!r}")
     return resolution
 
 
 def check_class_names(class_names) -> list[str]:
     if class_names is None or isinstance(class_names, str):
-        raise UserError("class_names must be a list of at least two names, e.g. ['cat', 'dog']")
+        raise InputError("class_names must be a list of at least two names, e.g. ['cat', 'dog']")
     names = [str(n) for n in class_names]
     if len(names) < 2:
-        raise UserError(f"a classifier needs at least two classes, got {len(names)}: {names}")
+        raise InputError(f"a classifier needs at least two classes, got {len(names)}: {names}")
     if any(not n.strip() for n in names):
-        raise UserError("class names must not be empty")
+        raise InputError("class names must not be empty")
     seen, duplicates = set(), []
     for n in names:
         key = " ".join(n.lower().split())
@@ -463,23 +471,23 @@ def check_class_names(class_names) -> list[str]:
             duplicates.append(n)
         seen.add(key)
     if duplicates:
-        raise UserError(f"duplicate class names: {', '.join(map(repr, duplicates))}; every class needs its own name")
+        raise InputError(f"duplicate class names: {', '.join(map(repr, duplicates))}; every class needs its own name")
     return names
 
 
 def label_array(labels, n: int) -> np.ndarray:
     """Labels as a 1-D array of N values of one kind; UserError otherwise."""
     if labels is None:
-        raise UserError("labels are missing: give one label per image")
+        raise InputError("labels are missing: give one label per image")
     if not isinstance(labels, (np.ndarray, torch.Tensor)) and len({isinstance(v, str) for v in labels}) > 1:
-        raise UserError("labels must all be of one kind (all strings or all integers)")  # numpy would make all text
+        raise InputError("labels must all be of one kind (all strings or all integers)")  # numpy would make all text
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if y.ndim != 1 or len(y) != n:
-        raise UserError(f"labels must be a list of {n} values (one per image), got shape {y.shape}")
+        raise InputError(f"labels must be a list of {n} values (one per image), got shape {y.shape}")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-        raise UserError("labels must be class labels (strings or integers), got fractional or infinite numbers")
+        raise InputError("labels must be class labels (strings or integers), got fractional or infinite numbers")
     if y.dtype.kind not in "biufUSO":
-        raise UserError(f"labels must be strings or integers, got {y.dtype}")
+        raise InputError(f"labels must be strings or integers, got {y.dtype}")
     return y
 
 
@@ -490,14 +498,14 @@ def label_classes(labels, n: int, class_names) -> tuple[np.ndarray, list[str]]:
     try:
         classes = np.unique(y)
     except TypeError:
-        raise UserError("labels must all be of one kind (all strings or all integers)") from None
+        raise InputError("labels must all be of one kind (all strings or all integers)") from None
     if class_names is None:
         return classes, check_class_names([str(c) for c in classes])
     names = check_class_names(class_names)
     if len(names) != len(classes):
         if y.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(names):
             return np.arange(len(names)), names
-        raise UserError(f"{len(names)} class names for {len(classes)} distinct labels: give one name per distinct "
+        raise InputError(f"{len(names)} class names for {len(classes)} distinct labels: give one name per distinct "
                         "label, in sorted label order (or integer labels 0..C-1 indexing the names)")
     return classes, names
 
@@ -515,7 +523,7 @@ def encode_labels(labels, classes: np.ndarray, n: int | None = None) -> torch.Te
     index = np.minimum(index, len(classes) - 1)
     unknown = [v for v, i in zip(y.tolist(), index.tolist()) if classes[i] != v]
     if unknown:
-        raise UserError(f"label {unknown[0]!r} is not a class of this classifier; its classes: "
+        raise InputError(f"label {unknown[0]!r} is not a class of this classifier; its classes: "
                         f"{', '.join(map(str, classes.tolist()))}")
     return torch.as_tensor(index, dtype=torch.long)
 
@@ -528,7 +536,7 @@ def json_labels(classes: np.ndarray) -> list:
     """classes_ as JSON values for run.json (numpy scalars become Python ones)."""
     values = [c.item() if isinstance(c, np.generic) else c for c in classes]
     if not all(isinstance(v, (str, int, float)) for v in values):
-        raise UserError("only string or number labels can be saved in a run folder")
+        raise InputError("only string or number labels can be saved in a run folder")
     return values
 
 
@@ -555,15 +563,32 @@ def is_feature_array(images) -> bool:
 def check_features(features, dim: int) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features).float()
     if x.ndim != 2 or x.shape[1] != dim:
-        raise UserError(f"features must be an array [N, {dim}] for this model, got shape {tuple(x.shape)}")
+        raise InputError(f"features must be an array [N, {dim}] for this model, got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all():
-        raise UserError("features hold NaN or infinite values")
+        raise InputError("features hold NaN or infinite values")
     return x
+
+
+def as_images(images):
+    """Image file paths (a list, tuple or array of str / os.PathLike) as `ImageFiles`, loaded on
+    demand; any other images unchanged."""
+    if isinstance(images, (str, os.PathLike)):
+        raise InputError(f"pass a list of image paths, not one path: [{str(images)!r}]")
+    if isinstance(images, np.ndarray) and images.dtype.kind not in "OUS":
+        return images
+    if not isinstance(images, (list, tuple, np.ndarray)) or not len(images) \
+            or not all(isinstance(i, (str, os.PathLike)) for i in images):
+        return images
+    paths = [Path(p).expanduser() for p in images]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"image {missing[0]} does not exist ({len(missing)} of {len(paths)} paths missing)")
+    return ImageFiles(paths)
 
 
 def check_image_batch(images) -> None:
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim < 3:
-        raise UserError(f"pass a batch of images (a list, or an array [N, H, W] / [N, H, W, 3]), got an array "
+        raise InputError(f"pass a batch of images (a list, or an array [N, H, W] / [N, H, W, 3]), got an array "
                         f"of shape {tuple(images.shape)}")
     if not hasattr(images, "__len__"):
-        raise UserError("images must be a list (or array) of images")
+        raise InputError("images must be a list (or array) of images")

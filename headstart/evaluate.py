@@ -1,20 +1,36 @@
-"""`headstart evaluate`: how a fitted run does on a labelled image folder — accuracy, per-class
-accuracy, confusion matrix, top-k accuracy and calibration (ECE, reliability diagram). The metrics
-are pure functions of the probabilities; plots are drawn from the returned dictionary alone."""
+"""`headstart evaluate`: how a fitted run does on labelled images it did not train on — accuracy
+with its 95 % interval, per-class precision / recall / F1 / support, the most-confused pairs, the
+confusion matrix, top-k accuracy and calibration (ECE, reliability diagram), and the misclassified
+images, largest losses first. The metrics are pure functions of the probabilities
+(`headstart.metrics`); plots and the page are drawn from the returned dictionary alone.
+
+Images whose bytes match an image the run trained on (`headstart.held_out`) are left out, so the
+folder a run was fitted on is scored on its held-out images only; their features come from the
+feature cache that `fit` filled."""
 
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from headstart.data.folder import ImageFiles, scan_classes
+from headstart.data.dataset import TargetData
+from headstart.data.features import FeatureCache
+from headstart.data.folder import ImageFiles, load_image_folder, scan_classes
 from headstart.errors import UserError
 from headstart.extras import require
+from headstart.held_out import not_trained_on, trained_digests
+from headstart.metrics import classification_report, most_confused, wilson_interval
+from headstart.report_page import write_page
 
 CALIBRATION_BINS = 15
 TOP_K = (1, 5)
+MOST_CONFUSED = 10  # pairs listed
+ALTERNATIVES = 3  # classes shown beside each misclassified image
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -54,14 +70,34 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str
     """Every metric of `evaluate` from probabilities [N, C] and true class indices [N]."""
     predicted = probabilities.argmax(axis=1)
     confusion = confusion_matrix(labels, predicted, len(class_names))
-    present = confusion.sum(axis=1) > 0
-    per_class = {name: float(confusion[c, c] / confusion[c].sum())
-                 for c, name in enumerate(class_names) if present[c]}
+    report = classification_report(confusion, class_names)
     calibrated = calibration(probabilities, labels)
-    return {"images": int(len(labels)), "accuracy": float((predicted == labels).mean()), "per_class": per_class,
+    correct = int((predicted == labels).sum())
+    return {"images": int(len(labels)), "n": int(len(labels)), "accuracy": correct / len(labels),
+            "accuracy_interval": list(wilson_interval(correct, len(labels))),
+            "per_class": report["per_class"], "macro_avg": report["macro_avg"], "weighted_avg": report["weighted_avg"],
+            "most_confused": most_confused(confusion, class_names, MOST_CONFUSED),
             "top_k": {str(k): top_k_accuracy(probabilities, labels, k) for k in TOP_K if k <= len(class_names)},
             "confusion": confusion.tolist(), "class_names": list(class_names), "ece": calibrated["ece"],
             "reliability": calibrated["bins"]}
+
+
+def misclassified(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str], paths: list[Path],
+                  alternatives: int = ALTERNATIVES) -> list[dict]:
+    """The wrongly classified images, largest loss (-log of the true class's probability) first:
+    [{"image", "true", "predicted", "probability" (of the predicted class), "true_probability",
+    "loss", "top": [[class, probability], ...]}]. probabilities: [N, C]; labels: [N] indices."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    true_p = probabilities[wrong, labels[wrong]]
+    losses = -np.log(np.maximum(true_p, np.finfo(np.float64).tiny))
+    rows = []
+    for i, loss, p_true in sorted(zip(wrong, losses, true_p), key=lambda row: -row[1]):
+        ranked = np.argsort(-probabilities[i], kind="stable")[:alternatives]
+        rows.append({"image": str(paths[i]), "true": class_names[labels[i]], "predicted": class_names[predicted[i]],
+                     "probability": float(probabilities[i, predicted[i]]), "true_probability": float(p_true),
+                     "loss": float(loss), "top": [[class_names[c], float(probabilities[i, c])] for c in ranked]})
+    return rows
 
 
 def labelled_images(folder: Path) -> tuple[list[str], list[Path], np.ndarray]:
@@ -78,23 +114,94 @@ def labelled_images(folder: Path) -> tuple[list[str], list[Path], np.ndarray]:
     return names, paths, labels
 
 
-def evaluate_run(estimator, data: str | Path, progress: bool = False) -> dict:
-    """Metrics of a fitted `HeadStart` on the labelled image folder `data` (class folders named
-    as the run's classes; a class the run does not know is an error)."""
-    names, paths, labels = labelled_images(Path(data))
+@dataclass
+class EvaluationImages:
+    """Labelled images to evaluate on; `dataset`: the dataset they were read as, whose feature
+    cache holds them (`rows`: (split, index) of each image), or None when not read as one."""
+
+    class_names: list[str]
+    paths: list[Path]
+    labels: np.ndarray
+    dataset: TargetData | None = None
+    rows: list[tuple[str, int]] | None = None
+
+
+def evaluation_images(data: Path) -> EvaluationImages:
+    """The images of `data` (a folder or a CSV) read the way `fit` reads them, so their features
+    come from the same cache: the given test split when the data has one (test/ or val/ beside
+    train/, a CSV's split column), else all its images (a folder of class folders, or one that
+    holds only test/ or val/)."""
+    folder = Path(data).expanduser()
+    if folder.is_dir() and not (folder / "train").is_dir():
+        folder = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), folder)
+    try:
+        dataset = load_image_folder(folder)
+    except UserError:  # a folder too small to split as fit would: read it as plain class folders
+        if not folder.is_dir():
+            raise  # a CSV's own problem (a missing file, a bad column), said as fit says it
+        return EvaluationImages(*labelled_images(Path(data)))
+    paths, labels, rows = [], [], []
+    for split in ("test",) if dataset.split_given else ("test", "train"):
+        part = dataset.split(split)
+        paths += part.paths
+        labels += part.labels.tolist()
+        rows += [(split, i) for i in range(len(part))]
+    return EvaluationImages(dataset.class_names, paths, np.asarray(labels, dtype=np.int64), dataset, rows)
+
+
+def features_of(images: EvaluationImages, which: np.ndarray, estimator, progress: bool) -> torch.Tensor:
+    """Features [len(which), D] of images.paths[which] under the fitted estimator's model, from
+    the feature cache where the images were read as a dataset."""
+    if images.dataset is None:
+        estimator.set_params(progress=progress)
+        return estimator.features(ImageFiles([images.paths[i] for i in which]))
+    parts = []
+    for split in ("test", "train"):
+        rows = [images.rows[i][1] for i in which if images.rows[i][0] == split]
+        if rows:
+            cache = FeatureCache(estimator.source_, images.dataset, split, estimator.resolution_,
+                                 placement=estimator.placement())
+            parts.append(cache.get(rows, batch_size=estimator.batch_size, progress=progress))
+    return torch.cat(parts)  # `which` is in split order: test rows come before train rows
+
+
+def evaluate_run(estimator, data: str | Path, progress: bool = False, *, training: dict | None = None,
+                 include_training: bool = False) -> dict:
+    """Metrics of a fitted `HeadStart` on the labelled images of `data` (a folder of class folders
+    named as the run's classes, or a CSV of path,label; a class the run does not know is an error).
+
+    training: run.json's ``training`` record. Images whose bytes match a training image are left
+    out (counted in "left_out") unless `include_training`; a run that trained on a folder without
+    recording its files gets one warning that its training images cannot be told apart."""
+    images = evaluation_images(Path(data))
     index = {name: i for i, name in enumerate(estimator.class_names_)}
-    unknown = [n for n in names if n not in index]
+    unknown = [n for n in images.class_names if n not in index]
     if unknown:
         raise UserError(f"class folders {unknown} are not classes of this run; its classes: "
                         f"{', '.join(estimator.class_names_)}")
-    estimator.set_params(progress=progress)
-    probabilities = estimator.predict_proba(ImageFiles(paths))
-    true = np.array([index[names[label]] for label in labels], dtype=np.int64)
-    return {"data": Path(data).name, **metrics(probabilities, true, estimator.class_names_)}
+    digests = trained_digests(training or {})
+    keep = np.ones(len(images.paths), bool)
+    if digests is None:
+        warnings.warn("this run does not record which images it trained on (it was made by an older headstart): "
+                      "evaluate cannot leave them out, and training images score too well; fit it again to "
+                      "record them", stacklevel=2)
+    elif not include_training:
+        keep = np.array(not_trained_on(images.paths, digests), dtype=bool)
+    which = np.flatnonzero(keep)
+    if not len(which):
+        raise UserError(f"every image in {data} is one the run trained on: evaluate it on other images "
+                        "(or pass --include-training to score them anyway)")
+    probabilities = estimator.predict_proba(features_of(images, which, estimator, progress))
+    true = np.array([index[images.class_names[label]] for label in images.labels[which]], dtype=np.int64)
+    paths = [images.paths[i] for i in which]
+    return {"data": Path(data).name, "left_out": int(len(keep) - len(which)),
+            **metrics(probabilities, true, estimator.class_names_),
+            "misclassified": misclassified(probabilities, true, estimator.class_names_, paths)}
 
 
 def write_evaluation(result: dict, out: Path) -> list[Path]:
-    """evaluation.json, confusion.json, confusion.png and reliability.png in `out`."""
+    """evaluation.json, confusion.json, confusion.png (counts and a colour bar), reliability.png
+    and misclassified.html with its thumbnails (`headstart.report_page`) in `out`."""
     matplotlib = require("matplotlib", "evaluate's plots (--out)", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -105,8 +212,16 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     written[1].write_text(json.dumps({"class_names": result["class_names"], "confusion": result["confusion"]}),
                           encoding="utf-8")
     n = len(result["class_names"])
-    fig, ax = plt.subplots(figsize=(2 + 0.4 * n, 2 + 0.4 * n))
-    ax.imshow(np.array(result["confusion"]), cmap="Blues")
+    side = min(2 + 0.4 * n, 16)  # many classes: a readable size, not a metre-wide figure
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    counts = np.array(result["confusion"])
+    shown = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
+    if n <= 30:  # beyond that the numbers would overlap
+        for (t, p), count in np.ndenumerate(counts):
+            if count:
+                ax.text(p, t, str(count), ha="center", va="center", fontsize=8,
+                        color="white" if count > counts.max() / 2 else "black")
     ax.set_xticks(range(n), result["class_names"], rotation=90)
     ax.set_yticks(range(n), result["class_names"])
     ax.set_xlabel("predicted")
@@ -127,4 +242,4 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(written[3])
     plt.close(fig)
-    return written
+    return written + write_page(result, out)

@@ -20,6 +20,7 @@ from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
 from headstart.estimator import HeadStart
+from headstart.held_out import data_root, training_files
 from headstart.run_folder import RunMeta
 
 
@@ -65,9 +66,10 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
         if estimator.backbone_state_ is not None:
             metrics["test_accuracy_head_only"] = metrics["test_accuracy"]
             metrics["test_accuracy"] = estimator.score(data.test, test_y)
-    out, meta = Path(out), estimator.run_meta(metrics, str(data_dir))
+    files = training_files(data, data_root(data_dir))  # evaluate leaves the training images out by these
+    out, meta = Path(out), estimator.run_meta(metrics, str(data_dir), files)
     if distributed.is_main():  # one writer under torchrun
-        estimator.save(out, metrics, fit_report(out, meta), data=meta.training["data"])
+        estimator.save(out, metrics, fit_report(out, meta), data=meta.training["data"], files=files)
     distributed.barrier()
     return FitResult(out, meta, estimator)
 

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import nn
 
-from headstart.errors import UserError
+from headstart.errors import InputError
 
 # Normalisations (x - mean) / std per RGB channel, on the 0-255 scale.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's, and Hugging Face processors' default
@@ -45,13 +45,13 @@ def to_uint8_hwc(image) -> np.ndarray:
         return np.asarray(to_rgb(image))
     array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if array.dtype != np.uint8:
-        raise UserError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
+        raise InputError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
         array = array.transpose(1, 2, 0)  # CHW tensor layout
     if array.ndim != 3 or array.shape[-1] not in (1, 3):
-        raise UserError(f"an image must be HxW or HxWx3, got shape {array.shape}")
+        raise InputError(f"an image must be HxW or HxWx3, got shape {array.shape}")
     return array
 
 

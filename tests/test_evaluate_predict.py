@@ -60,8 +60,9 @@ def test_evaluate_json_and_plots(folder):
     assert set(result["per_class"]) == set(CLASSES) and result["images"] == 9
     assert np.array(result["confusion"]).sum() == 9 and 0 <= result["ece"] <= 1
     assert result["accuracy"] == pytest.approx(np.trace(result["confusion"]) / 9)
-    assert sorted(p.name for p in (folder / "ev").iterdir()) == [
-        "confusion.json", "confusion.png", "evaluation.json", "reliability.png"]
+    assert {p.name for p in (folder / "ev").iterdir()} - {"thumbnails"} == {
+        "confusion.json", "confusion.png", "evaluation.json", "reliability.png", "misclassified.html"}
+    assert all(0 <= row["precision"] <= 1 and row["support"] == 3 for row in result["per_class"].values())
     (folder / "other" / "cat").mkdir(parents=True)
     (folder / "other" / "ant").mkdir()
     shutil.copy(next((folder / "data" / "ant").iterdir()), folder / "other" / "cat" / "x.jpg")

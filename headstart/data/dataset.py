@@ -16,6 +16,7 @@ class Split:
     name: str
     labels: np.ndarray
     load: Callable[[Sequence[int]], list]
+    paths: list | None = None  # the image files, for splits read from files
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -30,6 +31,7 @@ class TargetData:
     class_names: list[str]
     train: Split
     test: Split
+    split_given: bool = False  # the test split came with the data (test/ folder, CSV split column), not seeded
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "test": self.test}[name]

@@ -133,7 +133,7 @@ class UnlabelledImages(ImageFiles):
 
 def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
     files = ImageFiles(paths)
-    return Split(name, labels, files.load)
+    return Split(name, labels, files.load, files.paths)
 
 
 def _warn_skipped(root: Path, skipped: list[Path]) -> None:
@@ -144,13 +144,13 @@ def _warn_skipped(root: Path, skipped: list[Path]) -> None:
 
 
 def _dataset(name: str, root: Path, class_names: list[str], train: tuple[list[Path], np.ndarray],
-             test: tuple[list[Path], np.ndarray], tag: str = "") -> TargetData:
+             test: tuple[list[Path], np.ndarray], tag: str = "", split_given: bool = True) -> TargetData:
     """The dataset of (paths, labels) per split, keyed by its class names and each split's files,
     bytes and labels in order (`tag`: how the split was made, for readers of the key)."""
     splits = "|".join(_content_digest(root, paths, labels) for paths, labels in (train, test))
     classes = hashlib.sha1(json.dumps(class_names).encode()).hexdigest()[:8]
     key = f"folder-{display_name(root.name)}-{hashlib.sha1(splits.encode()).hexdigest()[:16]}-c{classes}{tag}"
-    return TargetData(name, key, class_names, _split("train", *train), _split("test", *test))
+    return TargetData(name, key, class_names, _split("train", *train), _split("test", *test), split_given)
 
 
 def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:
@@ -193,7 +193,8 @@ def _split_dataset(root: Path, names: list[str], paths: list[Path], labels: np.n
     if len(test_idx) == 0:
         raise UserError(f"{name or root} has too few images to hold some out for testing: give each class at least 2")
     return _dataset(name or str(root), root, names, ([paths[i] for i in train_idx], labels[train_idx]),
-                    ([paths[i] for i in test_idx], labels[test_idx]), f"{tag}-split{split_seed}-{test_fraction:g}")
+                    ([paths[i] for i in test_idx], labels[test_idx]), f"{tag}-split{split_seed}-{test_fraction:g}",
+                    split_given=False)
 
 
 def load_image_csv(path: Path, test_fraction: float = 0.2, split_seed: int = 0) -> TargetData:

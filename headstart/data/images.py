@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from headstart.errors import UserError
+from headstart.errors import InputError
 from headstart.preprocessing import to_rgb
 
 DECODE_VERSION = 2  # EXIF orientation applied, 16-bit images scaled to 8 bits
@@ -19,16 +19,16 @@ def display_name(name: str) -> str:
 
 
 def open_image(path: Path) -> Image.Image:
-    """The decoded RGB image at `path`; UserError naming the file when it cannot be decoded."""
+    """The decoded RGB image at `path`: an InputError naming the file when it cannot be decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 return to_rgb(image)
     except Image.DecompressionBombError:
-        raise UserError(f"image {path} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels: resize it first") from None
+        raise InputError(f"image {path} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels: resize it first") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise UserError(f"cannot read image {path} ({error}): pass image files (jpg, png, ...)") from None
+        raise InputError(f"cannot read image {path} ({error}): pass image files (jpg, png, ...)") from None
 
 
 def decodes(path: Path) -> bool:

@@ -38,10 +38,11 @@ def loader_of(images) -> Callable[[Sequence[int]], list]:
 
 
 class _Failed:
-    """A UserError raised in a worker, carried back as a value so its message stays one line."""
+    """A UserError raised in a worker, carried back as a value so its message stays one line (and
+    its type: an InputError stays a ValueError)."""
 
-    def __init__(self, message: str):
-        self.message = message
+    def __init__(self, error: UserError):
+        self.kind, self.message = type(error), str(error)
 
 
 class _Decoded:
@@ -73,7 +74,7 @@ class PreparedBatches(Dataset):
                 return _Decoded([to_uint8_hwc(image) for image in images])
             return self.source.preprocess(images, self.resolution)
         except UserError as error:
-            return _Failed(str(error))
+            return _Failed(error)
 
 
 def default_workers(device: torch.device) -> int:
@@ -123,7 +124,7 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
 
     def ready(x: torch.Tensor | _Decoded | _Failed) -> torch.Tensor:
         if isinstance(x, _Failed):
-            raise UserError(x.message)
+            raise x.kind(x.message)
         return source.preprocess(x.arrays, resolution, device) if isinstance(x, _Decoded) else x
 
     started = time.perf_counter()
