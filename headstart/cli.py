@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import sys
@@ -268,24 +269,48 @@ def predict(
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
 ) -> None:
-    """Top classes with probabilities for each image (the model is loaded once)."""
+    """Top classes with probabilities for each image (the model is loaded once), printed as they are
+    computed; on the CPU through ONNX Runtime without torch (see `headstart.Predictor`)."""
     from headstart.data.folder import ImageFiles
-    from headstart.estimator import HeadStart
-    from headstart.fit import image_paths, top_classes, write_predictions
+    from headstart.predictions import image_paths, top_classes, write_predictions
 
     _quiet(quiet)
-    _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator = _predictor(run, device, backend, precision)
     images = image_paths(images)
-    probabilities = estimator.predict_proba(ImageFiles(images))
-    if csv is not None:
-        write_predictions(_output_file(csv, "--csv"), images, estimator, probabilities)
-    for path, ranked in zip(images, top_classes(estimator, probabilities, top)):
+    if hasattr(estimator, "iter_proba"):
+        computed = estimator.iter_proba(ImageFiles(images))
+    else:
+        computed = iter(estimator.predict_proba(ImageFiles(images)))
+    from tqdm.auto import tqdm
+
+    echo = functools.partial(tqdm.write, file=sys.stdout)  # clears the progress bar on stderr first
+    rows = []
+    for path, row in zip(images, computed):
+        rows.append(row)
+        [ranked] = top_classes(estimator, row[None], top)
         if as_json:
-            typer.echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
-                                                               for c, p in ranked]}))
+            echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
+                                                         for c, p in ranked]}))
         else:
-            typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+            echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+    if csv is not None:
+        import numpy as np
+
+        write_predictions(_output_file(csv, "--csv"), images, estimator, np.stack(rows))
+
+
+def _predictor(run: Path, device: str, backend: str, precision: str):
+    """The run's classifier for predict and evaluate: a torch-free `Predictor` where the options allow
+    ONNX Runtime on the CPU, else the `HeadStart` (torch)."""
+    from headstart.predictor import predictor_for
+
+    predictor = predictor_for(run, device, backend, precision, progress=_PROGRESS)
+    if predictor is not None:
+        return predictor
+    from headstart.estimator import HeadStart
+
+    _compute()
+    return HeadStart.load(run, device=device, backend=backend, precision=precision)
 
 
 @app.command()
@@ -325,13 +350,10 @@ def evaluate(
     precision: str = PRECISION_OPTION,
 ) -> None:
     """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
-    from headstart.estimator import HeadStart
     from headstart.evaluate import evaluate_run, write_evaluation
 
     _quiet(quiet)
-    _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
-    result = evaluate_run(estimator, data, progress=_PROGRESS)
+    result = evaluate_run(_predictor(run, device, backend, precision), data, progress=_PROGRESS)
     if out is not None:
         write_evaluation(result, out)
     if as_json:
