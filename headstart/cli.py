@@ -281,7 +281,7 @@ def predict(
         computed = estimator.iter_proba(ImageFiles(images))
     else:
         computed = iter(estimator.predict_proba(ImageFiles(images)))
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     echo = functools.partial(tqdm.write, file=sys.stdout)  # clears the progress bar on stderr first
     rows = []

@@ -1,0 +1,72 @@
+"""`headstart predict` in a new process against a plain onnxruntime script on `headstart export`'s
+model (benchmarks/plain_onnx_predict.py), for one image and for a batch: the two commands run in
+turn (A B A B ...), each a new process timed from start to exit; medians and the median of the
+pair-by-pair ratio A/B are printed as a Markdown table (issue 33's targets: <= 1.5x for one image,
+<= 1.3x for 100 images).
+
+    python benchmarks/predict_startup.py --run RUN --images FOLDER [--batch 100] [--repeats 7]
+
+Before timing, the run is exported (`headstart export RUN --onnx`) and predicted once, so that
+both sides start from what they keep: the exported file, and headstart's cached ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def paired(a: list[str], b: list[str], repeats: int) -> dict:
+    wall(a), wall(b)  # warm the file cache
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        times_a.append(wall(a))
+        times_b.append(wall(b))
+    ratios = [x / y for x, y in zip(times_a, times_b)]
+    return {"a": statistics.median(times_a), "b": statistics.median(times_b), "ratio": statistics.median(ratios),
+            "ratio_range": (min(ratios), max(ratios))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--images", type=Path, required=True, help="folder; its first --batch images (sorted)")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    images = sorted(str(p) for p in args.images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    images = images[:args.batch]
+    headstart = [sys.executable, "-m", "headstart", "predict", str(args.run), "--quiet"]
+    with tempfile.TemporaryDirectory() as folder:
+        model = str(Path(folder) / "model.onnx")
+        subprocess.run([sys.executable, "-m", "headstart", "export", str(args.run), "--onnx", model], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(headstart + images[:1], check=True, stdout=subprocess.DEVNULL)  # caches headstart's model
+        plain = [sys.executable, str(HERE / "plain_onnx_predict.py"), model]
+        rows = [("1 image", paired(headstart + images[:1], plain + images[:1], args.repeats)),
+                (f"{len(images)} images", paired(headstart + images, plain + images, args.repeats))]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}; "
+          f"{args.repeats} alternating pairs after one warm-up pair; wall seconds per new process\n")
+    print("| images | headstart predict (median s) | plain onnxruntime script (median s) | ratio, median of pairs (min-max) |")
+    print("| --- | --- | --- | --- |")
+    for name, r in rows:
+        low, high = r["ratio_range"]
+        print(f"| {name} | {r['a']:.3f} | {r['b']:.3f} | {r['ratio']:.2f} ({low:.2f}-{high:.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
