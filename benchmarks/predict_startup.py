@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,21 +25,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def wall(command: list[str]) -> float:
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user + sys) of `command` run as a new process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def paired(a: list[str], b: list[str], repeats: int) -> dict:
-    wall(a), wall(b)  # warm the file cache
-    times_a, times_b = [], []
+    timed(a), timed(b)  # warm the file cache
+    runs_a, runs_b = [], []
     for _ in range(repeats):
-        times_a.append(wall(a))
-        times_b.append(wall(b))
-    ratios = [x / y for x, y in zip(times_a, times_b)]
-    return {"a": statistics.median(times_a), "b": statistics.median(times_b), "ratio": statistics.median(ratios),
-            "ratio_range": (min(ratios), max(ratios))}
+        runs_a.append(timed(a))
+        runs_b.append(timed(b))
+    ratios = [x[0] / y[0] for x, y in zip(runs_a, runs_b)]
+    return {"a": statistics.median(x[0] for x in runs_a), "b": statistics.median(y[0] for y in runs_b),
+            "ratio": statistics.median(ratios), "ratio_range": (min(ratios), max(ratios)),
+            "cpu_a": statistics.median(x[1] for x in runs_a), "cpu_b": statistics.median(y[1] for y in runs_b)}
 
 
 def main() -> None:
@@ -59,13 +65,15 @@ def main() -> None:
         plain = [sys.executable, str(HERE / "plain_onnx_predict.py"), model]
         rows = [("1 image", paired(headstart + images[:1], plain + images[:1], args.repeats)),
                 (f"{len(images)} images", paired(headstart + images, plain + images, args.repeats))]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}; "
-          f"{args.repeats} alternating pairs after one warm-up pair; wall seconds per new process\n")
-    print("| images | headstart predict (median s) | plain onnxruntime script (median s) | ratio, median of pairs (min-max) |")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}; "
+          f"{args.repeats} alternating pairs after one warm-up pair; medians per new process\n")
+    print("| images | headstart predict: wall s (CPU s) | plain onnxruntime script: wall s (CPU s) "
+          "| wall ratio, median of pairs (min-max) |")
     print("| --- | --- | --- | --- |")
     for name, r in rows:
         low, high = r["ratio_range"]
-        print(f"| {name} | {r['a']:.3f} | {r['b']:.3f} | {r['ratio']:.2f} ({low:.2f}-{high:.2f}) |")
+        print(f"| {name} | {r['a']:.3f} ({r['cpu_a']:.2f}) | {r['b']:.3f} ({r['cpu_b']:.2f}) "
+              f"| {r['ratio']:.2f} ({low:.2f}-{high:.2f}) |")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,8 @@ def predictor_for(run: str | Path, device: str = "auto", backend: str = "auto", 
                   **options) -> Predictor | None:
     """A `Predictor` when these options of `HeadStart.load` allow ONNX Runtime on the CPU in fp32
     (device auto without a visible NVIDIA GPU, or cpu; backend auto or onnx), else None (the caller
-    takes the torch path); None with one warning when the run's network does not export."""
+    takes the torch path); None with one warning when onnxruntime does not import or the run's
+    network does not export."""
     device, backend, precision = (str(v or d).strip().lower() for v, d in
                                   ((device, "auto"), (backend, "auto"), (precision, "fp32")))
     if backend not in ("auto", "onnx") or precision != "fp32" or device not in ("auto", "cpu"):
@@ -171,9 +172,11 @@ def predictor_for(run: str | Path, device: str = "auto", backend: str = "auto", 
         return None
     try:
         return Predictor(run, **options)
+    except ImportError as error:
+        warnings.warn(f"onnxruntime is not usable ({error}); predicting with torch", stacklevel=2)
     except ExportFailed as why:
         warnings.warn(f"the ONNX export of {run} failed ({why}); predicting with torch", stacklevel=2)
-        return None
+    return None
 
 
 def gpu_visible() -> bool:

@@ -95,6 +95,12 @@ def test_a_cached_predict_never_imports_torch(run):
     assert json.loads(lines[0])["image"] == str(photo) and lines[-1] == "torch loaded: False"
 
 
+def test_the_package_the_cli_and_the_predictor_import_no_torch():
+    code = "import sys, headstart, headstart.cli, headstart.predictor; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_an_export_that_differs_from_torch_is_neither_used_nor_cached(run, monkeypatch):
     from headstart import predictor
 
@@ -103,6 +109,14 @@ def test_an_export_that_differs_from_torch_is_neither_used_nor_cached(run, monke
     with pytest.warns(UserWarning, match="differs from torch .* predicting with torch"):
         assert predictor.predictor_for(run, "cpu") is None
     assert not predictor.model_path(predictor.model_key(run)).exists()
+
+
+def test_without_onnxruntime_predict_warns_and_takes_the_torch_path(run, monkeypatch):
+    from headstart import predictor
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    with pytest.warns(UserWarning, match="onnxruntime is not usable .* predicting with torch"):
+        assert predictor.predictor_for(run) is None
 
 
 def test_predictions_stream_batch_by_batch(run):
