@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     images = sorted(str(p) for p in args.images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = images[:args.batch]
-    headstart = [sys.executable, "-m", "headstart", "predict", str(args.run), "--quiet"]
+    headstart = [sys.executable, "-m", "headstart", "predict", str(args.run)]  # with its progress bar, as users run it
     with tempfile.TemporaryDirectory() as folder:
         model = str(Path(folder) / "model.onnx")
         subprocess.run([sys.executable, "-m", "headstart", "export", str(args.run), "--onnx", model], check=True,

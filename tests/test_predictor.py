@@ -155,3 +155,24 @@ def test_predict_cli_prints_each_image_and_shows_progress_unless_quiet(run):
     quiet = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "-q"],
                            capture_output=True, text=True, env=ENV, timeout=120)
     assert quiet.stdout == out.stdout and "img/s" not in quiet.stderr
+
+
+def test_evaluate_takes_the_same_path_without_torch(run, tmp_path):
+    import shutil
+
+    from headstart import HeadStart, Predictor
+    from headstart.evaluate import evaluate_run
+
+    for name, photo in zip(["faces", "garfield", "ant"], real_photos()):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        shutil.copy(photo, tmp_path / "data" / name / photo.name)
+    expected = evaluate_run(HeadStart.load(run), tmp_path / "data")
+    got = evaluate_run(Predictor(run), tmp_path / "data")
+    assert got["confusion"] == expected["confusion"] and abs(got["ece"] - expected["ece"]) < 1e-4
+    code = ("import sys, atexit; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
+            f"sys.argv = ['headstart', 'evaluate', {str(run)!r}, '--data', {str(tmp_path / 'data')!r}, '--json']; "
+            "from headstart.cli import main; main()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "torch loaded: False"
+    assert json.loads(out.stdout.rsplit("\n", 2)[0])["confusion"] == expected["confusion"]
