@@ -26,10 +26,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds user + sys) of `command` run as a new process."""
+    """(wall seconds, CPU seconds user + sys) of `command` run as a new process; a command starting
+    with "PYTHONPATH=..." runs with that PYTHONPATH."""
+    env = dict(os.environ)
+    if command[0].startswith("PYTHONPATH="):
+        env["PYTHONPATH"], command = command[0].partition("=")[2], command[1:]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -53,6 +57,8 @@ def main() -> None:
     parser.add_argument("--images", type=Path, required=True, help="folder; its first --batch images (sorted)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--before", type=Path, help="also time the same `headstart predict` with this checkout "
+                                                    "on PYTHONPATH (e.g. an export of the commit before this path)")
     args = parser.parse_args()
     images = sorted(str(p) for p in args.images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = images[:args.batch]
@@ -61,13 +67,19 @@ def main() -> None:
         model = str(Path(folder) / "model.onnx")
         subprocess.run([sys.executable, "-m", "headstart", "export", str(args.run), "--onnx", model], check=True,
                        stdout=subprocess.DEVNULL)
-        subprocess.run(headstart + images[:1], check=True, stdout=subprocess.DEVNULL)  # caches headstart's model
+        subprocess.run(headstart + images[:1], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # caches headstart's model
         plain = [sys.executable, str(HERE / "plain_onnx_predict.py"), model]
         rows = [("1 image", paired(headstart + images[:1], plain + images[:1], args.repeats)),
                 (f"{len(images)} images", paired(headstart + images, plain + images, args.repeats))]
+        if args.before is not None:
+            # -P: the current folder (maybe a newer checkout) must not come before PYTHONPATH
+            before = [f"PYTHONPATH={args.before.resolve()}", sys.executable, "-P", *headstart[1:]]
+            rows += [(f"{n} image{'s' * (n > 1)}, against `--before`", paired(headstart + images[:n], before + images[:n],
+                                                                        args.repeats)) for n in (1, len(images))]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}; "
           f"{args.repeats} alternating pairs after one warm-up pair; medians per new process\n")
-    print("| images | headstart predict: wall s (CPU s) | plain onnxruntime script: wall s (CPU s) "
+    print("| images | headstart predict: wall s (CPU s) | plain onnxruntime script (or --before): wall s (CPU s) "
           "| wall ratio, median of pairs (min-max) |")
     print("| --- | --- | --- | --- |")
     for name, r in rows:

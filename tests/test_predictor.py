@@ -66,6 +66,7 @@ def run(tmp_path_factory):
     return estimator.save(tmp_path_factory.mktemp("predictor") / "run")
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_predictor_probabilities_equal_headstarts(run):
     from headstart import HeadStart, Predictor
     from headstart.data.folder import ImageFiles
@@ -80,6 +81,7 @@ def test_predictor_probabilities_equal_headstarts(run):
     assert (predictor.predict(paths) == HeadStart.load(run).predict(ImageFiles(paths))).all()
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_a_cached_predict_never_imports_torch(run):
     from headstart.predictor import Predictor, model_key, model_path
 
@@ -101,6 +103,7 @@ def test_the_package_the_cli_and_the_predictor_import_no_torch():
     assert out.stdout.strip() == "False", out.stderr
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_an_export_that_differs_from_torch_is_neither_used_nor_cached(run, monkeypatch):
     from headstart import predictor
 
@@ -111,6 +114,7 @@ def test_an_export_that_differs_from_torch_is_neither_used_nor_cached(run, monke
     assert not predictor.model_path(predictor.model_key(run)).exists()
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_without_onnxruntime_predict_warns_and_takes_the_torch_path(run, monkeypatch):
     from headstart import predictor
 
@@ -119,6 +123,7 @@ def test_without_onnxruntime_predict_warns_and_takes_the_torch_path(run, monkeyp
         assert predictor.predictor_for(run) is None
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_predictions_stream_batch_by_batch(run):
     """The first results come before later images are even decoded."""
     from headstart import Predictor
@@ -138,6 +143,7 @@ def test_predictions_stream_batch_by_batch(run):
     assert len([first, *rows]) == 5 and images.loaded == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_options_that_need_torch_take_the_torch_path(run):
     from headstart.predictor import predictor_for
 
@@ -146,6 +152,7 @@ def test_options_that_need_torch_take_the_torch_path(run):
     assert predictor_for(run, "cpu", "onnx").class_names_ == ["faces", "garfield", "ant"]
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_predict_cli_prints_each_image_and_shows_progress_unless_quiet(run):
     photos = [str(p) for p in real_photos()]
     out = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos], capture_output=True,
@@ -157,6 +164,7 @@ def test_predict_cli_prints_each_image_and_shows_progress_unless_quiet(run):
     assert quiet.stdout == out.stdout and "img/s" not in quiet.stderr
 
 
+@pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_evaluate_takes_the_same_path_without_torch(run, tmp_path):
     import shutil
 
