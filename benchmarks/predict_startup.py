@@ -75,8 +75,8 @@ def main() -> None:
         if args.before is not None:
             # -P: the current folder (maybe a newer checkout) must not come before PYTHONPATH
             before = [f"PYTHONPATH={args.before.resolve()}", sys.executable, "-P", *headstart[1:]]
-            rows += [(f"{n} image{'s' * (n > 1)}, against `--before`", paired(headstart + images[:n], before + images[:n],
-                                                                        args.repeats)) for n in (1, len(images))]
+            rows += [(f"{n} image{'s' * (n > 1)}, against `--before`",
+                      paired(headstart + images[:n], before + images[:n], args.repeats)) for n in (1, len(images))]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}; "
           f"{args.repeats} alternating pairs after one warm-up pair; medians per new process\n")
     print("| images | headstart predict: wall s (CPU s) | plain onnxruntime script (or --before): wall s (CPU s) "

@@ -10,7 +10,8 @@ __version__ = "0.2.0"
 # Imported on first use (PEP 562): they need torch (Predictor only to export a run once), which
 # `headstart --help`, `similar` and a cached `predict` never load.
 _LAZY = {"HeadStart": "headstart.estimator", "Predictor": "headstart.predictor",
-         "SourceModel": "headstart.sources.model", "list_sources": "headstart.sources", "load_source": "headstart.sources"}
+         "SourceModel": "headstart.sources.model", "list_sources": "headstart.sources",
+         "load_source": "headstart.sources"}
 
 
 def __getattr__(name: str):

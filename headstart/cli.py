@@ -271,6 +271,8 @@ def predict(
 ) -> None:
     """Top classes with probabilities for each image (the model is loaded once), printed as they are
     computed; on the CPU through ONNX Runtime without torch (see `headstart.Predictor`)."""
+    from tqdm import tqdm
+
     from headstart.data.folder import ImageFiles
     from headstart.predictions import image_paths, top_classes, write_predictions
 
@@ -281,8 +283,6 @@ def predict(
         computed = estimator.iter_proba(ImageFiles(images))
     else:
         computed = iter(estimator.predict_proba(ImageFiles(images)))
-    from tqdm import tqdm
-
     echo = functools.partial(tqdm.write, file=sys.stdout)  # clears the progress bar on stderr first
     rows = []
     for path, row in zip(images, computed):

@@ -48,8 +48,7 @@ class Predictor:
     Examples
     --------
     >>> predictor = Predictor("my-run")                      # doctest: +SKIP
-    >>> predictor.predict_proba(["cat.jpg", "dog.png"])      # doctest: +SKIP
-    array([[0.91, 0.09], [0.12, 0.88]], dtype=float32)
+    >>> predictor.predict_proba(["cat.jpg", "dog.png"])      # doctest: +SKIP  (float32 [2, C])
     """
 
     def __init__(self, run: str | Path, *, batch_size: int = 16, progress: bool = False):
