@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import sys
@@ -273,25 +274,50 @@ def predict(
     precision: str = PRECISION_OPTION,
     model: Optional[str] = RUN_MODEL_OPTION,
 ) -> None:
-    """Top classes with probabilities for each image (the model is loaded once)."""
+    """Top classes with probabilities for each image (the model is loaded once), printed as they are
+    computed; on the CPU through ONNX Runtime without torch (see `headstart.Predictor`)."""
+    from tqdm import tqdm
+
     from headstart.data.folder import ImageFiles
-    from headstart.estimator import HeadStart
-    from headstart.fit import image_paths, top_classes, write_predictions
+    from headstart.predictions import image_paths, top_classes, write_predictions
 
     _quiet(quiet)
+    estimator = _predictor(run, device, backend, precision, model)
+    images = image_paths(images)
+    if hasattr(estimator, "iter_proba"):
+        computed = estimator.iter_proba(ImageFiles(images))
+    else:
+        computed = iter(estimator.predict_proba(ImageFiles(images)))
+    echo = functools.partial(tqdm.write, file=sys.stdout)  # clears the progress bar on stderr first
+    rows = []
+    for path, row in zip(images, computed):
+        rows.append(row)
+        [ranked] = top_classes(estimator, row[None], top)
+        if as_json:
+            echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
+                                                         for c, p in ranked]}))
+        else:
+            echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+    if csv is not None:
+        import numpy as np
+
+        write_predictions(_output_file(csv, "--csv"), images, estimator, np.stack(rows))
+
+
+def _predictor(run: Path, device: str, backend: str, precision: str, model: str | None):
+    """The run's classifier for predict and evaluate: a torch-free `Predictor` where the options allow
+    ONNX Runtime on the CPU, else the `HeadStart` (torch). model: where the run's source model is now
+    (--model), when it moved."""
+    from headstart.predictor import predictor_for
+
+    predictor = predictor_for(run, device, backend, precision, source=model, progress=_PROGRESS)
+    if predictor is not None:
+        return predictor
+    from headstart.estimator import HeadStart
+
     _compute()
     estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
-    estimator.set_params(progress=None if _PROGRESS else False)  # None: a bar beyond one batch
-    images = image_paths(images)
-    probabilities = estimator.predict_proba(ImageFiles(images))
-    if csv is not None:
-        write_predictions(_output_file(csv, "--csv"), images, estimator, probabilities)
-    for path, ranked in zip(images, top_classes(estimator, probabilities, top)):
-        if as_json:
-            typer.echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
-                                                               for c, p in ranked]}))
-        else:
-            typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+    return estimator.set_params(progress=None if _PROGRESS else False)  # None: a bar beyond one batch
 
 
 @app.command()
@@ -336,20 +362,17 @@ def evaluate(
 ) -> None:
     """Accuracy with its 95 % interval, per-class precision/recall/F1, most-confused pairs, confusion
     matrix, top-k accuracy, calibration (ECE) and the misclassified images of a run, on images it did
-    not train on."""
-    from headstart.estimator import HeadStart
+    not train on; on the CPU through ONNX Runtime without torch (see `headstart.Predictor`)."""
     from headstart.evaluate import evaluate_run, write_evaluation
     from headstart.extras import require
     from headstart.metrics import format_report
-    from headstart.run_folder import load_run
+    from headstart.run_folder import load_meta
 
     _quiet(quiet)
     if out is not None:
         require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
-    _compute()
-    estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
-    result = evaluate_run(estimator, data, progress=_PROGRESS, training=load_run(run).meta.training,
-                          include_training=include_training)
+    result = evaluate_run(_predictor(run, device, backend, precision, model), data, progress=_PROGRESS,
+                          training=load_meta(run).training, include_training=include_training)
     if result["left_out"]:
         typer.echo(f"left out {result['left_out']} images whose content matches an image the run trained on "
                    "(--include-training scores them too)", err=True)

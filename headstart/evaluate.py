@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from headstart.data.dataset import TargetData
-from headstart.data.features import FeatureCache
 from headstart.data.folder import ImageFiles, load_image_folder, scan_classes
 from headstart.errors import UserError
 from headstart.extras import require
@@ -149,9 +147,22 @@ def evaluation_images(data: Path) -> EvaluationImages:
     return EvaluationImages(dataset.class_names, paths, np.asarray(labels, dtype=np.int64), dataset, rows)
 
 
-def features_of(images: EvaluationImages, which: np.ndarray, estimator, progress: bool) -> torch.Tensor:
-    """Features [len(which), D] of images.paths[which] under the fitted estimator's model, from
-    the feature cache where the images were read as a dataset."""
+def probabilities_of(images: EvaluationImages, which: np.ndarray, estimator, progress: bool) -> np.ndarray:
+    """Probabilities [len(which), C] of images.paths[which]: a torch-free `Predictor` reads the images
+    itself; a `HeadStart` classifies their features (`features_of`, from the feature cache)."""
+    if not hasattr(estimator, "source_"):  # a Predictor
+        estimator.set_params(progress=progress)
+        return estimator.predict_proba(ImageFiles([images.paths[i] for i in which]))
+    return np.asarray(estimator.predict_proba(features_of(images, which, estimator, progress)))
+
+
+def features_of(images: EvaluationImages, which: np.ndarray, estimator, progress: bool):
+    """Features [len(which), D] (a tensor) of images.paths[which] under the fitted estimator's model,
+    from the feature cache where the images were read as a dataset."""
+    import torch
+
+    from headstart.data.features import FeatureCache
+
     if images.dataset is None:
         estimator.set_params(progress=progress)
         return estimator.features(ImageFiles([images.paths[i] for i in which]))
@@ -167,7 +178,7 @@ def features_of(images: EvaluationImages, which: np.ndarray, estimator, progress
 
 def evaluate_run(estimator, data: str | Path, progress: bool = False, *, training: dict | None = None,
                  include_training: bool = False) -> dict:
-    """Metrics of a fitted `HeadStart` on the labelled images of `data` (a folder of class folders
+    """Metrics of a fitted `HeadStart` (or `Predictor`) on the labelled images of `data` (a folder of class folders
     named as the run's classes, or a CSV of path,label; a class the run does not know is an error).
 
     training: run.json's ``training`` record. Images whose bytes match a training image are left
@@ -191,7 +202,7 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False, *, trainin
     if not len(which):
         raise UserError(f"every image in {data} is one the run trained on: evaluate it on other images "
                         "(or pass --include-training to score them anyway)")
-    probabilities = estimator.predict_proba(features_of(images, which, estimator, progress))
+    probabilities = probabilities_of(images, which, estimator, progress)
     true = np.array([index[images.class_names[label]] for label in images.labels[which]], dtype=np.int64)
     paths = [images.paths[i] for i in which]
     return {"data": Path(data).name, "left_out": int(len(keep) - len(which)),

@@ -95,6 +95,18 @@ def export_onnx(estimator, path: str | Path) -> Path:
     return path
 
 
+def network_onnx(estimator, key: str) -> bytes:
+    """The fitted backbone and head as ONNX for `headstart.Predictor`: input "x" float32 [N, 3, R, R]
+    (resized and normalised outside, `headstart.pixels.prepare`), output "logits" float32 [N, C]
+    (N dynamic); `key` in metadata_props under `headstart.onnx_session.KEY_PROP`. The exporter's own
+    exceptions pass through."""
+    from headstart.onnx_session import KEY_PROP
+
+    r = estimator.resolution_
+    data = onnx_bytes(estimator.to_module().network, torch.zeros(2, 3, r, r), "x", "logits")
+    return with_metadata(data, KEY_PROP, key)
+
+
 def export_torchscript(estimator, path: str | Path) -> Path:
     """Write the estimator's `to_module()` as TorchScript (load with `torch.jit.load`): the network
     traced, the input check and preprocessing scripted (so any image size works and wrong input

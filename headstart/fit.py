@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import glob
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -14,13 +11,12 @@ import numpy as np
 import torch
 
 from headstart import distributed
-from headstart.cache import atomic_write
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
-from headstart.errors import UserError
 from headstart.estimator import HeadStart
 from headstart.held_out import data_root, training_files
+from headstart.predictions import top_classes
 from headstart.run_folder import RunMeta
 
 
@@ -107,60 +103,3 @@ def predict(run: str | Path | HeadStart, images: Sequence, top: int = 3) -> list
     """Top-`top` (class name, probability) for each image (PIL / uint8 arrays)."""
     estimator = run if isinstance(run, HeadStart) else HeadStart.load(run)
     return top_classes(estimator, estimator.predict_proba(images), top)
-
-
-def top_classes(estimator: HeadStart, probabilities: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
-    """Top-`top` (class name, probability) per row of probabilities [N, C]."""
-    values, index = torch.from_numpy(probabilities).topk(min(top, len(estimator.class_names_)), dim=1)
-    return [[(estimator.class_names_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
-
-
-def image_paths(arguments: Sequence[str]) -> list[Path]:
-    """The images that `predict` arguments name: files, folders (every readable image under them,
-    in any layout), glob patterns, and CSV files whose first column lists images (relative to the
-    CSV's folder; a first row naming a column is skipped)."""
-    paths = []
-    for argument in arguments:
-        path = Path(argument).expanduser()
-        if path.is_file() and path.suffix.lower() == ".csv":
-            paths += _csv_images(path)
-        elif path.is_file():
-            paths.append(path)
-        elif path.is_dir():
-            paths += UnlabelledImages(path).paths
-        elif any(c in argument for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
-            if not matches:
-                raise UserError(f"no file matches {argument}")
-            paths += matches
-        else:
-            raise UserError(f"{argument} does not exist: pass image files, folders, glob patterns or a CSV of images")
-    return paths
-
-
-def _csv_images(path: Path) -> list[Path]:
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row and row[0].strip()]
-    if rows and not (path.parent / rows[0][0]).is_file() and rows[0][0].strip().lower() in ("path", "image", "file"):
-        rows = rows[1:]
-    images = [path.parent / row[0].strip() for row in rows]
-    missing = [p for p in images if not p.is_file()]
-    if missing:
-        raise UserError(f"{path} lists {missing[0]}, which does not exist ({len(missing)} missing)")
-    if not images:
-        raise UserError(f"{path} lists no images: put one image path per row in its first column")
-    return images
-
-
-def write_predictions(out: Path, paths: Sequence[Path], estimator: HeadStart, probabilities: np.ndarray) -> Path:
-    """A CSV with one row per image: image, prediction (class name), probability, then the
-    probability of every class."""
-    best = probabilities.argmax(axis=1)
-
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(["image", "prediction", "probability", *estimator.class_names_])
-    for path, row, b in zip(paths, probabilities, best):
-        writer.writerow([str(path), estimator.class_names_[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
-    atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))
-    return out

@@ -4,7 +4,7 @@ per-channel normalisation, with the normalisation constants of the source models
 The resize exists twice, on purpose: `resize_batch` (torch's antialiased interpolation, eager) for
 every feature headstart computes, and `resize_uint8_images` (the same weights as two matrix products)
 for exported models, since ONNX has no antialiased resize for inputs of any size. A test holds the
-two to the same values."""
+two to the same values; `headstart.pixels` holds the torch-free copy (numpy), tested equal too."""
 
 from __future__ import annotations
 
@@ -12,47 +12,15 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 from torch import nn
 
-from headstart.errors import InputError
+from headstart.pixels import to_uint8_hwc
 
 # Normalisations (x - mean) / std per RGB channel, on the 0-255 scale.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's, and Hugging Face processors' default
 IMAGENET_STD = (58.395, 57.12, 57.375)
 LITE_MEAN = (127.0, 127.0, 127.0)  # EfficientNet-Lite was trained on (x - 127) / 128
 LITE_STD = (128.0, 128.0, 128.0)
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image as 8-bit RGB, upright: 16-bit and float images are scaled (not clipped to
-    white), EXIF orientation is applied."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I") or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode == "F" and values.max(initial=0.0) <= 1.0:
-            values = values * 255.0
-        elif image.mode != "F" and (image.mode.startswith("I;16") or values.max(initial=0.0) > 255):
-            values = values / 257.0
-        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-    return image.convert("RGB")
-
-
-def to_uint8_hwc(image) -> np.ndarray:
-    """One image (PIL, numpy HxW / HxWxC uint8, or torch CxHxW/HxW uint8) -> numpy [H, W, C] uint8,
-    C = 3, or 1 for a gray array (expanded to three channels after resizing, which is 3x cheaper)."""
-    if hasattr(image, "convert"):  # PIL
-        return np.asarray(to_rgb(image))
-    array = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    if array.dtype != np.uint8:
-        raise InputError(f"images must be uint8 (0-255) arrays or PIL images, got dtype {array.dtype}")
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-        array = array.transpose(1, 2, 0)  # CHW tensor layout
-    if array.ndim != 3 or array.shape[-1] not in (1, 3):
-        raise InputError(f"an image must be HxW or HxWx3, got shape {array.shape}")
-    return array
 
 
 def resize_batch(images: Sequence, size: int, device: torch.device | None = None) -> torch.Tensor:

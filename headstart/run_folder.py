@@ -29,14 +29,16 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
 
 from headstart.cache import umask
 from headstart.card import model_card
 from headstart.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: `load_meta` runs without it
+    import torch
 
 FORMAT, VERSION = "headstart-run", 3
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
@@ -94,6 +96,8 @@ def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
         if foreign:
             raise UserError(f"{folder} holds files headstart did not write ({', '.join(foreign[:3])}"
                             f"{', ...' if len(foreign) > 3 else ''}): move them out or pass another --out")
+    from safetensors.torch import save
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     files = {HEAD_FILE: lambda: save({"weight": run.weight.float().contiguous(),
                                       "bias": run.bias.float().contiguous()})}
@@ -142,6 +146,23 @@ def _swap_in(staging: Path, folder: Path) -> None:
 def load_run(folder: str | Path) -> Run:
     """The run in `folder`, validated; UserError naming what is wrong (and the fix) otherwise."""
     folder = Path(folder)
+    meta, digests = _meta_of_complete_folder(folder)
+    weight, bias = _read_head(folder / HEAD_FILE, meta)
+    backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
+    _check_digests(folder, meta, digests)  # after the checks above, whose messages say more about a damaged file
+    return Run(meta, weight, bias, backbone)
+
+
+def load_meta(folder: str | Path) -> RunMeta:
+    """The run.json of the run in `folder`, validated, with every file it lists present and holding
+    its recorded SHA-256 (the tensors are not read, and torch is not imported); UserError otherwise."""
+    folder = Path(folder)
+    meta, digests = _meta_of_complete_folder(folder)
+    _check_digests(folder, meta, digests)
+    return meta
+
+
+def _meta_of_complete_folder(folder: Path) -> tuple[RunMeta, dict[str, str]]:
     meta_path = folder / META_FILE
     if not meta_path.is_file():
         raise UserError(f"{folder} is not a headstart run: expected {META_FILE} (made by `headstart fit` or "
@@ -150,14 +171,15 @@ def load_run(folder: str | Path) -> Run:
     for name in meta.files:
         if not (folder / name).is_file():
             raise UserError(f"{folder / name} is missing: the run folder is incomplete; fit it again")
-    weight, bias = _read_head(folder / HEAD_FILE, meta)
-    backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
-    for name in meta.files:  # after the checks above, whose messages say more about a damaged file
+    return meta, digests
+
+
+def _check_digests(folder: Path, meta: RunMeta, digests: dict[str, str]) -> None:
+    for name in meta.files:
         if _sha256(folder / name) != digests.get(name):
             raise UserError(f"{folder / name} does not belong to this run (its SHA-256 differs from the one "
                             f"{META_FILE} records: another run's file?): restore the run's own file or fit "
                             "the run again")
-    return Run(meta, weight, bias, backbone)
 
 
 def _damaged(path: Path, why: str) -> UserError:
@@ -230,6 +252,8 @@ def _floats(values, n: int) -> bool:
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
@@ -237,6 +261,8 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _read_head(path: Path, meta: RunMeta) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     tensors = _read_tensors(path)
     if set(tensors) != {"weight", "bias"}:
         raise _damaged(path, f"expected tensors 'weight' and 'bias', found {sorted(tensors)}")

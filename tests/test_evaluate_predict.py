@@ -85,7 +85,7 @@ def test_predict_takes_a_folder_and_writes_a_csv(folder):
 @pytest.mark.slow
 def test_predict_arguments_may_be_files_folders_globs_or_csvs(folder):
     from headstart.errors import UserError
-    from headstart.fit import image_paths
+    from headstart.predictions import image_paths
 
     ants = sorted((folder / "data" / "ant").iterdir())
     listing = folder / "list.csv"

@@ -19,14 +19,10 @@ from headstart.backends.runner import Runner
 from headstart.cache import cache_file_name, cache_root, keep
 from headstart.classifier import Classifier
 from headstart.export import ONNX_OPSET, onnx_bytes
+from headstart.onnx_session import KEY_PROP, ExportFailed, session
 from headstart.sources.model import SourceModel
 
 FORMAT = "headstart-backbone-onnx-1"  # bump when what is exported changes
-KEY_PROP = "headstart_key"
-
-
-class ExportFailed(Exception):
-    """The backbone could not be exported or loaded; the message says why."""
 
 
 class OnnxRunner(Runner):
@@ -66,25 +62,6 @@ def export(source: SourceModel, resolution: int) -> bytes:
         raise ExportFailed((str(error).splitlines() or [type(error).__name__])[0][:160]) from None
     onnx.helper.set_model_props(model, {KEY_PROP: model_key(source, resolution)})
     return model.SerializeToString()
-
-
-def session(data: bytes, key: str, threads: int):
-    """An ONNX Runtime CPU session of `data`, after checking its metadata names `key`; ExportFailed
-    for a file that does not load or belongs to another model."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    # Idle pool threads that spin steal the cores decoding workers need between batches.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3  # errors only: its notes on unused initializers are noise here
-    try:
-        loaded = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # a torn or foreign protobuf: onnxruntime's own exception types
-        raise ExportFailed(f"it does not load ({str(error).splitlines()[0][:120]})") from None
-    if loaded.get_modelmeta().custom_metadata_map.get(KEY_PROP) != key:
-        raise ExportFailed("it was made from another model")
-    return loaded
 
 
 def onnx_runner(source: SourceModel, resolution: int) -> OnnxRunner:

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from headstart.errors import InputError
-from headstart.preprocessing import to_rgb
+from headstart.pixels import to_rgb
 
 DECODE_VERSION = 2  # EXIF orientation applied, 16-bit images scaled to 8 bits
 

@@ -1,0 +1,75 @@
+"""What `headstart predict` reads and writes, without torch: the images its arguments name, the top
+classes of each, and the CSV of predictions."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from headstart.cache import atomic_write
+from headstart.data.folder import UnlabelledImages
+from headstart.errors import UserError
+
+
+def top_classes(estimator, probabilities: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
+    """Top-`top` (class name, probability) per row of probabilities [N, C], most probable first.
+    estimator: a fitted `HeadStart` or `Predictor` (its `class_names_`)."""
+    index = np.argsort(-probabilities, axis=1, kind="stable")[:, :min(top, len(estimator.class_names_))]
+    values = np.take_along_axis(probabilities, index, axis=1)
+    return [[(estimator.class_names_[i], p) for p, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
+
+
+def image_paths(arguments: Sequence[str]) -> list[Path]:
+    """The images that `predict` arguments name: files, folders (every readable image under them,
+    in any layout), glob patterns, and CSV files whose first column lists images (relative to the
+    CSV's folder; a first row naming a column is skipped)."""
+    paths = []
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_file() and path.suffix.lower() == ".csv":
+            paths += _csv_images(path)
+        elif path.is_file():
+            paths.append(path)
+        elif path.is_dir():
+            paths += UnlabelledImages(path).paths
+        elif any(c in argument for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            if not matches:
+                raise UserError(f"no file matches {argument}")
+            paths += matches
+        else:
+            raise UserError(f"{argument} does not exist: pass image files, folders, glob patterns or a CSV of images")
+    return paths
+
+
+def _csv_images(path: Path) -> list[Path]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f) if row and row[0].strip()]
+    if rows and not (path.parent / rows[0][0]).is_file() and rows[0][0].strip().lower() in ("path", "image", "file"):
+        rows = rows[1:]
+    images = [path.parent / row[0].strip() for row in rows]
+    missing = [p for p in images if not p.is_file()]
+    if missing:
+        raise UserError(f"{path} lists {missing[0]}, which does not exist ({len(missing)} missing)")
+    if not images:
+        raise UserError(f"{path} lists no images: put one image path per row in its first column")
+    return images
+
+
+def write_predictions(out: Path, paths: Sequence[Path], estimator, probabilities: np.ndarray) -> Path:
+    """A CSV with one row per image: image, prediction (class name), probability, then the
+    probability of every class."""
+    best = probabilities.argmax(axis=1)
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["image", "prediction", "probability", *estimator.class_names_])
+    for path, row, b in zip(paths, probabilities, best):
+        writer.writerow([str(path), estimator.class_names_[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
+    atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))
+    return out
