@@ -43,6 +43,8 @@ def _version(value: bool) -> None:
 
 
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="no progress bars")
+ALLOW_CODE_OPTION = typer.Option(False, "--allow-code", help="import and call the package.module:function that "
+                                                             "the run names as its model (only for runs you trust)")
 
 
 @app.callback()
@@ -267,6 +269,7 @@ def predict(
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Top classes with probabilities for each image (the model is loaded once)."""
     from headstart.data.folder import ImageFiles
@@ -275,7 +278,7 @@ def predict(
 
     _quiet(quiet)
     _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator = HeadStart.load(run, allow_code=allow_code, device=device, backend=backend, precision=precision)
     images = image_paths(images)
     probabilities = estimator.predict_proba(ImageFiles(images))
     if csv is not None:
@@ -293,6 +296,7 @@ def export(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
     (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
@@ -302,7 +306,7 @@ def export(
 
     if (onnx is None) == (torchscript is None):
         raise UserError("pass exactly one of --onnx FILE or --torchscript FILE")
-    estimator = HeadStart.load(run)
+    estimator = HeadStart.load(run, allow_code=allow_code)
     if onnx is not None:
         path = export_onnx(estimator, _output_file(onnx, "--onnx"))
     else:
@@ -323,6 +327,7 @@ def evaluate(
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Accuracy, per-class accuracy, confusion matrix, top-k accuracy and calibration (ECE) of a run."""
     from headstart.estimator import HeadStart
@@ -330,7 +335,7 @@ def evaluate(
 
     _quiet(quiet)
     _compute()
-    estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
+    estimator = HeadStart.load(run, allow_code=allow_code, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)
     if out is not None:
         write_evaluation(result, out)
