@@ -8,11 +8,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import typer
 
 from headstart.errors import UserError
+from headstart.safe_text import terminal, visible
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="New classifier heads that start from the most similar source classes.")
@@ -101,8 +102,12 @@ def _overrides(path: Optional[Path]) -> dict:
     return load_overrides(path) if path else {}
 
 
-def _output_file(path: Path, option: str) -> Path:
-    """A file to write: its folder is created; an existing folder in its place is an error."""
+def _output_file(path: Path, option: str, inputs: Sequence[Path] = ()) -> Path:
+    """A file to write: its folder is created; an existing folder in its place, or an input of the
+    command (`headstart.outputs`), is an error."""
+    from headstart.outputs import check_output
+
+    check_output(path, option, inputs)
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder: pass a file name")
     try:
@@ -110,6 +115,13 @@ def _output_file(path: Path, option: str) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise UserError(f"{option} {path}: {path.parent} is not a folder") from None
     return path
+
+
+def _output_folder(path: Path, inputs: Sequence[Path]) -> Path:
+    """A folder to write: never one of the command's inputs nor inside one (`headstart.outputs`)."""
+    from headstart.outputs import check_output
+
+    return check_output(path, "--out", inputs)
 
 
 def _run_json(folder: Path) -> str:
@@ -121,14 +133,14 @@ def _print_decision(record: dict) -> None:
     from headstart.methods import decision_lines
 
     for line in decision_lines(record):
-        typer.echo(line)
+        typer.echo(terminal(line))
 
 
 def _print_senses(senses: list) -> None:
     """The compact table of the sense each class name was given: a synset or text (`ClassSense`s)."""
     from headstart.similarity import sense_table
 
-    typer.echo(sense_table(senses))
+    typer.echo(terminal(sense_table(senses)))
 
 
 @app.command()
@@ -171,11 +183,12 @@ def similar(
     if as_json:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "senses"}, indent=2))
         return
-    typer.echo(sense_table(result["senses"]) + "\n")
+    typer.echo(terminal(sense_table(result["senses"])) + "\n")
     for row in result["targets"]:
-        typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
+        gloss = f": {row['gloss']}" if row["gloss"] else ""
+        typer.echo(visible(f"{row['name']}  ->  {row['synset'] or 'text'}{gloss}"))
         for match in row["top"]:
-            typer.echo(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]")
+            typer.echo(visible(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]"))
 
 
 @app.command()
@@ -199,6 +212,7 @@ def init(
     _quiet(quiet)
     if unlabelled:  # names alone run no image network: the allocator setting would only keep freed memory
         _compute()
+    _output_folder(out, [p for p in (unlabelled, overrides) if p])
     result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
                        progress=_PROGRESS, device=device, backend=backend, precision=precision)
     if as_json:
@@ -237,6 +251,7 @@ def fit(
 
     _quiet(quiet)
     _compute()
+    _output_folder(out, [p for p in (data, overrides) if p])
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
                         progress=_PROGRESS, full_finetune=full_finetune,
                         finetune_config=FinetuneConfig(epochs=finetune_epochs), device=device, backend=backend,
@@ -279,16 +294,18 @@ def predict(
     _quiet(quiet)
     _compute()
     estimator = HeadStart.load(run, allow_code=allow_code, device=device, backend=backend, precision=precision)
-    images = image_paths(images)
+    arguments, images = images, image_paths(images)
+    if csv is not None:  # checked before the work: the images, the CSVs that list them and the run stay as they are
+        _output_file(csv, "--csv", [run, *images, *(Path(a) for a in arguments if Path(a).is_file())])
     probabilities = estimator.predict_proba(ImageFiles(images))
     if csv is not None:
-        write_predictions(_output_file(csv, "--csv"), images, estimator, probabilities)
+        write_predictions(csv, images, estimator, probabilities)
     for path, ranked in zip(images, top_classes(estimator, probabilities, top)):
         if as_json:
             typer.echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
                                                                for c, p in ranked]}))
         else:
-            typer.echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+            typer.echo(visible(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked)))
 
 
 @app.command()
@@ -308,9 +325,9 @@ def export(
         raise UserError("pass exactly one of --onnx FILE or --torchscript FILE")
     estimator = HeadStart.load(run, allow_code=allow_code)
     if onnx is not None:
-        path = export_onnx(estimator, _output_file(onnx, "--onnx"))
+        path = export_onnx(estimator, _output_file(onnx, "--onnx", [run]))
     else:
-        path = export_torchscript(estimator, _output_file(torchscript, "--torchscript"))
+        path = export_torchscript(estimator, _output_file(torchscript, "--torchscript", [run]))
     typer.echo(f"wrote {path} (input uint8 [N, H, W, 3] of any size, resized to {estimator.resolution_} px inside; "
                f"output probabilities over {len(estimator.classes_)} classes)")
 
@@ -335,6 +352,8 @@ def evaluate(
 
     _quiet(quiet)
     _compute()
+    if out is not None:
+        _output_folder(out, [run, data])
     estimator = HeadStart.load(run, allow_code=allow_code, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)
     if out is not None:
@@ -346,7 +365,7 @@ def evaluate(
     parts += [f"top-{k} {100 * v:.1f} %" for k, v in result["top_k"].items() if k != "1"]
     typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}")
     for name, accuracy in result["per_class"].items():
-        typer.echo(f"    {100 * accuracy:5.1f} %  {name}")
+        typer.echo(f"    {100 * accuracy:5.1f} %  {visible(name)}")
     if out is not None:
         typer.echo(f"wrote {out}")
 
@@ -488,18 +507,30 @@ _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, err
                        errno.EISDIR, errno.ENOTDIR, errno.EPERM}
 
 
+def _visible_warnings() -> None:
+    """Warnings name files and classes from outside: print them with their control characters written out."""
+    import warnings
+
+    shown = warnings.formatwarning
+    if not getattr(shown, "visible", False):
+        warnings.formatwarning = lambda *args, **kwargs: terminal(shown(*args, **kwargs))
+        warnings.formatwarning.visible = True
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2, without a traceback; so do a full disk,
-    missing permissions and similar failures of the environment (exit 1)."""
+    missing permissions and similar failures of the environment (exit 1). What it prints shows
+    control characters of names and paths as escapes, never as terminal codes (`safe_text`)."""
+    _visible_warnings()
     try:
         app()
     except UserError as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {visible(error)}", err=True)
         sys.exit(2)
     except OSError as error:
         if error.errno not in _ENVIRONMENT_ERRNOS:
             raise
-        where = f" {error.filename}" if error.filename else ""
+        where = f" {visible(error.filename)}" if error.filename else ""
         typer.echo(f"error: cannot write or read{where}: {error.strerror}", err=True)
         sys.exit(1)
 

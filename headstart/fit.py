@@ -21,6 +21,7 @@ from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
 from headstart.estimator import HeadStart
 from headstart.run_folder import RunMeta
+from headstart.safe_text import markdown, markdown_code, spreadsheet_cell
 
 
 @dataclass
@@ -74,15 +75,17 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
 
 def fit_report(out: Path, meta: RunMeta) -> str:
     m = meta.metrics
-    lines = [f"# headstart fit: {out.name}", "",
-             f"- data: `{meta.training['data']}` ({m['train_images']} training / {m['test_images']} test images)",
-             f"- source model: {meta.model or meta.model_key} at {meta.resolution} px; method: {meta.method}",
+    lines = [f"# headstart fit: {markdown(out.name)}", "",
+             f"- data: {markdown_code(meta.training['data'])} ({markdown(m['train_images'])} training / "
+             f"{markdown(m['test_images'])} test images)",
+             f"- source model: {markdown(meta.model or meta.model_key)} at {meta.resolution} px; method: "
+             f"{markdown(meta.method)}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
-             *([f"- full fine-tuning: {m['finetune']['message']}", ""] if "finetune" in m else []),
+             *([f"- full fine-tuning: {markdown(m['finetune']['message'])}", ""] if "finetune" in m else []),
              "| class | synset | from | how |", "|---|---|---|---|"]
-    lines += [f"| {c['name']} | {c.get('synset') or '-'} | {c.get('source', '')} | {c.get('how', '')} |"
-              for c in meta.classes]
+    lines += ["| " + " | ".join(markdown(v) for v in (c["name"], c.get("synset") or "-", c.get("source", ""),
+                                                     c.get("how", ""))) + " |" for c in meta.classes]
     return "\n".join(lines) + "\n"
 
 
@@ -152,13 +155,15 @@ def _csv_images(path: Path) -> list[Path]:
 
 def write_predictions(out: Path, paths: Sequence[Path], estimator: HeadStart, probabilities: np.ndarray) -> Path:
     """A CSV with one row per image: image, prediction (class name), probability, then the
-    probability of every class."""
+    probability of every class. Text cells that a spreadsheet would run as a formula (a class or
+    file name starting with = + - @) start with a single quote (`safe_text.spreadsheet_cell`)."""
     best = probabilities.argmax(axis=1)
+    names = [spreadsheet_cell(name) for name in estimator.class_names_]
 
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["image", "prediction", "probability", *estimator.class_names_])
+    writer.writerow(["image", "prediction", "probability", *names])
     for path, row, b in zip(paths, probabilities, best):
-        writer.writerow([str(path), estimator.class_names_[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
+        writer.writerow([spreadsheet_cell(str(path)), names[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
     atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))
     return out

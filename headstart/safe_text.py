@@ -30,7 +30,7 @@ def terminal(text: str) -> str:
 def markdown(text: str) -> str:
     """`text` for Markdown prose or a table cell: one line, HTML characters as entities, and the
     characters of code spans, links, emphasis and table cells (`|`) backslash-escaped."""
-    return html.escape(_MARKDOWN.sub(r"\\\1", visible(text)), quote=True)
+    return html.escape(_MARKDOWN.sub(r"\\\1", visible(text)), quote=False)
 
 
 def markdown_code(text: str) -> str:
