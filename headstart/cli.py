@@ -352,8 +352,8 @@ def evaluate(
 
     _quiet(quiet)
     _compute()
-    if out is not None:
-        _output_folder(out, [run, data])
+    if out is not None:  # its files may join the run's (they are not run files), never replace one
+        _output_folder(out, [data, *(run.iterdir() if run.is_dir() else ())])
     estimator = HeadStart.load(run, allow_code=allow_code, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)
     if out is not None:

@@ -29,8 +29,8 @@ def check_output(path: str | Path, option: str, inputs: Iterable[str | Path]) ->
                 raise UserError(f"{option} {path} is inside {source}, which this command reads: write it to "
                                 "another folder (nothing was written)")
         elif target is not None and _identity(source) == target:
-            raise UserError(f"{option} {path} is {source}, an input of this command: write to another file name "
-                            "(nothing was overwritten)")
+            raise UserError(f"{option} {path} would overwrite {source}, an input of this command: write to another "
+                            "file name (nothing was overwritten)")
     return path
 
 

@@ -9,8 +9,9 @@ import html
 import re
 import unicodedata
 
-# Markdown that would turn text into markup: code spans, links and images, emphasis, table cells.
-_MARKDOWN = re.compile(r"([\\`*_\[\]|])")
+# Markdown that would turn text into markup: code spans, links and images, table cells (emphasis
+# only restyles text, and escaping it would clutter names such as cougar_body).
+_MARKDOWN = re.compile(r"([\\`\[\]|])")
 # OWASP (CSV injection): a cell starting with one of these is read as a formula by spreadsheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -29,7 +30,7 @@ def terminal(text: str) -> str:
 
 def markdown(text: str) -> str:
     """`text` for Markdown prose or a table cell: one line, HTML characters as entities, and the
-    characters of code spans, links, emphasis and table cells (`|`) backslash-escaped."""
+    characters of code spans, links and table cells (`|`) backslash-escaped."""
     return html.escape(_MARKDOWN.sub(r"\\\1", visible(text)), quote=False)
 
 

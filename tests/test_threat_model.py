@@ -167,8 +167,8 @@ def snapshot(*folders: Path) -> dict:
 
 
 @pytest.mark.parametrize("case", ["input CSV", "input image", "link to the input image", "hard link to the image",
-                                  "RUN/run.json", "RUN/README.md", "RUN/new.csv", "evaluate into RUN",
-                                  "evaluate into the data", "export into RUN", "fit into the data",
+                                  "RUN/run.json", "RUN/README.md", "RUN/new.csv", "evaluate into the data",
+                                  "evaluate onto RUN/run.json", "export into RUN", "fit into the data",
                                   "init into the unlabelled images"])
 def test_p3_an_output_is_never_an_input_nor_inside_the_run(run, tmp_path, monkeypatch, capsys, case):
     folder, data = received(run, tmp_path), labelled(tmp_path / "data")
@@ -180,8 +180,8 @@ def test_p3_an_output_is_never_an_input_nor_inside_the_run(run, tmp_path, monkey
             "link to the input image": [*predict, "link.png"], "hard link to the image": [*predict, "hard.png"],
             "RUN/run.json": [*predict, folder / "run.json"], "RUN/README.md": [*predict, folder / "README.md"],
             "RUN/new.csv": [*predict, folder / "new.csv"],
-            "evaluate into RUN": ["evaluate", folder, "--data", data, "--out", folder],
             "evaluate into the data": ["evaluate", folder, "--data", data, "--out", data / "cat"],
+            "evaluate onto RUN/run.json": ["evaluate", folder, "--data", data, "--out", folder / "run.json"],
             "export into RUN": ["export", folder, "--onnx", folder / "model.onnx"],
             "fit into the data": ["fit", "--data", data, "--out", data / "run"],
             "init into the unlabelled images": ["init", "--classes", "cat,dog", "--unlabelled", data, "--out",
@@ -190,7 +190,7 @@ def test_p3_an_output_is_never_an_input_nor_inside_the_run(run, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(monkeypatch, capsys, *args)
     assert code == 2, err
-    one_error_line(err)
+    one_error_line(err, "this command")  # refused as an input, not for another reason
     assert snapshot(folder, data, tmp_path) == before
 
 
