@@ -59,7 +59,8 @@ def image(path: Path) -> Path:
 
 def cli(*args, cwd):
     """`python -m headstart ARGS` in a fresh process started in `cwd` (which Python puts on sys.path)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    paths = [p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p]  # the package under test, else this one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -105,6 +106,7 @@ def evil_run(run, tmp_path, spec="evilmod:make") -> tuple[Path, Path]:
     return folder, marker
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["predict", ".", "img.png"], ["export", ".", "--onnx", "../m.onnx"],
                                      ["evaluate", ".", "--data", "."]])
 def test_p1_a_received_run_never_runs_the_code_it_names(run, tmp_path, command):
@@ -118,6 +120,7 @@ def test_p1_a_received_run_never_runs_the_code_it_names(run, tmp_path, command):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_p1_a_run_naming_sys_exit_is_refused_not_obeyed(run, tmp_path):
     folder, _ = evil_run(run, tmp_path, "sys:exit")
     result = cli("predict", ".", "img.png", cwd=folder)
@@ -125,6 +128,7 @@ def test_p1_a_run_naming_sys_exit_is_refused_not_obeyed(run, tmp_path):
     one_error_line(result.stderr, "--allow-code", "sys:exit")
 
 
+@pytest.mark.slow
 def test_p1_code_named_by_a_run_runs_only_when_the_caller_allows_it(run, tmp_path):
     folder, marker = evil_run(run, tmp_path)
     result = cli("predict", ".", "img.png", "--allow-code", cwd=folder)
@@ -231,6 +235,18 @@ def test_p5_class_names_never_reach_the_terminal_as_control_codes(run, tmp_path,
     code, out, err = run_main(monkeypatch, capsys, "--quiet", "evaluate", folder, "--data", data)
     assert code == 2 and ESC not in err
     one_error_line(err, "new\\x1b[31m")
+
+
+@pytest.mark.slow
+def test_p5_warnings_name_files_without_their_control_codes(tmp_path):
+    data = tmp_path / "data"
+    for name in ("cat", "dog"):
+        for i in range(3):
+            image(data / name / f"{i}.png")
+    (data / "cat" / f"bad{ESC}[31m.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    result = cli("fit", "--data", "data", "--resolution", 32, "--epochs", 1, "--out", "run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bad\\x1b[31m.jpg" in result.stderr and ESC not in result.stderr + result.stdout
 
 
 def rendered(markdown: str) -> str:
