@@ -164,6 +164,7 @@ def main() -> None:
                  first_line(result), "", "ok" if result.returncode == 2 and "Traceback" not in result.stderr else "BAD"))
 
     second_round(case, rows, work, env)
+    security_round(case, work)
     good = sum(r[-1] == "ok" for r in rows)
     print("# Reliability: bad inputs and faults on the command line\n")
     print("Command: `python benchmarks/reliability.py > docs/results/reliability.md` (each case a real "
@@ -171,12 +172,20 @@ def main() -> None:
     print(f"**{good} of {len(rows)} cases behave well; {len(rows) - good} do not.**\n")
     print("Cost of hashing every image's bytes for the dataset key (`python benchmarks/reliability.py`, "
           "first 1,000 files of each folder, warm page cache): " + "; ".join(hash_cost()) + ".\n")
+    print_table(rows, work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def print_table(rows: list, work: Path) -> None:
     print("| case | command | exit | first line of output | checked | verdict |")
     print("|---|---|---:|---|---|---|")
+    from headstart.safe_text import visible
+
+    def cell(text) -> str:  # no path of this machine, no control character or markup in the page
+        return visible(str(text).replace(str(work), "SCRATCH")).replace("|", "/").replace("<", "&lt;")
+
     for name, command, code, line, note, verdict in rows:
-        line = line.replace(str(work), "SCRATCH").replace("|", "/")  # no path of this machine in the page
-        print(f"| {name} | `{command}` | {code} | {line} | {note} | {verdict} |")
-    shutil.rmtree(work, ignore_errors=True)
+        print(f"| {cell(name)} | `{command}` | {code} | {cell(line)} | {cell(note)} | {verdict} |")
 
 
 MY_MODELS = """
@@ -379,6 +388,111 @@ def second_round(case, rows: list, work: Path, env: dict) -> None:
             subprocess.run(["umount", str(where)], capture_output=True)
 
 
+EVIL_MODULE = """
+from pathlib import Path
+
+Path("evil-ran").write_text("imported")
+
+
+def make():
+    Path("evil-ran").write_text("called")
+    import headstart
+    return headstart.load_source("efficientnet-lite0")
+"""
+HOSTILE_NAMES = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "\x1b[2J\x1b]0;owned\x07<img src=x onerror=alert(1)>"]
+
+
+def security_round(case, work: Path) -> None:
+    """Issue 29's security and data-loss cases: what a received run, hostile class and file names and
+    outputs that name inputs do (docs/threat-model.md)."""
+    case("init a run (names only)", ["init", "--classes", "cat,dog,car", "--out", "run3"], True)
+    Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(work / "=2+5.png")
+    (work / "evilmod.py").write_text(EVIL_MODULE)
+    evil = lambda r: (not (work / "evil-ran").exists(), "evilmod.py not imported")  # noqa: E731
+    for spec in ("evilmod:make", "sys:exit"):
+        folder = f"run-{spec.replace(':', '-')}"
+        shutil.copytree(work / "run3", work / folder)
+        _edit(work / folder, model=spec)
+        case(f'predict a run whose run.json says "model": "{spec}"', ["predict", folder, "=2+5.png"], False, evil)
+        case(f'export a run whose run.json says "model": "{spec}"', ["export", folder, "--onnx", "e.onnx"], False,
+             evil)
+    case("the same with --allow-code (the user trusts it)", ["predict", "run-evilmod-make", "=2+5.png",
+                                                             "--allow-code"], True,
+         lambda r: ((work / "evil-ran").read_text() == "called", "evilmod.make called, as asked"))
+
+    images(work / "evaldata", 2)
+    (work / "evalout").mkdir()
+    (work / "victim.txt").write_text("the user's file")
+    (work / "evalout" / "evaluation.json").symlink_to(work / "victim.txt")
+    case("evaluate --out DIR with DIR/evaluation.json a link to the user's file", [
+        "evaluate", "run3", "--data", "evaldata", "--out", "evalout"], True,
+        lambda r: ((work / "victim.txt").read_text() == "the user's file"
+                   and not (work / "evalout" / "evaluation.json").is_symlink(), "the link replaced, its target kept"))
+
+    shutil.copytree(work / "run3", work / "hostile")
+    meta = json.loads((work / "hostile" / "run.json").read_text())
+    _edit(work / "hostile", class_names=HOSTILE_NAMES, labels=HOSTILE_NAMES,
+          classes=[{**c, "name": n} for c, n in zip(meta["classes"], HOSTILE_NAMES)])
+
+    def quoted(result):
+        with open(work / "hostile.csv", newline="", encoding="utf-8") as f:
+            header, row = list(csv.reader(f))
+        cells = header[3:] + row[:2]
+        return (not any(c.startswith(("=", "+", "-", "@")) for c in cells) and "\x1b" not in result.stdout,
+                "no cell starts a formula; no escape code printed")
+    case("predict --csv, class names =cmd.., +SUM.., ESC.. and image =2+5.png", [
+        "predict", "hostile", "./=2+5.png", "--csv", "hostile.csv"], True, quoted)
+    for name in ("a|b", "<img src=x onerror=alert(1)>", "two\nlines"):
+        images(work / "hostile-data" / "train", 2, classes=(name,), seed=1)
+        images(work / "hostile-data" / "test", 1, classes=(name,), seed=2)
+
+    def tables(result):
+        pages = [(work / "run-hostile" / page).read_text() for page in ("README.md", "report.md")]
+        rows = [sum(line.startswith("| ") for line in page.splitlines()) for page in pages]
+        return rows == [4, 4] and not any("<img" in page for page in pages), f"{rows[0]} and {rows[1]} table rows " \
+            "(header + 3 classes); no raw <img"
+    case("fit classes named a|b, <img ...>, two\\nlines", ["fit", "--resolution", 64, "--epochs", 5, "--data",
+                                                          "hostile-data", "--out", "run-hostile"], True, tables)
+
+    (work / "list.csv").write_text("=2+5.png\n")
+    before = {p: p.read_bytes() for p in [work / "list.csv", work / "=2+5.png", *(work / "run3").iterdir()]}
+    intact = lambda r: (all(p.read_bytes() == b for p, b in before.items()), "inputs and run unchanged")  # noqa: E731
+    for target in ("list.csv", "=2+5.png", "run3/run.json", "run3/README.md"):
+        case(f"predict --csv {target} (an input or a run file)", ["predict", "run3", "list.csv", "--csv", target],
+             False, intact)
+    case("export --onnx into the run folder", ["export", "run3", "--onnx", "run3/model.onnx"], False, intact)
+    case("evaluate --out a class folder of its data", ["evaluate", "run3", "--data", "evaldata", "--out",
+                                                        "evaldata/cat"], False)
+
+
+def security_main() -> None:
+    """Only the security round (`python benchmarks/reliability.py --security`)."""
+    work = Path(tempfile.mkdtemp(prefix="headstart-reliability-"))
+    env = {**os.environ, "HEADSTART_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
+    rows = []
+
+    def case(name: str, args, expect_ok: bool, check=None):
+        result = headstart(*args, cwd=work, env=env)
+        good = "Traceback" not in result.stderr and (result.returncode == 0) == expect_ok
+        note = ""
+        if good and check is not None:
+            good, note = check(result)
+        rows.append((name, " ".join(["headstart", *map(str, args)]), result.returncode, first_line(result), note,
+                     "ok" if good else "BAD"))
+        print(f"{'ok ' if good else 'BAD'} {name}", file=sys.stderr)
+
+    security_round(case, work)
+    good = sum(r[-1] == "ok" for r in rows)
+    print("# Reliability: a received run, hostile names, outputs that name inputs (issue 29)\n")
+    print("Command: `python benchmarks/reliability.py --security > docs/results/reliability-security.md` (only "
+          "this round of `benchmarks/reliability.py`; each case a real `python -m headstart --quiet ...` process "
+          "in a scratch folder with its own cache; 2-core CPU, no GPU). What is promised: "
+          "[docs/threat-model.md](../threat-model.md).\n")
+    print(f"**{good} of {len(rows)} cases behave well; {len(rows) - good} do not.**\n")
+    print_table(rows, work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def _unique_rows(out: Path) -> bool:
     with open(out / "results.csv", newline="") as f:
         keys = [(r["method"], r["shots"], r["seed"], r["epoch"]) for r in csv.DictReader(f)]
@@ -414,4 +528,4 @@ def _edit(folder: Path, **changes) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    security_main() if sys.argv[1:] == ["--security"] else main()

@@ -5,6 +5,7 @@ their confidence intervals, its limits, and how to load and export it."""
 from __future__ import annotations
 
 from headstart.metrics import wilson_interval
+from headstart.safe_text import markdown, markdown_code
 
 
 def _accuracy_line(label: str, accuracy: float, n: int) -> str:
@@ -13,18 +14,23 @@ def _accuracy_line(label: str, accuracy: float, n: int) -> str:
 
 
 def model_card(meta) -> str:
-    """Markdown of the model card for a `headstart.run_folder.RunMeta`."""
+    """Markdown of the model card for a `headstart.run_folder.RunMeta`. Every text a run may have
+    received from outside (class names, senses, paths, model specs) is escaped (`safe_text`): it
+    renders as the text it is, one table row per class."""
     m, training = meta.metrics, meta.training or {}
-    model = meta.model or f"{meta.model_key} (a model passed in Python; reload with HeadStart.load(run, source=...))"
+    model = (markdown_code(meta.model) if meta.model else
+             f"{markdown_code(meta.model_key)} (a model passed in Python; reload with HeadStart.load(run, source=...))")
     lines = [f"# Classifier of {len(meta.class_names)} classes (headstart)", "",
-             f"Made by headstart {meta.versions.get('headstart', '?')} with torch {meta.versions.get('torch', '?')}: "
-             f"a new last layer on the pretrained source model `{model}`, each class's row started from the "
-             f"source classes most similar to its name (method `{meta.method}`), then trained on the labelled "
-             "images, if any.", "",
+             f"Made by headstart {markdown(meta.versions.get('headstart', '?'))} with torch "
+             f"{markdown(meta.versions.get('torch', '?'))}: "
+             f"a new last layer on the pretrained source model {model}, each class's row started from the "
+             f"source classes most similar to its name (method {markdown_code(meta.method)}), then trained on the "
+             "labelled images, if any.", "",
              "## Classes", "", "| label | name | resolved to | from | how |", "|---|---|---|---|---|"]
     labels = meta.labels if meta.labels is not None else meta.class_names
     senses = meta.classes or [{} for _ in meta.class_names]
-    lines += [f"| {label} | {name} | {c.get('synset') or '-'} | {c.get('source', '')} | {c.get('how', '')} |"
+    lines += ["| " + " | ".join(markdown(v) for v in (label, name, c.get("synset") or "-", c.get("source", ""),
+                                                     c.get("how", ""))) + " |"
               for label, name, c in zip(labels, meta.class_names, senses)]
     lines += ["", "## Input and preprocessing", "",
               f"Decoded RGB images, resized to {meta.resolution} x {meta.resolution} px (bilinear with "
@@ -32,13 +38,15 @@ def model_card(meta) -> str:
               f"(x - mean) / std with mean {meta.mean} and std {meta.std} on the 0–255 scale. Exports do "
               "both inside the model.", "", "## Data and training", ""]
     if "train_images" in m:
-        lines.append(f"- data: `{training.get('data') or 'arrays in memory'}`: {m['train_images']} training and "
-                     f"{m['test_images']} test images")
+        data = markdown_code(training.get("data") or "arrays in memory")
+        lines.append(f"- data: {data}: {markdown(m['train_images'])} training and {markdown(m['test_images'])} "
+                     "test images")
     else:
         lines.append("- no labelled images: the head comes from the class names alone"
                      + (" (biases recentred on unlabelled images)" if meta.record.get("recentred") else ""))
     if training:
-        lines.append(f"- {training['epochs']} epochs, learning rate {training['learning_rate']:g}, seed {training['seed']}")
+        lines.append(f"- {markdown(training['epochs'])} epochs, learning rate {training['learning_rate']:g}, "
+                     f"seed {markdown(training['seed'])}")
     lines += ["", "## Metrics", ""]
     if "test_accuracy" in m and m.get("test_images"):
         lines.append(_accuracy_line("test accuracy before training", m["accuracy_before_training"], m["test_images"]))

@@ -9,11 +9,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import typer
 
 from headstart.errors import UserError
+from headstart.safe_text import terminal, visible
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="New classifier heads that start from the most similar source classes.")
@@ -47,6 +48,8 @@ QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="no progress bars")
 RUN_MODEL_OPTION = typer.Option(None, "--model", help="the run's source model where it is now, e.g. hf:NEWPATH for "
                                                      "a moved folder (its weights digest must be the one run.json "
                                                      "records); default: the model run.json names")
+ALLOW_CODE_OPTION = typer.Option(False, "--allow-code", help="import and call the package.module:function that "
+                                                             "the run names as its model (only for runs you trust)")
 
 
 @app.callback()
@@ -103,8 +106,12 @@ def _overrides(path: Optional[Path]) -> dict:
     return load_overrides(path) if path else {}
 
 
-def _output_file(path: Path, option: str) -> Path:
-    """A file to write: its folder is created; an existing folder in its place is an error."""
+def _output_file(path: Path, option: str, inputs: Sequence[Path] = ()) -> Path:
+    """A file to write: its folder is created; an existing folder in its place, or an input of the
+    command (`headstart.outputs`), is an error."""
+    from headstart.outputs import check_output
+
+    check_output(path, option, inputs)
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder: pass a file name")
     try:
@@ -112,6 +119,13 @@ def _output_file(path: Path, option: str) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise UserError(f"{option} {path}: {path.parent} is not a folder") from None
     return path
+
+
+def _output_folder(path: Path, inputs: Sequence[Path]) -> Path:
+    """A folder to write: never one of the command's inputs nor inside one (`headstart.outputs`)."""
+    from headstart.outputs import check_output
+
+    return check_output(path, "--out", inputs)
 
 
 def _run_json(folder: Path) -> str:
@@ -123,7 +137,7 @@ def _print_decision(record: dict) -> None:
     from headstart.methods import decision_lines
 
     for line in decision_lines(record):
-        typer.echo(line)
+        typer.echo(terminal(line))
 
 
 def _print_senses(senses: list) -> None:
@@ -131,7 +145,7 @@ def _print_senses(senses: list) -> None:
     from headstart.similarity import sense_table
 
     if senses:  # none for methods that read no names (imprint, logreg, zero, random, visual)
-        typer.echo(sense_table(senses))
+        typer.echo(terminal(sense_table(senses)))
 
 
 @app.command()
@@ -174,11 +188,12 @@ def similar(
     if as_json:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "senses"}, indent=2))
         return
-    typer.echo(sense_table(result["senses"]) + "\n")
+    typer.echo(terminal(sense_table(result["senses"])) + "\n")
     for row in result["targets"]:
-        typer.echo(f"{row['name']}  ->  {row['synset'] or 'text'}" + (f": {row['gloss']}" if row["gloss"] else ""))
+        gloss = f": {row['gloss']}" if row["gloss"] else ""
+        typer.echo(visible(f"{row['name']}  ->  {row['synset'] or 'text'}{gloss}"))
         for match in row["top"]:
-            typer.echo(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]")
+            typer.echo(visible(f"    {match['score']:.3f}  {match['name']}  [{match['label']}]"))
 
 
 @app.command()
@@ -202,6 +217,7 @@ def init(
     _quiet(quiet)
     if unlabelled:  # names alone run no image network: the allocator setting would only keep freed memory
         _compute()
+    _output_folder(out, [p for p in (unlabelled, overrides) if p])
     result = init_head(model, _class_list(classes), out, method, _overrides(overrides), unlabelled,
                        progress=_PROGRESS, device=device, backend=backend, precision=precision)
     if as_json:
@@ -240,6 +256,7 @@ def fit(
 
     _quiet(quiet)
     _compute()
+    _output_folder(out, [p for p in (data, overrides) if p])
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
                         progress=_PROGRESS, full_finetune=full_finetune,
                         finetune_config=FinetuneConfig(epochs=finetune_epochs), device=device, backend=backend,
@@ -273,6 +290,7 @@ def predict(
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
     model: Optional[str] = RUN_MODEL_OPTION,
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Top classes with probabilities for each image (the model is loaded once), printed as they are
     computed; on the CPU through ONNX Runtime without torch (see `headstart.Predictor`)."""
@@ -282,8 +300,10 @@ def predict(
     from headstart.predictions import image_paths, top_classes, write_predictions
 
     _quiet(quiet)
-    estimator = _predictor(run, device, backend, precision, model)
-    images = image_paths(images)
+    arguments, images = images, image_paths(images)
+    if csv is not None:  # checked before the work: the images, the CSVs that list them and the run stay as they are
+        _output_file(csv, "--csv", [run, *images, *(Path(a) for a in arguments if Path(a).is_file())])
+    estimator = _predictor(run, device, backend, precision, model, allow_code)
     if hasattr(estimator, "iter_proba"):
         computed = estimator.iter_proba(ImageFiles(images))
     else:
@@ -297,26 +317,27 @@ def predict(
             echo(json.dumps({"image": str(path), "top": [{"class": c, "probability": round(p, 6)}
                                                          for c, p in ranked]}))
         else:
-            echo(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked))
+            echo(visible(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked)))
     if csv is not None:
         import numpy as np
 
-        write_predictions(_output_file(csv, "--csv"), images, estimator, np.stack(rows))
+        write_predictions(csv, images, estimator, np.stack(rows))
 
 
-def _predictor(run: Path, device: str, backend: str, precision: str, model: str | None):
+def _predictor(run: Path, device: str, backend: str, precision: str, model: str | None, allow_code: bool):
     """The run's classifier for predict and evaluate: a torch-free `Predictor` where the options allow
     ONNX Runtime on the CPU, else the `HeadStart` (torch). model: where the run's source model is now
-    (--model), when it moved."""
+    (--model), when it moved; allow_code: --allow-code."""
     from headstart.predictor import predictor_for
 
-    predictor = predictor_for(run, device, backend, precision, source=model, progress=_PROGRESS)
+    predictor = predictor_for(run, device, backend, precision, source=model, allow_code=allow_code,
+                              progress=_PROGRESS)
     if predictor is not None:
         return predictor
     from headstart.estimator import HeadStart
 
     _compute()
-    estimator = HeadStart.load(run, model, device=device, backend=backend, precision=precision)
+    estimator = HeadStart.load(run, model, allow_code=allow_code, device=device, backend=backend, precision=precision)
     return estimator.set_params(progress=None if _PROGRESS else False)  # None: a bar beyond one batch
 
 
@@ -326,6 +347,7 @@ def export(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="write an ONNX model to this file"),
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
     model: Optional[str] = RUN_MODEL_OPTION,
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
     (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
@@ -335,11 +357,11 @@ def export(
 
     if (onnx is None) == (torchscript is None):
         raise UserError("pass exactly one of --onnx FILE or --torchscript FILE")
-    estimator = HeadStart.load(run, model)
+    estimator = HeadStart.load(run, model, allow_code=allow_code)
     if onnx is not None:
-        path = export_onnx(estimator, _output_file(onnx, "--onnx"))
+        path = export_onnx(estimator, _output_file(onnx, "--onnx", [run]))
     else:
-        path = export_torchscript(estimator, _output_file(torchscript, "--torchscript"))
+        path = export_torchscript(estimator, _output_file(torchscript, "--torchscript", [run]))
     typer.echo(f"wrote {path} (input uint8 [N, H, W, 3] of any size, resized to {estimator.resolution_} px inside; "
                f"output probabilities over {len(estimator.classes_)} classes)")
 
@@ -359,6 +381,7 @@ def evaluate(
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
     model: Optional[str] = RUN_MODEL_OPTION,
+    allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Accuracy with its 95 % interval, per-class precision/recall/F1, most-confused pairs, confusion
     matrix, top-k accuracy, calibration (ECE) and the misclassified images of a run, on images it did
@@ -369,9 +392,10 @@ def evaluate(
     from headstart.run_folder import load_meta
 
     _quiet(quiet)
-    if out is not None:
+    if out is not None:  # its files may join the run's (they are not run files), never replace one
         require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
-    result = evaluate_run(_predictor(run, device, backend, precision, model), data, progress=_PROGRESS,
+        _output_folder(out, [data, *(run.iterdir() if run.is_dir() else ())])
+    result = evaluate_run(_predictor(run, device, backend, precision, model, allow_code), data, progress=_PROGRESS,
                           training=load_meta(run).training, include_training=include_training)
     if result["left_out"]:
         typer.echo(f"left out {result['left_out']} images whose content matches an image the run trained on "
@@ -385,11 +409,11 @@ def evaluate(
     parts = [f"accuracy {100 * result['accuracy']:.1f} % (95 % CI {100 * low:.1f}-{100 * high:.1f} %)"]
     parts += [f"top-{k} {100 * v:.1f} %" for k, v in result["top_k"].items() if k != "1"]
     typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}\n")
-    typer.echo(format_report(result) + "\n")
+    typer.echo(visible(format_report(result)) + "\n")
     if result["most_confused"]:
         typer.echo("most confused (true -> predicted: images):")
         for pair in result["most_confused"]:
-            typer.echo(f"    {pair['true']} -> {pair['predicted']}: {pair['count']}")
+            typer.echo(visible(f"    {pair['true']} -> {pair['predicted']}: {pair['count']}"))
     if out is not None:
         typer.echo(f"wrote {out}")
 
@@ -531,18 +555,30 @@ _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, err
                        errno.EISDIR, errno.ENOTDIR, errno.EPERM}
 
 
+def _visible_warnings() -> None:
+    """Warnings name files and classes from outside: print them with their control characters written out."""
+    import warnings
+
+    shown = warnings.formatwarning
+    if not getattr(shown, "visible", False):
+        warnings.formatwarning = lambda *args, **kwargs: terminal(shown(*args, **kwargs))
+        warnings.formatwarning.visible = True
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2, without a traceback; so do a full disk,
-    missing permissions and similar failures of the environment (exit 1)."""
+    missing permissions and similar failures of the environment (exit 1). What it prints shows
+    control characters of names and paths as escapes, never as terminal codes (`safe_text`)."""
+    _visible_warnings()
     try:
         app()
     except UserError as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {visible(error)}", err=True)
         sys.exit(2)
     except OSError as error:
         if error.errno not in _ENVIRONMENT_ERRNOS:
             raise
-        where = f" {error.filename}" if error.filename else ""
+        where = f" {visible(error.filename)}" if error.filename else ""
         typer.echo(f"error: cannot write or read{where}: {error.strerror}", err=True)
         sys.exit(1)
 

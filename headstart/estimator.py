@@ -37,8 +37,9 @@ from headstart.params import Interval, Kind, ParameterError, check_parameters
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
+from headstart.safe_text import visible
 from headstart.similarity import Evidence, class_senses, name_senses
-from headstart.sources import load_source
+from headstart.sources import load_source, runs_code
 from headstart.sources.model import SourceModel
 from headstart.train import Head, HeadTraining, linear_head, top1
 
@@ -365,11 +366,13 @@ class HeadStart:
         return save_run(folder, run, report)
 
     @classmethod
-    def load(cls, folder: str | Path, source: SourceModel | str | None = None, *, device: str | None = None,
-             backend: str | None = None, precision: str | None = None) -> "HeadStart":
+    def load(cls, folder: str | Path, source: SourceModel | str | None = None, *, allow_code: bool = False,
+             device: str | None = None, backend: str | None = None, precision: str | None = None) -> "HeadStart":
         """A fitted estimator from a run folder. source: needed only when the run's model cannot be
         reloaded from its spec (a model wrapped with `SourceModel.from_module` without `spec`), or
-        was moved (e.g. source="hf:NEWPATH"): any model whose weights digest is the recorded one.
+        was moved (e.g. source="hf:NEWPATH"): any model whose weights digest is the recorded one; or
+        when its spec is code ("package.module:function"): a run folder may come from anyone, so the
+        code it names is imported and called only with allow_code=True (docs/threat-model.md).
         device, backend, precision: where its features are computed, as in the constructor."""
         run = load_run(folder)
         meta = run.meta
@@ -379,6 +382,11 @@ class HeadStart:
             if meta.model is None:
                 raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
                                 "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
+            if runs_code(meta.model) and not allow_code:
+                raise UserError(f"{folder} names its model as code to run ({visible(meta.model)}), which headstart "
+                                "does not run for a run folder: if you trust the run and that code, pass "
+                                "--allow-code (HeadStart.load(folder, allow_code=True)), or pass the model "
+                                "(HeadStart.load(folder, source=...))")
             try:
                 given, source = meta.model, as_source(meta.model)
             except UserError as error:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from headstart.cache import atomic_write
 from headstart.data.dataset import TargetData
 from headstart.data.folder import ImageFiles, load_image_folder, scan_classes
 from headstart.errors import UserError
@@ -219,9 +220,9 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "evaluation.json", out / "confusion.json", out / "confusion.png", out / "reliability.png"]
-    written[0].write_text(json.dumps(result, indent=2), encoding="utf-8")
-    written[1].write_text(json.dumps({"class_names": result["class_names"], "confusion": result["confusion"]}),
-                          encoding="utf-8")
+    # each file replaced through a temporary one (atomic_write): a link planted in `out` is replaced, never followed
+    _write_json(written[0], result, indent=2)
+    _write_json(written[1], {"class_names": result["class_names"], "confusion": result["confusion"]})
     n = len(result["class_names"])
     side = min(2 + 0.4 * n, 16)  # many classes: a readable size, not a metre-wide figure
     fig, ax = plt.subplots(figsize=(side + 1, side))
@@ -239,7 +240,7 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     ax.set_ylabel("true")
     ax.set_title(f"confusion on {result['data']} (accuracy {100 * result['accuracy']:.1f} %)")
     fig.tight_layout()
-    fig.savefig(written[2])
+    atomic_write(written[2], lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     filled = [b for b in result["reliability"] if b["count"]]
@@ -251,6 +252,11 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     ax.set_title(f"reliability on {result['data']} (ECE {result['ece']:.3f})")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(written[3])
+    atomic_write(written[3], lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return written + write_page(result, out)
+
+
+def _write_json(path: Path, value, indent: int | None = None) -> None:
+    data = json.dumps(value, indent=indent).encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))

@@ -18,6 +18,7 @@ from headstart.estimator import HeadStart
 from headstart.held_out import data_root, training_files
 from headstart.predictions import top_classes
 from headstart.run_folder import RunMeta
+from headstart.safe_text import markdown, markdown_code
 
 
 @dataclass
@@ -72,15 +73,17 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
 
 def fit_report(out: Path, meta: RunMeta) -> str:
     m = meta.metrics
-    lines = [f"# headstart fit: {out.name}", "",
-             f"- data: `{meta.training['data']}` ({m['train_images']} training / {m['test_images']} test images)",
-             f"- source model: {meta.model or meta.model_key} at {meta.resolution} px; method: {meta.method}",
+    lines = [f"# headstart fit: {markdown(out.name)}", "",
+             f"- data: {markdown_code(meta.training['data'])} ({markdown(m['train_images'])} training / "
+             f"{markdown(m['test_images'])} test images)",
+             f"- source model: {markdown(meta.model or meta.model_key)} at {meta.resolution} px; method: "
+             f"{markdown(meta.method)}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
-             *([f"- full fine-tuning: {m['finetune']['message']}", ""] if "finetune" in m else []),
+             *([f"- full fine-tuning: {markdown(m['finetune']['message'])}", ""] if "finetune" in m else []),
              "| class | synset | from | how |", "|---|---|---|---|"]
-    lines += [f"| {c['name']} | {c.get('synset') or '-'} | {c.get('source', '')} | {c.get('how', '')} |"
-              for c in meta.classes]
+    lines += ["| " + " | ".join(markdown(v) for v in (c["name"], c.get("synset") or "-", c.get("source", ""),
+                                                     c.get("how", ""))) + " |" for c in meta.classes]
     return "\n".join(lines) + "\n"
 
 

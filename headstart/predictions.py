@@ -14,6 +14,7 @@ import numpy as np
 from headstart.cache import atomic_write
 from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
+from headstart.safe_text import spreadsheet_cell
 
 
 def top_classes(estimator, probabilities: np.ndarray, top: int) -> list[list[tuple[str, float]]]:
@@ -63,13 +64,15 @@ def _csv_images(path: Path) -> list[Path]:
 
 def write_predictions(out: Path, paths: Sequence[Path], estimator, probabilities: np.ndarray) -> Path:
     """A CSV with one row per image: image, prediction (class name), probability, then the
-    probability of every class."""
+    probability of every class. Text cells that a spreadsheet would run as a formula (a class or
+    file name starting with = + - @) start with a single quote (`safe_text.spreadsheet_cell`)."""
     best = probabilities.argmax(axis=1)
+    names = [spreadsheet_cell(name) for name in estimator.class_names_]
 
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["image", "prediction", "probability", *estimator.class_names_])
+    writer.writerow(["image", "prediction", "probability", *names])
     for path, row, b in zip(paths, probabilities, best):
-        writer.writerow([str(path), estimator.class_names_[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
+        writer.writerow([spreadsheet_cell(str(path)), names[b], f"{row[b]:.6f}", *(f"{p:.6f}" for p in row)])
     atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))
     return out

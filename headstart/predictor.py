@@ -42,6 +42,8 @@ class Predictor:
     source : str, optional
         Where the run's source model is now, when it moved (as `HeadStart.load`'s `source`): used
         only to export the network the first time, with torch.
+    allow_code : bool
+        As `HeadStart.load`'s: the run's model spec may be code to import and call, for that export.
 
     Attributes
     ----------
@@ -54,14 +56,15 @@ class Predictor:
     >>> predictor.predict_proba(["cat.jpg", "dog.png"])      # doctest: +SKIP  (float32 [2, C])
     """
 
-    def __init__(self, run: str | Path, *, batch_size: int = 16, progress: bool = False, source: str | None = None):
+    def __init__(self, run: str | Path, *, batch_size: int = 16, progress: bool = False, source: str | None = None,
+                 allow_code: bool = False):
         self.folder = Path(run)
         meta = load_meta(self.folder)
         self.class_names_ = list(meta.class_names)
         self.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         self.resolution_, self.mean, self.std = meta.resolution, tuple(meta.mean), tuple(meta.std)
         self.batch_size, self.progress = batch_size, progress
-        self._session = network_session(self.folder, self.resolution_, self.mean, self.std, source)
+        self._session = network_session(self.folder, self.resolution_, self.mean, self.std, source, allow_code)
 
     def set_params(self, **params) -> "Predictor":
         """Change `batch_size` or `progress` (as on `HeadStart`, so `evaluate_run` takes either)."""
@@ -121,7 +124,7 @@ def model_path(key: str) -> Path:
 
 
 def network_session(folder: Path, resolution: int, mean: Sequence[float], std: Sequence[float],
-                    source: str | None = None):
+                    source: str | None = None, allow_code: bool = False):
     """The ONNX Runtime session of the run's backbone + head: the cached model, else exported now
     (with torch) and cached once it matches the torch path. ExportFailed when it cannot be exported
     or does not match."""
@@ -132,19 +135,19 @@ def network_session(folder: Path, resolution: int, mean: Sequence[float], std: S
             return session(path.read_bytes(), key, threads)
         except (OSError, ExportFailed) as why:
             warnings.warn(f"cached ONNX model {path} is unusable ({why}); exporting it again", stacklevel=3)
-    data, loaded = _export_and_check(folder, key, threads, resolution, mean, std, source)
+    data, loaded = _export_and_check(folder, key, threads, resolution, mean, std, source, allow_code)
     keep(path, lambda f: f.write(data))  # only what matched torch is kept
     return loaded
 
 
 def _export_and_check(folder: Path, key: str, threads: int, resolution: int, mean: Sequence[float],
-                      std: Sequence[float], source: str | None = None):
+                      std: Sequence[float], source: str | None = None, allow_code: bool = False):
     """(ONNX bytes, session) of the run's network, checked against `HeadStart.predict_proba` (the
     torch path) on images of odd sizes, larger and smaller than the resolution."""
     from headstart.estimator import HeadStart
     from headstart.export import network_onnx
 
-    estimator = HeadStart.load(folder, source, device="cpu", backend="torch")
+    estimator = HeadStart.load(folder, source, allow_code=allow_code, device="cpu", backend="torch")
     try:
         data = network_onnx(estimator, key)
     except Exception as error:  # exporters raise many types; each means "this model does not export"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from headstart.cache import atomic_write
 from headstart.data.images import open_image
 
 PAGE_FILE, THUMBNAIL_DIR = "misclassified.html", "thumbnails"
@@ -27,7 +28,7 @@ def thumbnail(image: Path, out: Path) -> None:
     """A small JPEG of `image` at `out` (longest side THUMBNAIL_PX)."""
     picture = open_image(image)
     picture.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    picture.save(out, "JPEG", quality=85)
+    atomic_write(out, lambda f: picture.save(f, "JPEG", quality=85))  # a planted link is replaced, not followed
 
 
 def _card(row: dict, src: str) -> str:
@@ -68,5 +69,6 @@ def write_page(result: dict, out: Path) -> list[Path]:
             '<div class="grid">', *cards, "</div>",
             *([f"<p>{more} more not shown (see evaluation.json).</p>"] if more > 0 else []), "</body></html>"]
     page_file = out / PAGE_FILE
-    page_file.write_text("\n".join(page) + "\n", encoding="utf-8")
+    text = ("\n".join(page) + "\n").encode("utf-8")
+    atomic_write(page_file, lambda f: f.write(text))
     return [page_file, *written]

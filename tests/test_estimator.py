@@ -228,8 +228,10 @@ def test_cli_fit_predict_and_export_with_a_model_spec(tmp_path, photos):
     assert all(f"| {name} |" in card for name in names) and "own_models:tiny_imagenet_source" in card
     assert "test accuracy after training" in card and "95 % CI" in card and "headstart export RUN --onnx" in card
     some = sorted((tmp_path / "data").rglob("*.png"))[:2]
-    assert len(run_cli("predict", tmp_path / "run", *some).stdout.splitlines()) == 2
-    run_cli("export", tmp_path / "run", "--onnx", tmp_path / "out" / "m.onnx")
+    refused = run_cli("predict", tmp_path / "run", *some, check=False)  # a run names code: run it only when told
+    assert refused.returncode == 2 and "--allow-code" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(run_cli("predict", tmp_path / "run", *some, "--allow-code").stdout.splitlines()) == 2
+    run_cli("export", tmp_path / "run", "--onnx", tmp_path / "out" / "m.onnx", "--allow-code")
     assert (tmp_path / "out" / "m.onnx").stat().st_size > 0
     bare = run_cli("init", "--model", "own_models:tiny_module", "--classes", "a,b", "--out", tmp_path / "zs")
     assert "wrote" in bare.stdout

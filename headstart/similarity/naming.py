@@ -18,6 +18,7 @@ import numpy as np
 
 from headstart.errors import UserError
 from headstart.recipe import DEFAULT_RECIPE, Recipe
+from headstart.safe_text import visible
 from headstart.similarity import senses as S
 from headstart.similarity.names import read_name, tokens
 from headstart.similarity.nouns import lexicon, taxonomy
@@ -184,12 +185,14 @@ def sense_table(senses, alternatives: int = 2) -> str:
     senses = list(senses)
     if not senses:
         return ""
-    name_width = min(max(len(r.name) for r in senses), 24)
+    names = [visible(r.name) for r in senses]  # a name's own line breaks and control codes written out
+    name_width = min(max(map(len, names)), 24)
     target_width = min(max(len(_target(r)) for r in senses), 28)
     lines = []
-    for r in senses:
+    for name, r in zip(names, senses):
         also = ", ".join(a.split(":", 1)[0] for a in r.alternatives[:alternatives])
-        lines.append(f"{r.name:<{name_width}} -> {_target(r):<{target_width}}  {r.how}" + (f"  [also: {also}]" if also else ""))
+        lines.append(f"{name:<{name_width}} -> {_target(r):<{target_width}}  {visible(r.how)}"
+                     + (f"  [also: {also}]" if also else ""))
     return "\n".join(lines)
 
 

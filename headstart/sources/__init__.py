@@ -37,6 +37,12 @@ def list_sources() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def runs_code(spec: str) -> bool:
+    """Whether loading `spec` imports and calls code ("package.module:function") rather than reading
+    a registered model or an `hf:` folder's weights."""
+    return spec not in _REGISTRY and not spec.startswith(huggingface.PREFIX) and ":" in spec
+
+
 def load_source(spec: str) -> SourceModel:
     """A source model from its spec: a registered name (see `list_sources()`), "hf:FOLDER" (a
     Hugging Face image-classification folder, see `headstart.sources.huggingface`) or
@@ -91,4 +97,4 @@ for _name in WEIGHT_PACKAGES:
     register_source(_name, partial(_load_lite, _name))
     _LABELS[_name] = imagenet_labels
 
-__all__ = ["list_sources", "load_source", "register_source", "source_labels"]
+__all__ = ["list_sources", "load_source", "register_source", "runs_code", "source_labels"]
