@@ -409,7 +409,8 @@ def evaluate(
     parts = [f"accuracy {100 * result['accuracy']:.1f} % (95 % CI {100 * low:.1f}-{100 * high:.1f} %)"]
     parts += [f"top-{k} {100 * v:.1f} %" for k, v in result["top_k"].items() if k != "1"]
     typer.echo(f"{result['images']} images: {', '.join(parts)}, ECE {result['ece']:.3f}\n")
-    typer.echo(visible(format_report(result)) + "\n")
+    shown = {visible(name): row for name, row in result["per_class"].items()}  # names as text, one line each
+    typer.echo(format_report({**result, "per_class": shown}) + "\n")
     if result["most_confused"]:
         typer.echo("most confused (true -> predicted: images):")
         for pair in result["most_confused"]:
