@@ -72,24 +72,24 @@ def test_predictor_probabilities_equal_headstarts(run):
     from headstart.data.folder import ImageFiles
 
     paths = real_photos()
-    expected = HeadStart.load(run).predict_proba(ImageFiles(paths))
-    predictor = Predictor(run)
+    expected = HeadStart.load(run, allow_code=True).predict_proba(ImageFiles(paths))
+    predictor = Predictor(run, allow_code=True)
     got = predictor.predict_proba(paths)
     assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
     assert np.allclose(got.sum(axis=1), 1, atol=1e-6)
     assert predictor.class_names_ == ["faces", "garfield", "ant"]
-    assert (predictor.predict(paths) == HeadStart.load(run).predict(ImageFiles(paths))).all()
+    assert (predictor.predict(paths) == HeadStart.load(run, allow_code=True).predict(ImageFiles(paths))).all()
 
 
 @pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_a_cached_predict_never_imports_torch(run):
     from headstart.predictor import Predictor, model_key, model_path
 
-    Predictor(run)  # builds and caches the ONNX model (with torch, in this process)
+    Predictor(run, allow_code=True)  # builds and caches the ONNX model (with torch, in this process)
     assert model_path(model_key(run)).is_file()
     photo = real_photos()[0]
     code = ("import sys, atexit; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
-            f"sys.argv = ['headstart', 'predict', {str(run)!r}, {str(photo)!r}, '--json']; "
+            f"sys.argv = ['headstart', 'predict', {str(run)!r}, {str(photo)!r}, '--json', '--allow-code']; "
             "from headstart.cli import main; main()")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -110,7 +110,7 @@ def test_an_export_that_differs_from_torch_is_neither_used_nor_cached(run, monke
     monkeypatch.setenv("HEADSTART_CACHE", str(run.parent / "other-cache"))
     monkeypatch.setattr(predictor, "CHECK_TOLERANCE", -1.0)  # any difference now counts as a mismatch
     with pytest.warns(UserWarning, match="differs from torch .* predicting with torch"):
-        assert predictor.predictor_for(run, "cpu") is None
+        assert predictor.predictor_for(run, "cpu", allow_code=True) is None
     assert not predictor.model_path(predictor.model_key(run)).exists()
 
 
@@ -120,7 +120,7 @@ def test_without_onnxruntime_predict_warns_and_takes_the_torch_path(run, monkeyp
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     with pytest.warns(UserWarning, match="onnxruntime is not usable .* predicting with torch"):
-        assert predictor.predictor_for(run) is None
+        assert predictor.predictor_for(run, allow_code=True) is None
 
 
 @pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
@@ -137,7 +137,7 @@ def test_predictions_stream_batch_by_batch(run):
             return super().load(indices)
 
     images = Recorded(real_photos())
-    rows = Predictor(run, batch_size=2).iter_proba(images)
+    rows = Predictor(run, batch_size=2, allow_code=True).iter_proba(images)
     first = next(rows)
     assert first.shape == (3,) and images.loaded == [0, 1]
     assert len([first, *rows]) == 5 and images.loaded == [0, 1, 2, 3, 4]
@@ -148,18 +148,18 @@ def test_options_that_need_torch_take_the_torch_path(run):
     from headstart.predictor import predictor_for
 
     for options in [{"backend": "torch"}, {"precision": "bf16"}, {"device": "cuda"}]:
-        assert predictor_for(run, **options) is None
-    assert predictor_for(run, "cpu", "onnx").class_names_ == ["faces", "garfield", "ant"]
+        assert predictor_for(run, **options, allow_code=True) is None
+    assert predictor_for(run, "cpu", "onnx", allow_code=True).class_names_ == ["faces", "garfield", "ant"]
 
 
 @pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_predict_cli_prints_each_image_and_shows_progress_unless_quiet(run):
     photos = [str(p) for p in real_photos()]
-    out = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "--allow-code"], capture_output=True,
                          text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr
     assert [line.split(": ")[0] for line in out.stdout.splitlines()] == photos and "img/s" in out.stderr
-    quiet = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "-q"],
+    quiet = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "-q", "--allow-code"],
                            capture_output=True, text=True, env=ENV, timeout=120)
     assert quiet.stdout == out.stdout and "img/s" not in quiet.stderr
 
@@ -174,11 +174,11 @@ def test_evaluate_takes_the_same_path_without_torch(run, tmp_path):
     for name, photo in zip(["faces", "garfield", "ant"], real_photos()):
         (tmp_path / "data" / name).mkdir(parents=True)
         shutil.copy(photo, tmp_path / "data" / name / photo.name)
-    expected = evaluate_run(HeadStart.load(run), tmp_path / "data")
-    got = evaluate_run(Predictor(run), tmp_path / "data")
+    expected = evaluate_run(HeadStart.load(run, allow_code=True), tmp_path / "data")
+    got = evaluate_run(Predictor(run, allow_code=True), tmp_path / "data")
     assert got["confusion"] == expected["confusion"] and abs(got["ece"] - expected["ece"]) < 1e-4
     code = ("import sys, atexit; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
-            f"sys.argv = ['headstart', 'evaluate', {str(run)!r}, '--data', {str(tmp_path / 'data')!r}, '--json']; "
+            f"sys.argv = ['headstart', 'evaluate', {str(run)!r}, '--data', {str(tmp_path / 'data')!r}, '--json', '--allow-code']; "
             "from headstart.cli import main; main()")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr
