@@ -106,5 +106,6 @@ def test_cli_predict_on_many_images_shows_a_bar_unless_quiet(tmp_path):
     cli = lambda *args: subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], env=env,  # noqa: E731
                                        capture_output=True, text=True, timeout=600, check=True)
     cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", "cat,dog", "--out", tmp_path / "run", "-q")
-    assert "70/70" in cli("predict", tmp_path / "run", tmp_path).stderr
-    assert "70/70" not in cli("predict", tmp_path / "run", tmp_path, "--quiet").stderr
+    # the run names a test model as code: predict runs it only with --allow-code
+    assert "/70 [" in cli("predict", tmp_path / "run", tmp_path, "--allow-code").stderr
+    assert "/70 [" not in cli("predict", tmp_path / "run", tmp_path, "--quiet", "--allow-code").stderr

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 CLASSES = ["cat", "dog", "bird"]
+# the runs name a test model as code (own_models:...), which evaluate runs only with --allow-code
 MODEL = ("--model", "own_models:tiny_imagenet_source", "--method", "logreg", "--epochs", "20")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -56,7 +57,7 @@ def fitted(tmp_path_factory):
 
 
 def evaluate(*args):
-    result = run_cli("evaluate", *map(str, args), "--json")
+    result = run_cli("evaluate", "--allow-code", *map(str, args), "--json")
     return json.loads(result.stdout), result.stderr
 
 
@@ -116,9 +117,9 @@ def test_a_csv_dataset_is_evaluated_on_its_held_out_rows(tmp_path):
 def test_a_run_that_does_not_record_its_files_warns_once(fitted, tmp_path):
     from headstart import HeadStart
 
-    clf = HeadStart.load(fitted / "run")  # saved as older headstart wrote runs: the data folder, no file list
+    clf = HeadStart.load(fitted / "run", allow_code=True)  # saved as older headstart wrote runs: the data folder, no file list
     clf.save(tmp_path / "old", data=str(fitted / "data"))
-    result = run_cli("evaluate", tmp_path / "old", "--data", fitted / "data", "--json")
+    result = run_cli("evaluate", "--allow-code", tmp_path / "old", "--data", fitted / "data", "--json")
     assert json.loads(result.stdout)["n"] == 30
     assert result.stderr.count("does not record which images it trained on") == 1
 
@@ -142,7 +143,7 @@ def test_evaluation_report_plots_and_page(fitted, tmp_path):
     assert len(thumbnails) == wrong and all(Image.open(t).format == "JPEG" for t in thumbnails)
     page = (tmp_path / "ev" / "misclassified.html").read_text()
     assert str(fitted) not in page  # thumbnails of its own, never links to the originals
-    text = run_cli("evaluate", fitted / "run", "--data", fitted / "data").stdout
+    text = run_cli("evaluate", "--allow-code", fitted / "run", "--data", fitted / "data").stdout
     assert "precision    recall  f1-score   support" in text and "weighted avg" in text and "95 % CI" in text
 
 
@@ -151,7 +152,7 @@ def test_names_on_the_page_are_escaped(tmp_path):
     blue_images(tmp_path / "data", per_class=3, name=lambda c, i: f"<img src=x onerror=alert({i})>{c}.png")
     run_cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", ",".join(CLASSES),
             "--out", tmp_path / "run", "--quiet")
-    run_cli("evaluate", tmp_path / "run", "--data", tmp_path / "data", "--out", tmp_path / "ev", "--quiet")
+    run_cli("evaluate", "--allow-code", tmp_path / "run", "--data", tmp_path / "data", "--out", tmp_path / "ev", "--quiet")
     page = (tmp_path / "ev" / "misclassified.html").read_text()
     assert "onerror=alert" in page and "<img src=x" not in page and "&lt;img src=x onerror=alert" in page
 
@@ -203,5 +204,5 @@ def test_a_broken_csv_is_reported_as_fit_reports_it(tmp_path):
     (tmp_path / "list.csv").write_text("path,label\nnope.png,cat\ngone.png,dog\n")
     run_cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", "cat,dog", "--out", tmp_path / "run",
             "--quiet")
-    bad = run_cli("evaluate", tmp_path / "run", "--data", tmp_path / "list.csv", check=False)
+    bad = run_cli("evaluate", "--allow-code", tmp_path / "run", "--data", tmp_path / "list.csv", check=False)
     assert bad.returncode == 2 and "lists 2 missing files" in bad.stderr and "Traceback" not in bad.stderr
