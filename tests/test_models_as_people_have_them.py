@@ -166,6 +166,14 @@ def test_a_faulty_hugging_face_folder_is_one_line(tmp_path, fault, message):
         headstart.load_source(f"hf:{folder}")
 
 
+def test_a_fixed_size_model_at_another_resolution_is_one_line(tmp_path):
+    """A 32-px ViT fitted at --resolution 64 raised the model's ValueError mid-extraction."""
+    images = [np.full((40, 40, 3), v, np.uint8) for v in (0, 50, 200, 250)]
+    clf = HeadStart(f"hf:{vit_folder_with(tmp_path / 'v')}", "imprint", resolution=64)
+    with pytest.raises(UserError, match=r"cannot run on 64-pixel inputs .*use its own \(32\) or another --resolution"):
+        clf.fit(images, ["a", "a", "b", "b"])
+
+
 class _Runs:
     def __init__(self, marker):
         self.marker = marker
