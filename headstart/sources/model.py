@@ -7,6 +7,7 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Sequence
 
 import torch
@@ -233,12 +234,12 @@ def config_normalisation(mean, std, where: str) -> tuple[tuple[float, ...], tupl
 
 
 def _channel_numbers(values, what: str, where: str) -> tuple[float, ...]:
-    numbers = list(values) if isinstance(values, (list, tuple)) else [values]
+    numbers = [values] if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") else list(values)
     if len(numbers) == 1:
         numbers *= 3
-    if len(numbers) != 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if len(numbers) != 3 or not all(isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
                                     for v in numbers):
-        raise UserError(f"{where} gives {what} {values!r}: it must be a number or 3 numbers, one per RGB channel, "
+        raise UserError(f"{where} gives {what} {values!r:.80}: it must be a number or 3 numbers, one per RGB channel, "
                         "e.g. [0.485, 0.456, 0.406]")
     return tuple(float(v) for v in numbers)
 
@@ -247,9 +248,9 @@ def config_size(size, where: str) -> int:
     """An input size as configs write it (a number, or a sequence ending with the width like timm's
     (3, H, W)) -> pixels; UserError naming `where` when it is neither."""
     value = size[-1] if isinstance(size, (list, tuple)) and size else size
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise UserError(f"{where} is {size!r}: give the input size as a number of pixels or (3, H, W), e.g. 224")
-    return value
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{where} is {size!r:.80}: give the input size as a number of pixels or (3, H, W), e.g. 224")
+    return int(value)
 
 
 def _fmt(values: Sequence[float]) -> str:
