@@ -178,7 +178,7 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
     x, y = test_x[mask], remap[test_y[mask]]
     wordnet = wordnet_matrix([senses[i].synset_id for i in keep], source.labels, "lin")
     text = torch.from_numpy(text_array([senses[i].text for i in keep], source_texts(source)))
-    w_src, b_src = (t.detach().float() for t in (source.head.weight, source.head.bias))
+    w_src, b_src = source.head_weights()
 
     def acc(sim):
         return 100 * accuracy(*transfer.combine(w_src, b_src, transfer.top_k_weights(sim, 3)), x, y)

@@ -165,6 +165,7 @@ def main() -> None:
 
     second_round(case, rows, work, env)
     security_round(case, work)
+    models_round(case, rows, work, env)
     good = sum(r[-1] == "ok" for r in rows)
     print("# Reliability: bad inputs and faults on the command line\n")
     print("Command: `python benchmarks/reliability.py > docs/results/reliability.md` (each case a real "
@@ -491,6 +492,181 @@ def security_main() -> None:
     print(f"**{good} of {len(rows)} cases behave well; {len(rows) - good} do not.**\n")
     print_table(rows, work)
     shutil.rmtree(work, ignore_errors=True)
+# -- issue 29: models, labels and exports as people have them ---------------------------------------
+
+MODELS_29 = """
+import torch
+from torch import nn
+
+
+class BiasFreeAux(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc, self.side, self.aux = nn.Linear(16, 8, bias=False), nn.Linear(16, 10, bias=False), nn.Linear(10, 8, bias=False)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.fc(h), self.aux(self.side(h))
+
+
+def _net(outputs=4, bias=True):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, outputs, bias=bias))
+
+
+def bias_free_aux():
+    return BiasFreeAux()
+
+
+def bias_free_head():
+    return _net(1000, bias=False)
+
+
+def cfg_0_255():
+    net = _net()
+    net.pretrained_cfg = {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375), "input_size": 48}
+    return net
+
+
+def cfg_text_mean():
+    net = _net()
+    net.pretrained_cfg = {"mean": "0.5"}
+    return net
+
+
+def raises():
+    raise RuntimeError("weights not found at /nowhere/model.pt")
+"""
+
+NAMES_IN_ANOTHER_ORDER = """
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from headstart import HeadStart
+
+files = sorted(Path("flat").rglob("*.png"))
+images, labels = [np.asarray(Image.open(f)) for f in files], [f.parent.name for f in files]
+HeadStart(method="logreg", resolution=64, epochs=20).fit(images, labels, ["dog", "cat", "car"]).save("run-named")
+"""
+
+
+def _vit_folder(folder: Path, n: int = 3, id2label: dict | None = None, **processor) -> str:
+    """A tiny 32-px ViT saved as people save them, its processor's fields changed as given."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    id2label = id2label or {i: f"c{i}" for i in range(n)}
+    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
+                       intermediate_size=32, num_labels=n, id2label=id2label,
+                       label2id={v: k for k, v in id2label.items()})
+    ViTForImageClassification(config).eval().save_pretrained(folder)
+    ViTImageProcessor(image_mean=[0.5] * 3, image_std=[0.25] * 3, size={"height": 32, "width": 32}
+                      ).save_pretrained(folder)
+    path = folder / "preprocessor_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **processor}))
+    return f"hf:{folder.name}"
+
+
+class _Runs:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def models_round(case, rows: list, work: Path, env: dict) -> None:
+    """Issue 29 items 5-8 and its tracebacks about models: hf: folders, own models, class names in
+    another order than the labels, exports of an empty batch."""
+    fit = ["fit", "--resolution", 64, "--method", "logreg", "--epochs", 20, "--data", "flat"]
+    meta = lambda run: json.loads((work / run / "run.json").read_text())  # noqa: E731
+
+    # -- own models (package.module:function) ---------------------------------------------------
+    (work / "models29.py").write_text(MODELS_29)
+    (work / "broken29.py").write_text("def make(:\n    pass\n")
+    case("fit a bias-free model returning (fc(h), aux(h))", [*fit, "--model", "models29:bias_free_aux", "--out",
+                                                              "r-aux"], True,
+         lambda r: (meta("r-aux")["feature_dim"] == 16, f"head fc: {meta('r-aux')['feature_dim']} features"))
+    images(work / "senses", 4, classes=("crane", "mouse", "bat"))
+    case("fit the default method on a bias-free 1000-way head", ["fit", "--resolution", 64, "--epochs", 5, "--data",
+                                                                  "senses", "--model", "models29:bias_free_head",
+                                                                  "--out", "r-nobias"], True)
+    case("fit a model whose pretrained_cfg is on 0-255, input_size=48",
+         ["fit", "--method", "logreg", "--epochs", 20, "--data", "flat", "--model", "models29:cfg_0_255", "--out",
+          "r-cfg"], True,
+         lambda r: ((meta("r-cfg")["mean"][0], meta("r-cfg")["resolution"]) == (123.675, 48),
+                    f"mean {meta('r-cfg')['mean'][0]}, {meta('r-cfg')['resolution']} px"))
+    case("fit a model whose pretrained_cfg mean is \"0.5\"", [*fit, "--model", "models29:cfg_text_mean", "--out",
+                                                              "r-text"], False)
+    case("fit with a model function that raises", [*fit, "--model", "models29:raises", "--out", "r-raises"], False)
+    case("fit with a model module with a syntax error", [*fit, "--model", "broken29:make", "--out", "r-syntax"], False)
+
+    # -- class names given in another order than the labels -------------------------------------
+    (work / "names29.py").write_text(NAMES_IN_ANOTHER_ORDER)
+    made = subprocess.run([sys.executable, "names29.py"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=900)
+    case("predict a car with a run fitted with names [dog, cat, car]", ["predict", "run-named", "flat/car/0.png",
+                                                                        "--json"], made.returncode == 0,
+         lambda r: (meta("run-named")["class_names"] == meta("run-named")["labels"]
+                    and json.loads(r.stdout)["top"][0]["class"] == "car",
+                    f"names {meta('run-named')['class_names']}, top class {json.loads(r.stdout)['top'][0]['class']}"))
+
+    # -- exports on an empty batch ----------------------------------------------------------------
+    def empty_batch(file: str):
+        def check(result):
+            import warnings
+
+            import onnxruntime
+
+            empty = np.zeros((0, 40, 50, 3), np.uint8)
+            if file.endswith(".onnx"):
+                shape = onnxruntime.InferenceSession(str(work / file)).run(None, {"images": empty})[0].shape
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    shape = tuple(torch.jit.load(str(work / file))(torch.from_numpy(empty)).shape)
+            return shape == (0, 3), f"empty batch -> {list(shape)}"
+        return check
+
+    case("export --onnx, then run an empty batch", ["export", "run-plain", "--onnx", "e29.onnx"], True,
+         empty_batch("e29.onnx"))
+    case("export --torchscript, then run an empty batch", ["export", "run-plain", "--torchscript", "e29.pt"], True,
+         empty_batch("e29.pt"))
+
+    # -- Hugging Face folders -------------------------------------------------------------------
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        rows.append(("hf: folders", "(tiny ViT folders)", "", "not run: transformers is not installed", "", "skipped"))
+        return
+    widgets = _vit_folder(work / "hf-widgets", 1000, {i: f"widget{i}" for i in range(1000)})
+    case("init with an hf: 1000-way head labelled widget0..widget999", ["init", "--model", widgets, "--classes",
+                                                                         "cat,dog", "--out", "r-widgets"], True,
+         lambda r: (all(c["source"] == "text" for c in meta("r-widgets")["classes"]),
+                    "no ImageNet WordNet ids: " + ", ".join(c["source"] for c in meta("r-widgets")["classes"])))
+    scaled = _vit_folder(work / "hf-255", image_mean=[127.5] * 3, image_std=[63.75] * 3)
+    case("fit an hf: folder whose image_mean/std are on 0-255", [*fit[2:], "--model", scaled, "--out", "r-255"], True,
+         lambda r: (meta("r-255")["mean"] == [127.5] * 3, f"mean {meta('r-255')['mean']}"))
+    case("fit an hf: 32-px ViT at --resolution 64", [*fit, "--model", scaled, "--out", "r-vit64"], False)
+    for name, change in [("image_mean \"0.5\"", dict(image_mean="0.5")),
+                         ("processor size 64 for a 32-px ViT", dict(size={"height": 64, "width": 64}))]:
+        folder = _vit_folder(work / f"hf-{len(rows)}", **change)
+        case(f"fit an hf: folder with {name}", [*fit, "--model", folder, "--out", f"r-{len(rows)}"], False)
+    holed = _vit_folder(work / "hf-hole")
+    config = json.loads((work / "hf-hole" / "config.json").read_text())
+    (work / "hf-hole" / "config.json").write_text(json.dumps({**config, "id2label": {"0": "a", "2": "c"}}))
+    case("fit an hf: folder whose id2label has a hole", [*fit, "--model", holed, "--out", "r-hole"], False)
+    evil = _vit_folder(work / "hf-pickle")
+    (work / "hf-pickle" / "model.safetensors").unlink()
+    marker = work / "pickle-ran"
+    import pickle
+
+    (work / "hf-pickle" / "pytorch_model.bin").write_bytes(pickle.dumps({"w": _Runs(str(marker))}, protocol=2))
+    case("fit an hf: folder with a malicious pytorch_model.bin", [*fit, "--model", evil, "--out", "r-pickle"], False,
+         lambda r: (not marker.exists(), "the pickle did not run"))
 
 
 def _unique_rows(out: Path) -> bool:

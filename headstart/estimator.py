@@ -199,8 +199,11 @@ class HeadStart:
             `classes_` becomes the sorted distinct labels. Integers 0..C-1 with C `class_names`
             index the names, so a class may have no image.
         class_names : list of str, optional
-            One name per class in `classes_` order, used to find similar source classes; default
-            `str(label)`. Required without `y`, where the names are the labels.
+            One name per class in `classes_` order (the sorted labels), used to find similar source
+            classes; default `str(label)`. Names that are exactly the labels as text, in another
+            order, are matched to their labels instead (``["dog", "cat", "car"]`` for labels that
+            sort to car, cat, dog names each class by its own label; integer labels always index
+            the names). Required without `y`, where the names are the labels.
         features : tensor [N, D], optional
             Precomputed features of `X` (saves extracting them).
         unlabelled : images, optional
@@ -501,7 +504,10 @@ def label_array(labels, n: int) -> np.ndarray:
 
 def label_classes(labels, n: int, class_names) -> tuple[np.ndarray, list[str]]:
     """(classes_, class names) for N labels: the sorted distinct labels, named `class_names` (in
-    that order) or str(label). Integer labels 0..C-1 index C class names, so a class may have no image."""
+    that order) or str(label). Integer labels 0..C-1 index C class names, so a class may have no image.
+    Names that are the text labels themselves in another order name their own label: the order of
+    a list of the labels is no statement that "car" is to be called "dog" (integer labels keep
+    indexing the names, as datasets with classes "0".."10" in folder order need)."""
     y = label_array(labels, n)
     try:
         classes = np.unique(y)
@@ -512,10 +518,12 @@ def label_classes(labels, n: int, class_names) -> tuple[np.ndarray, list[str]]:
     names = check_class_names(class_names)
     if len(names) != len(classes):
         if y.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(names):
-            return np.arange(len(names)), names
-        raise InputError(f"{len(names)} class names for {len(classes)} distinct labels: give one name per distinct "
-                        "label, in sorted label order (or integer labels 0..C-1 indexing the names)")
-    return classes, names
+            classes = np.arange(len(names))
+        else:
+            raise InputError(f"{len(names)} class names for {len(classes)} distinct labels: give one name per "
+                             "distinct label, in sorted label order (or integer labels 0..C-1 indexing the names)")
+    as_text = [str(c) for c in classes.tolist()]
+    return classes, (as_text if y.dtype.kind in "USO" and sorted(names) == sorted(as_text) else names)
 
 
 def encode_labels(labels, classes: np.ndarray, n: int | None = None) -> torch.Tensor:

@@ -145,8 +145,7 @@ def get_method(name: str) -> Method:
 
 
 def source_head(evidence: Evidence) -> Head:
-    head = evidence.source.head
-    return head.weight.detach().float(), head.bias.detach().float()
+    return evidence.source.head_weights()
 
 
 @register("random", False, "PyTorch's default random head", uses_names=False)

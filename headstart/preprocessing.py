@@ -61,8 +61,8 @@ def resize_uint8_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 RGB images [N, H, W, 3] of any size -> float [N, 3, size, size] in 0..255, the values of
     `resize_batch` as two matrix products, which ONNX and TorchScript export for any H and W."""
     x = images.permute(0, 3, 1, 2).float()
-    rows = torch.ones_like(x[0, 0, :, 0]).cumsum(0) - 0.5  # [H], computed from the input: H stays dynamic
-    columns = torch.ones_like(x[0, 0, 0, :]).cumsum(0) - 0.5
+    rows = torch.ones_like(x[:, 0, :, 0].sum(0)).cumsum(0) - 0.5  # [H], computed from the input: H stays dynamic
+    columns = torch.ones_like(x[:, 0, 0, :].sum(0)).cumsum(0) - 0.5
     return torch.matmul(torch.matmul(resize_matrix(rows, size), x), resize_matrix(columns, size).T).clamp(0, 255)
 
 

@@ -115,6 +115,8 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
         with torch.inference_mode():
             assert np.abs(scripted(torch.from_numpy(image)).numpy()[0] - want).max() < 1e-3
     assert len(sizes) >= 2
+    empty = np.zeros((0, 40, 50, 3), np.uint8)  # as predict_proba([]) gives [0, C]
+    assert session.run(None, {"images": empty})[0].shape == scripted(torch.from_numpy(empty)).shape == (0, 5)
     for meta in (json.loads(onnx.load(str(tmp_path / "m.onnx")).metadata_props[0].value),
                  json.loads(extra["headstart.json"])):
         assert meta["class_names"] == fitted.class_names_ and meta["resolution"] == R
@@ -146,6 +148,29 @@ def test_the_in_graph_normalisation_is_headstarts_normalisation():
     exported = ImageClassifier(Classifier(nn.Identity()), source.resolution, source.mean, source.std)
     prepared = source.preprocess(list(images))
     assert torch.equal(exported.logits(torch.from_numpy(images)), prepared.flatten(1))
+
+
+def test_exports_take_an_empty_batch_as_predict_proba_does(tmp_path):
+    """Issue 29: predict_proba([]) gives [0, C], but both exports failed on an empty batch (the
+    in-graph resize read the first image for the input's height and width)."""
+    import onnxruntime
+
+    from headstart.export import export_onnx, export_torchscript
+
+    images = [np.random.default_rng(i).integers(0, 256, (40, 30, 3), dtype=np.uint8) for i in range(4)]
+    clf = HeadStart(SourceModel.from_module(convnet(5), resolution=32), "imprint", epochs=2).fit(images, [0, 0, 1, 1])
+    session = onnxruntime.InferenceSession(str(export_onnx(clf, tmp_path / "m.onnx")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.load(str(export_torchscript(clf, tmp_path / "m.pt")))
+    assert clf.predict_proba([]).shape == (0, 2)
+    for n in (0, 2):
+        batch = np.stack(images[:2])[:n]
+        (got,) = session.run(None, {"images": batch})
+        assert got.shape == (n, 2) and got.dtype == np.float32
+        assert scripted(torch.from_numpy(batch)).shape == (n, 2)
+        if n:
+            assert np.abs(got - clf.predict_proba(list(batch))).max() < 1e-4
 
 
 @pytest.mark.slow

@@ -35,3 +35,23 @@ def test_a_file_given_as_dataset_folder_says_it_is_a_file(tmp_path):
     (tmp_path / "images.txt").write_text("cat/1.png\n")
     with pytest.raises(UserError, match="is a file, not a dataset.*path,label"):
         load_image_folder(tmp_path / "images.txt")
+
+
+def raises_inside():
+    raise RuntimeError("weights not found at /nowhere/model.pt")
+
+
+@pytest.mark.parametrize("module, spec, message", [
+    (None, f"{__name__}:raises_inside", r"the model function .*:raises_inside failed \(RuntimeError: weights not found"),
+    ("def make(:\n    pass\n", "broken_syntax_models:make",
+     r"cannot import broken_syntax_models .*\(SyntaxError: .*\): fix that module"),
+    ("raise KeyError('MODEL_HOME')\n", "raising_at_import_models:make", r"\(KeyError: 'MODEL_HOME'\)"),
+])
+def test_a_model_module_or_function_that_fails_is_one_line(tmp_path, monkeypatch, module, spec, message):
+    """Issue 29: a `package.module:function` model whose function raises, or whose module has a
+    syntax error, gave the user's traceback."""
+    if module is not None:
+        (tmp_path / f"{spec.partition(':')[0]}.py").write_text(module)
+        monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match=message):
+        headstart.load_source(spec)

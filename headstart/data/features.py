@@ -95,13 +95,14 @@ def extract_batches(model: SourceModel, images: Sequence, resolution: int | None
                 features = runner(x)
             except torch.OutOfMemoryError:
                 raise  # not the input's size: the generic message below would send the user the wrong way
-            except RuntimeError as error:  # e.g. an input smaller than the network's kernels
+            except (RuntimeError, ValueError) as error:  # an input smaller than its kernels, a ViT's fixed size
                 dtypes = {p.dtype for p in model.backbone.parameters()} - {torch.float32}
                 if dtypes:  # the input is float32: a float64 or bf16 network fails for its dtype, not the size
                     raise UserError(f"{model.name} has {', '.join(map(str, sorted(dtypes, key=str)))} weights; "
                                     "headstart runs float32 models: convert it with model.float()") from None
+                advice = "a larger" if x.shape[-1] < model.resolution else f"its own ({model.resolution}) or another"
                 raise UserError(f"{model.name} cannot run on {x.shape[-1]}-pixel inputs "
-                                f"({str(error).splitlines()[0][:120]}): use a larger --resolution") from None
+                                f"({str(error).splitlines()[0][:120]}): use {advice} --resolution") from None
             yield rows, features
 
 

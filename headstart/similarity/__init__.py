@@ -108,8 +108,8 @@ def class_senses(evidence: Evidence) -> list:
 
         from headstart.similarity.vote import image_vote
 
-        head, recipe = evidence.source.head, evidence.recipe
-        _VOTED[full_key] = image_vote(senses, list(evidence.source.labels), (head.weight, head.bias),
+        recipe = evidence.recipe
+        _VOTED[full_key] = image_vote(senses, list(evidence.source.labels), evidence.source.head_weights(),
                                       torch.from_numpy(class_rows(evidence.source, senses, recipe.vote_measure)),
                                       evidence.features, evidence.labels,
                                       evidence.unlabelled if has_unlabelled else None, recipe)
@@ -181,9 +181,8 @@ def visual_similarity(evidence: Evidence) -> torch.Tensor:
 
     if len(evidence.labels) == 0:
         raise UserError("visual similarity needs training images (shots >= 1)")
-    head = evidence.source.head
     return mean_softmax_matrix(evidence.features, evidence.labels, evidence.n_classes,
-                               head.weight.detach(), head.bias.detach())
+                               *evidence.source.head_weights())
 
 
 VISUAL_FAMILIES = ("visual",)  # these need training images

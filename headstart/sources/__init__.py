@@ -67,16 +67,27 @@ def load_source(spec: str) -> SourceModel:
     except (ImportError, AttributeError) as error:
         raise UserError(f"cannot load the model {spec!r} ({error}): give an importable "
                         "package.module:function") from None
+    except Exception as error:  # the module's own code failed: a syntax error, an exception at import
+        raise UserError(f"cannot import {module_name} for the model {spec!r} ({_cause(error)}): fix that "
+                        "module") from None
     try:
         model = loader()
     except TypeError as error:  # a function that needs arguments (or is not a function)
         raise UserError(f"cannot call {spec} without arguments ({error}): give a function of no arguments "
                         "returning a SourceModel or nn.Module") from None
+    except Exception as error:  # the user's function failed: its own message says why
+        raise UserError(f"the model function {spec} failed ({_cause(error)}): fix that function") from None
     if isinstance(model, nn.Module):
         model = SourceModel.from_module(model, name=function_name)
     if not isinstance(model, SourceModel):
         raise UserError(f"{spec} returned a {type(model).__name__}: it must return a SourceModel or an nn.Module")
     return dataclasses.replace(model, spec=spec)
+
+
+def _cause(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
 def source_labels(name: str) -> tuple[list[str], list[str]]:

@@ -14,10 +14,14 @@ PREFIX = "hf:"
 
 def load_folder(folder: str | Path):
     """A `SourceModel` from a Hugging Face image-classification folder: labels from
-    `config.id2label` (a 1000-way head keeps the ImageNet WordNet ids, with those names), mean/std
-    (0-1 in the file, 0-255 here) and size from the image processor's config."""
-    from headstart.preprocessing import IMAGENET_MEAN, IMAGENET_STD
-    from headstart.sources.model import SourceModel, _default_labels
+    `config.id2label` (ImageNet's labels get the ImageNet WordNet ids, as do 1000 outputs labelled
+    only with transformers' placeholders LABEL_0...; other labels stay text), mean/std (see
+    `config_normalisation`) and size from the image processor's config. UserError when id2label
+    misses a class, the weights cannot be read (a pickle that is not plain weights is refused, never
+    run) or the model does not run at that size."""
+    import pickle
+
+    from headstart.sources.model import SourceModel, config_normalisation
 
     folder = Path(folder).expanduser()
     if not (folder / "config.json").is_file():
@@ -27,27 +31,78 @@ def load_folder(folder: str | Path):
         from transformers import AutoModelForImageClassification
     except ImportError:
         raise UserError("hf: models need the transformers package: pip install transformers") from None
+    _check_id2label(_read_json(folder / "config.json").get("id2label"), folder)
     try:
         model = AutoModelForImageClassification.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"cannot load the Hugging Face model in {folder} ({str(error).splitlines()[0]})") from None
+    except pickle.UnpicklingError as error:  # torch's weights-only loader refused it: nothing in it ran
+        why = str(error).partition("WeightsUnpickler error:")[2].strip().splitlines() or [_first_line(error)]
+        raise UserError(f"torch's safe loader refused the pickled weights in {folder} ({why[0]}: not plain tensors, "
+                        "or damaged); nothing in them ran: save the model as safetensors") from None
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise UserError(f"cannot load the Hugging Face model in {folder} ({_first_line(error)})") from None
     processor = _read_json(folder / "preprocessor_config.json")
-    id2label = {int(k): v for k, v in (model.config.id2label or {}).items()}
-    names = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
-    labels = _default_labels(len(names))[0] if len(names) == 1000 else names
-    mean = tuple(255 * v for v in processor["image_mean"]) if "image_mean" in processor else IMAGENET_MEAN
-    std = tuple(255 * v for v in processor["image_std"]) if "image_std" in processor else IMAGENET_STD
+    labels, names = _labels([str(model.config.id2label[i]) for i in range(model.config.num_labels)])
+    mean, std = config_normalisation(processor.get("image_mean"), processor.get("image_std"),
+                                     f"{folder / 'preprocessor_config.json'}")
+    resolution = _size(processor, model.config)
+    _check_runs(model, resolution, folder)
     return SourceModel.from_module(model, labels=labels, names=names, name=folder.name,
-                                   resolution=_size(processor, model.config), mean=mean, std=std)
+                                   resolution=resolution, mean=mean, std=std)
+
+
+def _check_id2label(id2label, folder: Path) -> None:
+    """config.json's id2label names every output 0..C-1 (transformers would otherwise build a head
+    of another size, or leave a class unnamed)."""
+    if id2label is None:
+        return
+    keys = sorted(int(k) for k in id2label if str(k).isdigit()) if isinstance(id2label, dict) else []
+    if not isinstance(id2label, dict) or len(keys) != len(id2label) or keys != list(range(len(keys))):
+        missing = sorted(set(range(len(id2label))) - set(keys)) if isinstance(id2label, dict) else []
+        hole = f" (no label for class {missing[0]})" if missing else ""
+        raise UserError(f"{folder / 'config.json'}: id2label must map every class index 0..C-1 to its label{hole}")
+
+
+def _labels(names: list[str]) -> tuple[list[str], list[str]]:
+    """(labels, names) of the source classes: ImageNet's WordNet ids and names for ImageNet's classes
+    (or 1000 outputs that transformers' placeholders LABEL_i leave unnamed), else the names as text."""
+    from headstart.sources.imagenet import are_imagenet_names, imagenet_labels
+
+    if names == [f"LABEL_{i}" for i in range(1000)]:
+        return imagenet_labels()
+    if are_imagenet_names(names):
+        return imagenet_labels()[0], names
+    return names, names
+
+
+def _check_runs(model, resolution: int, folder: Path) -> None:
+    """The model takes [1, 3, R, R] at the folder's size: a size it cannot take (a ViT's position
+    embeddings are for one size) is named now, not met in the middle of a fit."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, resolution, resolution))
+    except Exception as error:  # whatever the model raises, it does not take this size
+        raise UserError(f"the model in {folder} does not run on {resolution} x {resolution} images, the size its "
+                        f"preprocessor_config.json gives ({_first_line(error)}): give the size it was trained at "
+                        "there") from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UserError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path} must hold a JSON object, not a {type(value).__name__}")
+    return value
 
 
 def _size(processor: dict, config) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Sequence
 
 import torch
@@ -19,9 +21,10 @@ from headstart.preprocessing import (IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LIT
 
 def find_head(module: nn.Module, resolution: int) -> str:
     """The dotted name of the nn.Linear that produces the model's output (its logits), found by
-    running a copy of the model once on a blank batch [1, 3, R, R] and watching every linear layer;
-    the last one whose output equals the model's wins. UserError naming the candidates when none
-    does; the last registered nn.Linear when the model does not run on such a batch."""
+    running a copy of the model once on a fixed noise batch [1, 3, R, R] and watching every linear
+    layer; the last one whose output equals the model's wins. UserError naming the candidates when
+    none does; the last registered nn.Linear when the model does not run on such a batch. Noise,
+    not a blank image: on zeros, bias-free layers all output zeros and any of them would match."""
     probe = copy.deepcopy(module).eval()  # the caller's module keeps its mode and hooks
     linears = [(name, child) for name, child in probe.named_modules() if isinstance(child, nn.Linear)]
     if not linears:
@@ -31,7 +34,8 @@ def find_head(module: nn.Module, resolution: int) -> str:
         child.register_forward_hook(lambda _m, _i, out, name=name: seen.append((name, out.detach())))
     try:
         with torch.no_grad():
-            output = unwrap_output(probe(torch.zeros(1, 3, resolution, resolution)))
+            noise = torch.randn(1, 3, resolution, resolution, generator=torch.Generator().manual_seed(0))
+            output = unwrap_output(probe(noise))
     except Exception:  # whatever it raises, it takes no images of this size: keep the registration order
         return linears[-1][0]
     producing = [name for name, out in seen
@@ -128,6 +132,12 @@ class SourceModel:
         x = resize_batch(images, resolution or self.resolution, device)
         return normalise(x, channel_values(self.mean, x.device), channel_values(self.std, x.device))
 
+    def head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source head as float32 (W [S, D], b [S]), detached; b is zeros for a head without bias."""
+        weight = self.head.weight.detach().float()
+        bias = self.head.bias
+        return weight, (bias.detach().float() if bias is not None else weight.new_zeros(len(weight)))
+
     @property
     def network(self) -> Classifier:
         """Backbone + head as one module, holding this model's own layers (not copies)."""
@@ -178,16 +188,15 @@ class SourceModel:
         are unwrapped. labels: source class ids; a 1000-output head without labels gets the
         ImageNet-1k WordNet ids (in the standard class order), any other head "0".."C-1".
         mean/std are on the 0-255 scale; resolution is the input size images are resized to. When
-        omitted they come from a timm-style `module.pretrained_cfg` (mean, std on 0-1, input_size),
-        else torchvision's ImageNet normalisation and 224 px.
+        omitted they come from a timm-style `module.pretrained_cfg` (mean, std, input_size: see
+        `config_normalisation` and `config_size`), else torchvision's ImageNet normalisation and 224 px.
         """
         cfg = getattr(module, "pretrained_cfg", None) or {}
         if resolution is None:
-            resolution = int(cfg["input_size"][-1]) if "input_size" in cfg else 224
-        if mean is None:
-            mean = tuple(255 * v for v in cfg["mean"]) if "mean" in cfg else IMAGENET_MEAN
-        if std is None:
-            std = tuple(255 * v for v in cfg["std"]) if "std" in cfg else IMAGENET_STD
+            resolution = config_size(cfg["input_size"], "pretrained_cfg['input_size']") if "input_size" in cfg else 224
+        if mean is None or std is None:
+            cfg_mean, cfg_std = config_normalisation(cfg.get("mean"), cfg.get("std"), "the model's pretrained_cfg")
+            mean, std = cfg_mean if mean is None else mean, cfg_std if std is None else std
         if head is None:
             head_name = find_head(module, resolution)
         elif isinstance(head, str):
@@ -214,6 +223,39 @@ class SourceModel:
         _set_submodule(backbone, head_name, nn.Identity())
         return cls(name=name, backbone=_Unwrapped(backbone.eval()), head=head_copy, labels=list(labels),
                    names=names, resolution=resolution, mean=tuple(mean), std=tuple(std), spec=spec)
+
+
+def config_normalisation(mean, std, where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A mean and std as a model's config writes them (a number or 1 or 3 per-channel numbers; None:
+    not given, torchvision's ImageNet values) -> (mean, std) on the 0-255 scale, 3 values each.
+
+    Configs write them on 0-1 (timm, Hugging Face), but some on 0-255: no 0-1 mean or std exceeds
+    1, so when a given value does, both are taken as written. UserError naming `where` otherwise."""
+    given = {what: _channel_numbers(values, what, where) for what, values in (("mean", mean), ("std", std))
+             if values is not None}
+    scale = 1.0 if any(v > 1 for values in given.values() for v in values) else 255.0
+    scaled = {what: tuple(scale * v for v in values) for what, values in given.items()}
+    return scaled.get("mean", IMAGENET_MEAN), scaled.get("std", IMAGENET_STD)
+
+
+def _channel_numbers(values, what: str, where: str) -> tuple[float, ...]:
+    numbers = [values] if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") else list(values)
+    if len(numbers) == 1:
+        numbers *= 3
+    if len(numbers) != 3 or not all(isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+                                    for v in numbers):
+        raise UserError(f"{where} gives {what} {values!r:.80}: it must be a number or 3 numbers, one per RGB channel, "
+                        "e.g. [0.485, 0.456, 0.406]")
+    return tuple(float(v) for v in numbers)
+
+
+def config_size(size, where: str) -> int:
+    """An input size as configs write it (a number, or a sequence ending with the width like timm's
+    (3, H, W)) -> pixels; UserError naming `where` when it is neither."""
+    value = size[-1] if isinstance(size, (list, tuple)) and size else size
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{where} is {size!r:.80}: give the input size as a number of pixels or (3, H, W), e.g. 224")
+    return int(value)
 
 
 def _fmt(values: Sequence[float]) -> str:
