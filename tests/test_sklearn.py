@@ -89,7 +89,7 @@ def test_names_that_are_the_labels_in_another_order_name_their_own_labels(source
     """Issue 29 item 5: ["dog", "cat", "bird"] for labels that sort to bird, cat, dog named the
     class "bird" "dog" (for the similarity, in the run, in predict's output)."""
     x, y = animals
-    clf = HeadStart(source, "imprint", epochs=5).fit(x, y, ["dog", "cat", "bird"])
+    clf = HeadStart(source, "text", epochs=5).fit(x, y, ["dog", "cat", "bird"])
     assert list(clf.classes_) == ["bird", "cat", "dog"] and clf.class_names_ == ["bird", "cat", "dog"]
     assert [r["name"] for r in clf.senses_] == ["bird", "cat", "dog"]
     clf.save(tmp_path / "run")
