@@ -4,12 +4,13 @@ import importlib
 
 from headstart.errors import UserError
 
-__all__ = ["HeadStart", "SourceModel", "UserError", "list_sources", "load_source"]
+__all__ = ["HeadStart", "SourceModel", "UserError", "list_sources", "load_image", "load_source"]
 __version__ = "0.2.0"
 
 # Imported on first use (PEP 562): they need torch, which `headstart --help` and `similar` never load.
 _LAZY = {"HeadStart": "headstart.estimator", "SourceModel": "headstart.sources.model",
-         "list_sources": "headstart.sources", "load_source": "headstart.sources"}
+         "list_sources": "headstart.sources", "load_source": "headstart.sources",
+         "load_image": "headstart.data.images"}
 
 
 def __getattr__(name: str):

@@ -295,7 +295,8 @@ def export(
     torchscript: Optional[Path] = typer.Option(None, "--torchscript", help="write a TorchScript model to this file"),
 ) -> None:
     """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
-    (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
+    (decode files with headstart.load_image(path) to match predict; resized and normalised inside, as
+    headstart does), output probabilities [N, C]; class names,
     resolution and preprocessing inside the file (ONNX metadata_props / TorchScript extra file)."""
     from headstart.estimator import HeadStart
     from headstart.export import export_onnx, export_torchscript

@@ -1,0 +1,126 @@
+"""Fault injection, third round (issue 29): files, images, caches and messages — the decoder exports
+need, very large images, and the one-line errors and needless refusals around run folders,
+evaluation folders and predict's CSVs."""
+
+from __future__ import annotations
+
+import resource
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import headstart
+from headstart import HeadStart
+from headstart.data.folder import ImageFiles
+from headstart.data.images import open_image, reduced
+from headstart.preprocessing import resize_batch, to_rgb
+from test_finetune import colour_images, tiny_source
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def awkward_files(folder: Path) -> list[Path]:
+    """An EXIF-rotated JPEG, a 16-bit PNG and a float TIFF: files that `Image.open(p).convert("RGB")`
+    decodes otherwise than headstart."""
+    rng = np.random.default_rng(0)
+    photo = np.zeros((30, 60, 3), np.uint8)
+    photo[:, :20, 0] = 250  # red on the left: rotated, it is on top
+    photo[:, 20:] = rng.integers(0, 250, (30, 40, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(photo).save(folder / "rotated.jpg", exif=exif, quality=95)
+    Image.fromarray((np.linspace(0, 60000, 40 * 40).reshape(40, 40)).astype(np.uint16)).save(folder / "deep.png")
+    Image.fromarray(np.linspace(0, 1, 30 * 50, dtype=np.float32).reshape(30, 50), mode="F").save(folder / "float.tif")
+    return [folder / "rotated.jpg", folder / "deep.png", folder / "float.tif"]
+
+
+@pytest.mark.slow  # an ONNX export
+def test_an_export_fed_load_image_gives_predicts_probabilities(tmp_path):
+    import onnxruntime
+
+    from headstart.export import export_onnx
+
+    images, labels = colour_images(6)
+    fitted = HeadStart(tiny_source(), "imprint", epochs=0).fit(images, labels, ["red", "green", "blue"])
+    files = awkward_files(tmp_path)
+    expected = fitted.predict_proba(ImageFiles(files))
+    session = onnxruntime.InferenceSession(str(export_onnx(fitted, tmp_path / "m.onnx")))
+    naive = []
+    for path, want in zip(files, expected):
+        image = headstart.load_image(path)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        (got,) = session.run(None, {"images": image[None]})
+        assert np.abs(got[0] - want).max() < 1e-3, path.name
+        (plain,) = session.run(None, {"images": np.asarray(Image.open(path).convert("RGB"))[None]})
+        naive.append(np.abs(plain[0] - want).max())
+    assert min(naive) > 1e-3  # the README's old advice gave other answers on each of them
+
+
+def blank_png(path: Path, width: int, height: int) -> Path:
+    """A gray-ramp PNG of any declared size, written row by row (never held whole in memory): a few
+    hundred kB for 12000 x 12000 pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" + (bytes(range(256)) * (width // 256 + 1))[:width]
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+PEAK = """
+import resource, sys
+from headstart.data.images import open_image, reduced
+from headstart.preprocessing import resize_batch
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+x = resize_batch([open_image(sys.argv[1])], 224)
+assert x.shape == (1, 3, 224, 224)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_a_huge_declared_png_is_decoded_reduced_in_little_memory(tmp_path):
+    """12000 x 12000 gray (144 million pixels, under PIL's bomb limit): decoding and resizing it once
+    took 3.4 GB more than the imports (float copies of the full image); now the decoded image itself."""
+    path = blank_png(tmp_path / "huge.png", 12000, 12000)
+    assert path.stat().st_size < 1_000_000
+    result = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, timeout=300,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 400, f"{result.stdout.strip()} MB above the imports"
+
+
+def test_images_that_are_not_large_decode_bit_identically(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)).save(path)
+    with Image.open(path) as image:
+        assert reduced(image) is image  # under LARGE_PIXELS nothing changes
+        full = resize_batch([to_rgb(image)], 64)
+    assert torch.equal(resize_batch([open_image(path)], 64), full)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_reduced_decode_resizes_to_the_full_decodes_values_within_tolerance(tmp_path, suffix):
+    """What the reduction does to a large photo, shown on a small one with small limits: box-averaged
+    (PNG) or decoder-scaled (JPEG) to >= 4x the resolution, then the same antialiased resize."""
+    y, x = np.mgrid[0:600, 0:800]
+    photo = np.stack([(x * 0.3 + 40 * np.sin(y / 15)) % 256, (y * 0.4) % 256, (x + y) * 0.15 % 256], -1)
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(photo.astype(np.uint8)).save(path, **({"quality": 95} if suffix == ".jpg" else {}))
+    with Image.open(path) as image:
+        full = resize_batch([to_rgb(image)], 64)
+    with Image.open(path) as image:
+        small = to_rgb(reduced(image, large_pixels=100_000, keep_side=256))
+    assert 256 <= min(small.size) and max(small.size) < 800
+    diff = (resize_batch([small], 64) - full).abs()
+    assert diff.mean() < 1.0 and diff.max() < 12, (diff.mean(), diff.max())
