@@ -5,11 +5,12 @@ are pure functions of the probabilities; plots are drawn from the returned dicti
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-from headstart.data.folder import ImageFiles, scan_classes
+from headstart.data.folder import TEST_SPLIT_NAMES, ImageFiles, scan_classes, warn_skipped
 from headstart.errors import UserError
 
 CALIBRATION_BINS = 15
@@ -64,16 +65,16 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str
 
 
 def labelled_images(folder: Path) -> tuple[list[str], list[Path], np.ndarray]:
-    """(class names, paths, labels) of an evaluation folder: its test/ (or val/) split when it has
-    one, else its class sub-folders."""
-    folder = Path(folder).expanduser()
+    """(class names, paths, labels) of an evaluation folder in any layout `fit` reads: its test/ (or
+    val/, validation/) split when it has one, else its train/ folder's or its own class sub-folders
+    (one class is enough); skipped files are warned about as `fit` does."""
+    root = folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise UserError(f"--data {folder} is not a folder: pass a folder with one sub-folder per class")
-    for split in ("test", "val"):
-        if (folder / split).is_dir():
-            folder = folder / split
-            break
-    names, paths, labels, _ = scan_classes(folder)
+    splits = [root / name for name in (*TEST_SPLIT_NAMES, "train") if (root / name).is_dir()]
+    folder = splits[0] if splits else root
+    names, paths, labels, skipped = scan_classes(folder, min_classes=1)
+    warn_skipped(root, skipped)
     return names, paths, labels
 
 
@@ -81,7 +82,8 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False) -> dict:
     """Metrics of a fitted `HeadStart` on the labelled image folder `data` (class folders named
     as the run's classes; a class the run does not know is an error)."""
     names, paths, labels = labelled_images(Path(data))
-    index = {name: i for i, name in enumerate(estimator.class_names_)}
+    names = [unicodedata.normalize("NFC", n) for n in names]  # macOS spells folder names decomposed (NFD)
+    index = {unicodedata.normalize("NFC", name): i for i, name in enumerate(estimator.class_names_)}
     unknown = [n for n in names if n not in index]
     if unknown:
         raise UserError(f"class folders {unknown} are not classes of this run; its classes: "

@@ -8,6 +8,7 @@ import resource
 import struct
 import subprocess
 import sys
+import unicodedata
 import zlib
 from pathlib import Path
 
@@ -124,3 +125,56 @@ def test_a_reduced_decode_resizes_to_the_full_decodes_values_within_tolerance(tm
     assert 256 <= min(small.size) and max(small.size) < 800
     diff = (resize_batch([small], 64) - full).abs()
     assert diff.mean() < 1.0 and diff.max() < 12, (diff.mean(), diff.max())
+
+
+# -- evaluate: the folders fit accepts, and fit's warning about skipped files ---------------------------
+
+CLASSES = ["café", "green", "blue"]  # NFC, as the run records them
+
+
+@pytest.fixture(scope="module")
+def colour_run():
+    images, labels = colour_images(6)
+    return HeadStart(tiny_source(), "imprint", epochs=0).fit(images, labels, CLASSES)
+
+
+def write_classes(folder: Path, names=CLASSES, per_class: int = 3) -> Path:
+    """Images as colour_images draws them (class c mostly in channel c), under folders `names`."""
+    rng = np.random.default_rng(3)
+    for c, name in enumerate(names):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 100, (16, 16, 3), dtype=np.uint8)
+            image[..., CLASSES.index(unicodedata.normalize("NFC", name)) % 3] += 150
+            Image.fromarray(image).save(folder / name / f"{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["train+validation", "lone train", "one class", "NFD names"])
+def test_evaluate_accepts_the_folders_fit_accepts(colour_run, tmp_path, layout):
+    from headstart.evaluate import evaluate_run
+
+    root = tmp_path / "data"
+    if layout == "train+validation":
+        write_classes(root / "train", per_class=2)
+        write_classes(root / "validation")
+    elif layout == "lone train":
+        write_classes(root / "train")
+    elif layout == "one class":
+        write_classes(root, ["green"])
+    else:  # what macOS file names give: é as e + combining accent
+        write_classes(root, [unicodedata.normalize("NFD", n) for n in CLASSES])
+        assert {p.name for p in root.iterdir()} != set(CLASSES)
+    result = evaluate_run(colour_run, root)
+    assert result["images"] == (3 if layout == "one class" else 9)
+    assert set(result["per_class"]) <= set(CLASSES) and result["accuracy"] > 0.5
+
+
+def test_evaluate_warns_about_the_files_it_skips_as_fit_does(colour_run, tmp_path):
+    from headstart.evaluate import evaluate_run
+
+    root = write_classes(tmp_path / "data")
+    (root / "green" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole JPEG")
+    with pytest.warns(UserWarning, match=r"skipped 1 non-image or unreadable files: green/broken.jpg"):
+        result = evaluate_run(colour_run, root)
+    assert result["images"] == 9
