@@ -15,6 +15,8 @@ from headstart.errors import UserError
 
 CALIBRATION_BINS = 15
 TOP_K = (1, 5)
+CONFUSION_INCHES = 16  # the confusion plot's largest side (1600 px): 400 classes once drew 16200 px, 8.6 GB
+CONFUSION_LABELLED = 100  # above this many classes the axes carry no names (they could not be read)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -107,10 +109,13 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     written[1].write_text(json.dumps({"class_names": result["class_names"], "confusion": result["confusion"]}),
                           encoding="utf-8")
     n = len(result["class_names"])
-    fig, ax = plt.subplots(figsize=(2 + 0.4 * n, 2 + 0.4 * n))
+    side = min(2 + 0.4 * n, CONFUSION_INCHES)
+    fig, ax = plt.subplots(figsize=(side, side))
     ax.imshow(np.array(result["confusion"]), cmap="Blues")
-    ax.set_xticks(range(n), result["class_names"], rotation=90)
-    ax.set_yticks(range(n), result["class_names"])
+    if n <= CONFUSION_LABELLED:
+        size = min(10.0, 0.4 * 72 * (side - 2) / n)  # points: one name per row
+        ax.set_xticks(range(n), result["class_names"], rotation=90, fontsize=size)
+        ax.set_yticks(range(n), result["class_names"], fontsize=size)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"confusion on {result['data']} (accuracy {100 * result['accuracy']:.1f} %)")
