@@ -12,11 +12,14 @@ write and `predict`, `export` and `HeadStart.load` read:
     README.md           the model card (`headstart.card`), made from run.json
 
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
-leaves the previous run intact and no file of an earlier run (a stale backbone) survives; a folder
-holding files headstart does not write is refused, never emptied. The folder and its files follow
-the umask, so a colleague can read a shared run. Reading validates everything, and the recorded
-digests bind the files to each other: a tampered or truncated run, or a head copied (or linked) in
-from another run, is an error that says so, never a traceback or another run's answers.
+leaves the previous run intact and no file of an earlier run (a stale backbone, the files of an
+`evaluate --out RUN`, which described the old weights) survives; a folder holding files headstart
+does not write is refused, never emptied. The folder and its files follow the umask, so a colleague
+can read a shared run. Reading validates everything, and the recorded digests bind the files that
+carry the model (run.json, the weights) to each other: a tampered or truncated run, or a head copied
+(or linked) in from another run, is an error that says so, never a traceback or another run's
+answers. The documentation (report.md, README.md) is for people: one edited, re-encoded or deleted
+is a warning, the run still loads.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +45,9 @@ from headstart.errors import UserError
 FORMAT, VERSION = "headstart-run", 3
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
 CARD_FILE = "README.md"
-RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}  # every name a run folder may hold
+DOC_FILES = {REPORT_FILE, CARD_FILE}  # for people: not bound to the weights
+EVALUATION_FILES = {"evaluation.json", "confusion.json", "confusion.png", "reliability.png"}  # evaluate --out RUN
+RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, *DOC_FILES, *EVALUATION_FILES}  # every name a run folder may hold
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 OPTIONAL_KEYS = {"labels", "training", "versions"}
 
@@ -144,16 +150,23 @@ def load_run(folder: str | Path) -> Run:
         raise UserError(f"{folder} is not a headstart run: expected {META_FILE} (made by `headstart fit` or "
                         "`headstart init`)")
     meta, digests = _read_meta(meta_path)
-    for name in meta.files:
+    model_files = [name for name in meta.files if name not in DOC_FILES]
+    for name in model_files:
         if not (folder / name).is_file():
             raise UserError(f"{folder / name} is missing: the run folder is incomplete; fit it again")
     weight, bias = _read_head(folder / HEAD_FILE, meta)
     backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
-    for name in meta.files:  # after the checks above, whose messages say more about a damaged file
+    for name in model_files:  # after the checks above, whose messages say more about a damaged file
         if _sha256(folder / name) != digests.get(name):
             raise UserError(f"{folder / name} does not belong to this run (its SHA-256 differs from the one "
                             f"{META_FILE} records: another run's file?): restore the run's own file or fit "
                             "the run again")
+    changed = [name for name in sorted(DOC_FILES & set(meta.files))
+               if not (folder / name).is_file() or _sha256(folder / name) != digests.get(name)]
+    if changed:
+        warnings.warn(f"{', '.join(changed)} in {folder} {'is' if len(changed) == 1 else 'are'} not as headstart "
+                      "wrote it (edited, re-encoded or deleted); the model's files are intact and the run is "
+                      f"used as {META_FILE} describes it", stacklevel=2)
     return Run(meta, weight, bias, backbone)
 
 
@@ -172,6 +185,8 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _damaged(path, f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise _damaged(path, "nested too deeply to be a run's metadata") from None
     if not isinstance(raw, dict):
         raise _damaged(path, "not a JSON object")
     if raw.get("format") != FORMAT or raw.get("version") != VERSION:

@@ -190,3 +190,62 @@ def test_the_confusion_plot_of_many_classes_stays_a_bounded_size(tmp_path):
     write_evaluation(result, tmp_path / "ev")
     with Image.open(tmp_path / "ev" / "confusion.png") as plot:
         assert max(plot.size) <= 1600, plot.size
+
+
+# -- run folders: documentation is not the model; evaluate's files are headstart's ----------------------
+
+@pytest.fixture
+def saved_run(colour_run, tmp_path):
+    return colour_run.save(tmp_path / "run", {"test_accuracy": 1.0}, "# report\n\nfitted on colours\n")
+
+
+@pytest.mark.parametrize("edit", ["note appended to README.md", "README.md deleted", "report.md in CRLF"])
+def test_edited_documentation_leaves_the_run_usable_with_one_warning(colour_run, saved_run, edit):
+    if edit.startswith("note"):
+        with open(saved_run / "README.md", "a") as f:
+            f.write("\nMy note: trained on the March photos.\n")
+    elif edit.startswith("README"):
+        (saved_run / "README.md").unlink()
+    else:
+        (saved_run / "report.md").write_bytes((saved_run / "report.md").read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.warns(UserWarning, match=r"(README|report)\.md .*the model's files are intact") as caught:
+        loaded = HeadStart.load(saved_run, source=colour_run.source_model())
+    assert len(caught) == 1
+    images, _ = colour_images(2)
+    assert np.allclose(loaded.predict_proba(images), colour_run.predict_proba(images), atol=1e-6)
+
+
+def test_an_edited_head_is_still_refused(colour_run, saved_run, colour_run_other):
+    import shutil
+
+    from headstart.errors import UserError
+
+    shutil.copy(colour_run_other / "head.safetensors", saved_run / "head.safetensors")
+    with pytest.raises(UserError, match="does not belong to this run"):
+        HeadStart.load(saved_run, source=colour_run.source_model())
+
+
+@pytest.fixture
+def colour_run_other(tmp_path):
+    images, labels = colour_images(6, seed=1)
+    return HeadStart(tiny_source(), "imprint", epochs=0).fit(images, labels, CLASSES).save(tmp_path / "other")
+
+
+def test_a_run_json_nested_too_deep_is_one_line(saved_run):
+    from headstart.errors import UserError
+    from headstart.run_folder import load_run
+
+    (saved_run / "run.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(UserError, match="run.json is damaged .*nested"):
+        load_run(saved_run)
+
+
+def test_a_refit_into_a_run_that_evaluate_wrote_into_is_allowed(colour_run, saved_run):
+    from headstart.evaluate import evaluate_run, write_evaluation
+
+    write_evaluation(evaluate_run(colour_run, write_classes(saved_run.parent / "data")), saved_run)
+    colour_run.save(saved_run)  # refused before as "files headstart did not write"
+    assert "README.md" in {p.name for p in saved_run.iterdir()}
+    (saved_run / "notes.txt").write_text("the user's own")
+    with pytest.raises(headstart.UserError, match="did not write .*notes.txt"):
+        colour_run.save(saved_run)
