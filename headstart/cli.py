@@ -258,7 +258,8 @@ def fit(
 def predict(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
     images: List[str] = typer.Argument(..., help="image files, folders (every image under them), glob "
-                                                 "patterns (quoted) or CSV files whose first column lists images"),
+                                                 "patterns (quoted) or CSV files whose first column lists images "
+                                                 "or folders (relative paths: to the CSV's folder)"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
     csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file "

@@ -249,3 +249,27 @@ def test_a_refit_into_a_run_that_evaluate_wrote_into_is_allowed(colour_run, save
     (saved_run / "notes.txt").write_text("the user's own")
     with pytest.raises(headstart.UserError, match="did not write .*notes.txt"):
         colour_run.save(saved_run)
+
+
+# -- predict's CSV lists ----------------------------------------------------------------------------------
+
+def listed(tmp_path: Path, text: bytes) -> list[Path]:
+    from headstart.fit import image_paths
+
+    write_classes(tmp_path / "imgs", ["green"], per_class=2)
+    (tmp_path / "list.csv").write_bytes(text)
+    return image_paths([str(tmp_path / "list.csv")])
+
+
+def test_a_predict_csv_with_a_byte_order_mark_is_read_as_fit_reads_it(tmp_path):
+    assert listed(tmp_path, "path\nimgs/green/0.png\n".encode("utf-8-sig")) == [tmp_path / "imgs" / "green" / "0.png"]
+
+
+def test_a_latin1_predict_csv_is_one_line_naming_the_encoding(tmp_path):
+    with pytest.raises(headstart.UserError, match="not a UTF-8 CSV file.*save it as UTF-8"):
+        listed(tmp_path, "path\nimgs/caf\xe9.png\n".encode("latin-1"))
+
+
+def test_a_predict_csv_row_may_name_a_folder(tmp_path):
+    green = tmp_path / "imgs" / "green"
+    assert listed(tmp_path, b"path\nimgs/green\nimgs/green/1.png\n") == [green / "0.png", green / "1.png", green / "1.png"]
