@@ -331,6 +331,8 @@ def evaluate(
     from headstart.evaluate import evaluate_run, write_evaluation
 
     _quiet(quiet)
+    if out is not None and out.exists() and not out.is_dir():  # before the work, not after it
+        raise UserError(f"--out {out} is a file: pass a folder for the evaluation files")
     _compute()
     estimator = HeadStart.load(run, device=device, backend=backend, precision=precision)
     result = evaluate_run(estimator, data, progress=_PROGRESS)

@@ -273,3 +273,41 @@ def test_a_latin1_predict_csv_is_one_line_naming_the_encoding(tmp_path):
 def test_a_predict_csv_row_may_name_a_folder(tmp_path):
     green = tmp_path / "imgs" / "green"
     assert listed(tmp_path, b"path\nimgs/green\nimgs/green/1.png\n") == [green / "0.png", green / "1.png", green / "1.png"]
+
+
+def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", "HEADSTART_CACHE": str(cwd / "cache")}
+    return subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    return line
+
+
+def test_evaluate_out_onto_a_file_is_refused_before_the_work(tmp_path):
+    images, labels = colour_images(4)
+    HeadStart("own_models:tiny_imagenet_source", "imprint", epochs=0).fit(images, labels, CLASSES).save(
+        tmp_path / "run")
+    write_classes(tmp_path / "data")
+    (tmp_path / "taken.json").write_text("the user's file")
+    line = one_line_error(cli("evaluate", "run", "--data", "data", "--out", "taken.json", cwd=tmp_path))
+    assert "--out taken.json is a file" in line
+    assert (tmp_path / "taken.json").read_text() == "the user's file"
+
+
+def test_a_file_system_without_locks_is_one_line_for_bench(tmp_path, monkeypatch):
+    """NFS without a lock daemon: flock fails with ENOLCK."""
+    import errno
+    import fcntl
+
+    from headstart.lab.bench import lock_folder
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(headstart.UserError, match=r"cannot lock .*\.bench\.lock \(No locks available.*local disk"):
+        lock_folder(tmp_path)
