@@ -4,7 +4,6 @@ evaluation folders and predict's CSVs."""
 
 from __future__ import annotations
 
-import resource
 import struct
 import subprocess
 import sys
@@ -272,7 +271,8 @@ def test_a_latin1_predict_csv_is_one_line_naming_the_encoding(tmp_path):
 
 def test_a_predict_csv_row_may_name_a_folder(tmp_path):
     green = tmp_path / "imgs" / "green"
-    assert listed(tmp_path, b"path\nimgs/green\nimgs/green/1.png\n") == [green / "0.png", green / "1.png", green / "1.png"]
+    got = listed(tmp_path, b"path\nimgs/green\nimgs/green/1.png\n")
+    assert got == [green / "0.png", green / "1.png", green / "1.png"]
 
 
 def cli(*args, cwd: Path) -> subprocess.CompletedProcess:

@@ -92,8 +92,8 @@ def scan_classes(root: Path, min_classes: int = 2) -> tuple[list[str], list[Path
     least `min_classes`: a dataset needs two, an evaluation folder may hold one)."""
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < min_classes:
-        raise UserError(f"{root} needs at least {'one class sub-folder' if min_classes == 1 else 'two class sub-folders'}"
-                        f" (one per class), found {len(class_dirs)}")
+        needed = "one class sub-folder" if min_classes == 1 else "two class sub-folders"
+        raise UserError(f"{root} needs at least {needed} (one per class), found {len(class_dirs)}")
     members = [_files(d) for d in class_dirs]
     good, skipped = readable(root, [p for files in members for p in files])
     good = set(good)
