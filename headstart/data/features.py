@@ -18,9 +18,9 @@ A row counts as stored only when its checksum (CRC-32 of the file's key, the row
 bytes, kept as CRC + 2**32 so that 0 means "not stored") matches its values when it is read: rows
 swapped together with their checksums, or a row copied in from another file, fail it; a crash that
 reached the disk with the checksums but not the values (zeroed or stale pages) costs a recompute,
-never a silent wrong row, whatever order the kernel flushed the pages in, and without an fsync per batch. The file is read
-and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse, and a full disk under a
-mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
+never a silent wrong row, whatever order the kernel flushed the pages in, and without an fsync per
+batch. The file is read and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse,
+and a full disk under a mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
 ENOSPC (then the cache is bypassed with one warning).
 """
 
