@@ -20,8 +20,8 @@ swapped together with their checksums, or a row copied in from another file, fai
 reached the disk with the checksums but not the values (zeroed or stale pages) costs a recompute,
 never a silent wrong row, whatever order the kernel flushed the pages in, and without an fsync per
 batch. The file is read and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse,
-and a full disk under a mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
-ENOSPC (then the cache is bypassed with one warning).
+and a full disk under a mapped page (written, or on tmpfs even read) kills the process with SIGBUS,
+where `pwrite` raises ENOSPC (then the cache is bypassed with one warning).
 """
 
 from __future__ import annotations
