@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,7 @@ def main() -> None:
     second_round(case, rows, work, env)
     security_round(case, work)
     models_round(case, rows, work, env)
+    files_round(case, rows, work, env)
     good = sum(r[-1] == "ok" for r in rows)
     print("# Reliability: bad inputs and faults on the command line\n")
     print("Command: `python benchmarks/reliability.py > docs/results/reliability.md` (each case a real "
@@ -667,6 +669,194 @@ def models_round(case, rows: list, work: Path, env: dict) -> None:
     (work / "hf-pickle" / "pytorch_model.bin").write_bytes(pickle.dumps({"w": _Runs(str(marker))}, protocol=2))
     case("fit an hf: folder with a malicious pytorch_model.bin", [*fit, "--model", evil, "--out", "r-pickle"], False,
          lambda r: (not marker.exists(), "the pickle did not run"))
+
+
+# -- issue 29, third round: files, images, caches and messages ----------------------------------------------
+
+WITH_PEAK = """
+import resource, runpy, sys
+sys.argv = ["headstart", *sys.argv[1:]]
+try:
+    runpy.run_module("headstart", run_name="__main__", alter_sys=True)
+finally:
+    print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB", file=sys.stderr)
+"""
+
+NO_LOCKS = """
+import errno, fcntl, runpy, sys
+def flock(fd, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+fcntl.flock = flock  # what NFS without its lock daemon answers
+sys.argv = ["headstart", *sys.argv[1:]]
+runpy.run_module("headstart", run_name="__main__", alter_sys=True)
+"""
+
+
+def _png_of_size(path: Path, width: int, height: int) -> Path:
+    """A gray PNG declaring width x height, written row by row: a few hundred kB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" + (bytes(range(256)) * (width // 256 + 1))[:width]
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def files_round(case, rows: list, work: Path, env: dict) -> None:
+    """Issue 29's items on files, images, caches and messages (the third probe's 'bad' cases)."""
+    fit = ["fit", "--resolution", 64, "--method", "logreg", "--epochs", 20]
+    images(work / "f-data", 6)
+    case("fit a folder (the third round's run)", [*fit, "--data", "f-data", "--out", "f-run"], True)
+    warned = {k: v for k, v in env.items() if k != "PYTHONWARNINGS"}  # these cases read the warnings
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(work / "f-tiny.png")
+
+    def warning(result) -> str:  # the warning a user reads (first_line shows the code line below it)
+        said = [line.split("UserWarning: ", 1)[1] for line in result.stderr.splitlines() if "UserWarning: " in line]
+        return (said or ["no warning"])[0].replace(str(work), "SCRATCH")[:110]
+
+    def raw(name: str, script: str, args, check) -> None:  # python -c SCRIPT ARGS: headstart with a probe around it
+        result = subprocess.run([sys.executable, "-c", script, "--quiet", *map(str, args)], cwd=work, env=env,
+                                capture_output=True, text=True, timeout=900)
+        good, note = check(result)
+        good = good and "Traceback" not in result.stderr
+        rows.append((name, " ".join(["headstart", *map(str, args)]), result.returncode, first_line(result), note,
+                     "ok" if good else "BAD"))
+        print(f"{'ok ' if good else 'BAD'} {name}", file=sys.stderr)
+
+    # exports fed headstart.load_image give predict's probabilities on files PIL's convert("RGB") decodes otherwise
+    rotated = np.zeros((30, 60, 3), np.uint8)
+    rotated[:, :20, 0], rotated[:, 20:, 2] = 250, 180
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rotated).save(work / "rotated.jpg", exif=exif, quality=95)
+    Image.fromarray(np.linspace(0, 60000, 1600).reshape(40, 40).astype(np.uint16)).save(work / "deep16.png")
+    Image.fromarray(np.linspace(0, 1, 1500, dtype=np.float32).reshape(30, 50), mode="F").save(work / "float.tif")
+    awkward = ["rotated.jpg", "deep16.png", "float.tif"]
+    case("export f-run to ONNX", ["export", "f-run", "--onnx", "f.onnx"], True)
+
+    def export_matches(result):
+        import onnxruntime
+
+        import headstart as hs
+
+        if not hasattr(hs, "load_image"):
+            return False, "no headstart.load_image"
+        session = onnxruntime.InferenceSession(str(work / "f.onnx"))
+        with open(work / "f-pred.csv", newline="") as f:
+            predicted = {Path(r["image"]).name: r for r in csv.DictReader(f)}
+        gaps = []
+        for name in awkward:
+            (got,) = session.run(None, {"images": hs.load_image(work / name)[None]})
+            want = np.array([float(predicted[name][c]) for c in ("car", "cat", "dog")])
+            gaps.append(float(np.abs(got[0] - want).max()))
+        return max(gaps) < 1e-3, "export(load_image) vs predict: " + ", ".join(f"{g:.1e}" for g in gaps)
+    case("export on load_image() of a rotated JPEG, 16-bit PNG, float TIFF", ["predict", "f-run", *awkward, "--csv",
+                                                                              "f-pred.csv"], True, export_matches)
+
+    # a 137 kB-like PNG declaring 12000 x 12000 pixels
+    _png_of_size(work / "huge.png", 12000, 12000)
+    raw("predict a 12000x12000 PNG (peak memory)", WITH_PEAK, ["predict", "f-run", "huge.png"],
+        lambda r: (r.returncode == 0 and int(r.stderr.split("peak ")[1].split()[0]) < 1500,
+                   r.stderr.strip().splitlines()[-1] + " (3.4 GB more before)"))
+
+    # evaluate: fit's warning for skipped files, and the layouts fit reads
+    shutil.copytree(work / "f-data", work / "f-broken")
+    (work / "f-broken" / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole JPEG")
+    case("evaluate a folder with an undecodable JPEG", ["evaluate", "f-run", "--data", "f-broken"], True,
+         lambda r: ("skipped 1 non-image or unreadable files" in r.stderr, warning(r)), case_env=warned)
+    (work / "f-trainval").mkdir()
+    shutil.copytree(work / "f-data", work / "f-trainval" / "train")
+    shutil.copytree(work / "f-data", work / "f-trainval" / "validation")
+    (work / "f-lonetrain").mkdir()
+    shutil.copytree(work / "f-data", work / "f-lonetrain" / "train")
+    shutil.copytree(work / "f-data" / "dog", work / "f-oneclass" / "dog")
+    for label, folder, count in (("train/ + validation/", "f-trainval", 18), ("a lone train/", "f-lonetrain", 18),
+                                 ("a one-class folder", "f-oneclass", 6)):
+        case(f"evaluate {label}", ["evaluate", "f-run", "--data", folder], True,
+             lambda r, count=count: (r.stdout.startswith(f"{count} images:"), f"{count} images scored"))
+    case("init café,dog", ["init", "--classes", "café,dog", "--out", "f-cafe"], True)
+    for name, form in (("café", "NFD"), ("dog", "NFC")):
+        shutil.copytree(work / "f-data" / ("cat" if name == "café" else name),
+                        work / "f-nfd" / unicodedata.normalize(form, name))
+    case("evaluate class folders spelt NFD (macOS) against NFC names", ["evaluate", "f-cafe", "--data", "f-nfd"], True)
+
+    # evaluate --out: onto a file, into the run, on 400 classes
+    (work / "taken.json").write_text("the user's file")
+    case("evaluate --out onto an existing file", ["evaluate", "f-run", "--data", "f-data", "--out", "taken.json"],
+         False, lambda r: ((work / "taken.json").read_text() == "the user's file", "file intact"))
+    case("evaluate --out RUN", ["evaluate", "f-run", "--data", "f-data", "--out", "f-run"], True)
+    case("fit again into RUN after evaluate --out RUN", [*fit, "--data", "f-data", "--out", "f-run"], True)
+    names = [f"class{i:03d}" for i in range(400)]
+    headstart("init", "--classes", ",".join(names), "--method", "zero", "--out", "f-400", cwd=work, env=env)
+    for i, name in enumerate(names):
+        (work / "f-400-data" / name).mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 3), i % 256, np.uint8)).save(work / "f-400-data" / name / "0.png")
+
+    def plot_size(result):
+        with Image.open(work / "f-400-eval" / "confusion.png") as plot:
+            return max(plot.size) <= 1600, f"confusion.png {plot.size[0]}x{plot.size[1]} px (16200 px before)"
+    case("evaluate --out on a 400-class run", ["evaluate", "f-400", "--data", "f-400-data", "--out", "f-400-eval"],
+         True, plot_size)
+
+    # the feature cache: two rows swapped together with their checksums
+    images(work / "f-swap", 6)
+    case("fit a folder (fills the cache)", [*fit, "--data", "f-swap", "--out", "f-swap-run"], True)
+    for path in (work / "cache" / "features").iterdir():
+        header = path.read_bytes()[:4096]
+        if b"folder-f-swap-" in header and b"|train" in header:
+            meta = json.loads(header.split(b"\n", 1)[1].decode().strip())
+            values, size = 4096 + -(-8 * meta["rows"] // 64) * 64, 4 * meta["dim"]
+            with open(path, "r+b") as f:
+                for start, width in ((4096, 8), (values, size)):
+                    f.seek(start)
+                    first, second = f.read(width), f.read(width)
+                    f.seek(start)
+                    f.write(second + first)
+
+    def like_empty_cache(result):
+        fresh = {**env, "HEADSTART_CACHE": str(work / "f-empty-cache")}
+        headstart(*fit, "--data", "f-swap", "--out", "f-swap-control", cwd=work, env=fresh)
+        same = torch.allclose(load_file(str(work / "f-swap-run2" / "head.safetensors"))["weight"],
+                              load_file(str(work / "f-swap-control" / "head.safetensors"))["weight"], atol=1e-5)
+        return same and "do not match their checksums" in result.stderr, \
+            f"{'same head as' if same else 'another head than'} an empty cache's; {warning(result)}"
+    case("fit after swapping two cached rows with their checksums", [*fit, "--data", "f-swap", "--out", "f-swap-run2"],
+         True, like_empty_cache, case_env=warned)
+
+    # tracebacks that are now one line
+    listing = [f"f-data/cat/{i}.png" for i in range(3)]
+    (work / "latin1.csv").write_bytes(("path\n" + "\n".join(listing) + "\ncaf\xe9.png\n").encode("latin-1"))
+    case("predict a Latin-1 CSV", ["predict", "f-run", "latin1.csv"], False)
+    shutil.copytree(work / "f-run", work / "f-deep")
+    (work / "f-deep" / "run.json").write_text("[" * 200_000 + "]" * 200_000)
+    case("predict with a run.json nested 200,000 deep", ["predict", "f-deep", "f-tiny.png"], False)
+    raw("bench where flock fails with ENOLCK (NFS; simulated)", NO_LOCKS,
+        ["bench", "--methods", "zero", "--shots", 1, "--dataset", "f-data", "--seeds", 1, "--epochs", 2,
+         "--resolution", 64, "--out", "f-nfs"],
+        lambda r: (r.returncode == 2 and "No locks available" in first_line(r), "one line naming it"))
+
+    # documentation is not the model; predict's CSV lists as fit reads them
+    for label, change in (("a note appended to README.md", lambda f: open(f / "README.md", "a").write("\nmy note\n")),
+                          ("README.md deleted", lambda f: (f / "README.md").unlink()),
+                          ("report.md in CRLF", lambda f: (f / "report.md").write_bytes(
+                              (f / "report.md").read_bytes().replace(b"\n", b"\r\n")))):
+        folder = work / f"f-doc-{label.split()[0]}{len(label)}"
+        shutil.copytree(work / "f-run", folder)
+        change(folder)
+        case(f"predict with {label}", ["predict", folder.name, "f-tiny.png"], True,
+             lambda r: ("the model's files are intact" in r.stderr, warning(r)), case_env=warned)
+    (work / "bom.csv").write_bytes(("path\n" + "\n".join(listing) + "\n").encode("utf-8-sig"))
+    case("predict a UTF-8 CSV with a byte-order mark", ["predict", "f-run", "bom.csv"], True,
+         lambda r: (len(r.stdout.splitlines()) == 3, "3 images"))
+    (work / "folders.csv").write_text("path\nf-data/cat\nf-data/dog/0.png\n")
+    case("predict a CSV whose row names a folder", ["predict", "f-run", "folders.csv"], True,
+         lambda r: (len(r.stdout.splitlines()) == 7, "6 images of the folder + 1"))
 
 
 def _unique_rows(out: Path) -> bool:

@@ -280,7 +280,8 @@ def fit(
 def predict(
     run: Path = typer.Argument(..., help="run folder made by `headstart fit` or `headstart init`"),
     images: List[str] = typer.Argument(..., help="image files, folders (every image under them), glob "
-                                                 "patterns (quoted) or CSV files whose first column lists images"),
+                                                 "patterns (quoted) or CSV files whose first column lists images "
+                                                 "or folders (relative paths: to the CSV's folder)"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
     csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file "
@@ -350,7 +351,8 @@ def export(
     allow_code: bool = ALLOW_CODE_OPTION,
 ) -> None:
     """Export a run as a standalone model: input decoded uint8 RGB images [N, H, W, 3] of any size
-    (resized and normalised inside, as headstart does), output probabilities [N, C]; class names,
+    (decode files with headstart.load_image(path) to match predict; resized and normalised inside, as
+    headstart does), output probabilities [N, C]; class names,
     resolution and preprocessing inside the file (ONNX metadata_props / TorchScript extra file)."""
     from headstart.estimator import HeadStart
     from headstart.export import export_onnx, export_torchscript
@@ -393,7 +395,9 @@ def evaluate(
 
     _quiet(quiet)
     if out is not None:  # its files may join the run's (they are not run files), never replace one
-        require("matplotlib", "evaluate's plots (--out)", "plots")  # before the work, not after
+        if out.exists() and not out.is_dir():  # before the work, not after it
+            raise UserError(f"--out {out} is a file: pass a folder for the evaluation files")
+        require("matplotlib", "evaluate's plots (--out)", "plots")
         _output_folder(out, [data, *(run.iterdir() if run.is_dir() else ())])
     result = evaluate_run(_predictor(run, device, backend, precision, model, allow_code), data, progress=_PROGRESS,
                           training=load_meta(run).training, include_training=include_training)

@@ -11,6 +11,7 @@ feature cache that `fit` filled."""
 from __future__ import annotations
 
 import json
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from headstart.cache import atomic_write
 from headstart.data.dataset import TargetData
-from headstart.data.folder import ImageFiles, load_image_folder, scan_classes
+from headstart.data.folder import TEST_SPLIT_NAMES, ImageFiles, load_image_folder, scan_classes, warn_skipped
 from headstart.errors import UserError
 from headstart.extras import require
 from headstart.held_out import not_trained_on, trained_digests
@@ -30,6 +31,8 @@ CALIBRATION_BINS = 15
 TOP_K = (1, 5)
 MOST_CONFUSED = 10  # pairs listed
 ALTERNATIVES = 3  # classes shown beside each misclassified image
+CONFUSION_INCHES = 16  # the confusion plot's largest side (1600 px): 400 classes once drew 16200 px, 8.6 GB
+CONFUSION_LABELLED = 100  # above this many classes the axes carry no names (they could not be read)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -100,16 +103,16 @@ def misclassified(probabilities: np.ndarray, labels: np.ndarray, class_names: li
 
 
 def labelled_images(folder: Path) -> tuple[list[str], list[Path], np.ndarray]:
-    """(class names, paths, labels) of an evaluation folder: its test/ (or val/) split when it has
-    one, else its class sub-folders."""
-    folder = Path(folder).expanduser()
+    """(class names, paths, labels) of an evaluation folder in any layout `fit` reads: its test/ (or
+    val/, validation/) split when it has one, else its train/ folder's or its own class sub-folders
+    (one class is enough); skipped files are warned about as `fit` does."""
+    root = folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise UserError(f"--data {folder} is not a folder: pass a folder with one sub-folder per class")
-    for split in ("test", "val"):
-        if (folder / split).is_dir():
-            folder = folder / split
-            break
-    names, paths, labels, _ = scan_classes(folder)
+    splits = [root / name for name in (*TEST_SPLIT_NAMES, "train") if (root / name).is_dir()]
+    folder = splits[0] if splits else root
+    names, paths, labels, skipped = scan_classes(folder, min_classes=1)
+    warn_skipped(root, skipped)
     return names, paths, labels
 
 
@@ -132,7 +135,7 @@ def evaluation_images(data: Path) -> EvaluationImages:
     holds only test/ or val/)."""
     folder = Path(data).expanduser()
     if folder.is_dir() and not (folder / "train").is_dir():
-        folder = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), folder)
+        folder = next((folder / s for s in TEST_SPLIT_NAMES if (folder / s).is_dir()), folder)
     try:
         dataset = load_image_folder(folder)
     except UserError:  # a folder too small to split as fit would: read it as plain class folders
@@ -186,8 +189,9 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False, *, trainin
     out (counted in "left_out") unless `include_training`; a run that trained on a folder without
     recording its files gets one warning that its training images cannot be told apart."""
     images = evaluation_images(Path(data))
-    index = {name: i for i, name in enumerate(estimator.class_names_)}
-    unknown = [n for n in images.class_names if n not in index]
+    names = [unicodedata.normalize("NFC", n) for n in images.class_names]  # macOS spells folder names decomposed
+    index = {unicodedata.normalize("NFC", name): i for i, name in enumerate(estimator.class_names_)}
+    unknown = [n for n in names if n not in index]
     if unknown:
         raise UserError(f"class folders {unknown} are not classes of this run; its classes: "
                         f"{', '.join(estimator.class_names_)}")
@@ -204,7 +208,7 @@ def evaluate_run(estimator, data: str | Path, progress: bool = False, *, trainin
         raise UserError(f"every image in {data} is one the run trained on: evaluate it on other images "
                         "(or pass --include-training to score them anyway)")
     probabilities = probabilities_of(images, which, estimator, progress)
-    true = np.array([index[images.class_names[label]] for label in images.labels[which]], dtype=np.int64)
+    true = np.array([index[names[label]] for label in images.labels[which]], dtype=np.int64)
     paths = [images.paths[i] for i in which]
     return {"data": Path(data).name, "left_out": int(len(keep) - len(which)),
             **metrics(probabilities, true, estimator.class_names_),
@@ -224,7 +228,7 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     _write_json(written[0], result, indent=2)
     _write_json(written[1], {"class_names": result["class_names"], "confusion": result["confusion"]})
     n = len(result["class_names"])
-    side = min(2 + 0.4 * n, 16)  # many classes: a readable size, not a metre-wide figure
+    side = min(2 + 0.4 * n, CONFUSION_INCHES)
     fig, ax = plt.subplots(figsize=(side + 1, side))
     counts = np.array(result["confusion"])
     shown = ax.imshow(counts, cmap="Blues")
@@ -234,8 +238,10 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
             if count:
                 ax.text(p, t, str(count), ha="center", va="center", fontsize=8,
                         color="white" if count > counts.max() / 2 else "black")
-    ax.set_xticks(range(n), result["class_names"], rotation=90)
-    ax.set_yticks(range(n), result["class_names"])
+    if n <= CONFUSION_LABELLED:
+        size = min(10.0, 0.4 * 72 * (side - 2) / n)  # points: one name per row
+        ax.set_xticks(range(n), result["class_names"], rotation=90, fontsize=size)
+        ax.set_yticks(range(n), result["class_names"], fontsize=size)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"confusion on {result['data']} (accuracy {100 * result['accuracy']:.1f} %)")

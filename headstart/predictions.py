@@ -27,8 +27,8 @@ def top_classes(estimator, probabilities: np.ndarray, top: int) -> list[list[tup
 
 def image_paths(arguments: Sequence[str]) -> list[Path]:
     """The images that `predict` arguments name: files, folders (every readable image under them,
-    in any layout), glob patterns, and CSV files whose first column lists images (relative to the
-    CSV's folder; a first row naming a column is skipped)."""
+    in any layout), glob patterns, and CSV files whose first column lists images or folders (relative
+    to the CSV's folder, not the working directory; a first row naming a column is skipped)."""
     paths = []
     for argument in arguments:
         path = Path(argument).expanduser()
@@ -49,17 +49,23 @@ def image_paths(arguments: Sequence[str]) -> list[Path]:
 
 
 def _csv_images(path: Path) -> list[Path]:
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row and row[0].strip()]
-    if rows and not (path.parent / rows[0][0]).is_file() and rows[0][0].strip().lower() in ("path", "image", "file"):
+    """The images a CSV's first column lists: files, or folders (every readable image under them),
+    relative to the CSV's folder; UTF-8 with or without a byte-order mark, as `fit` reads CSVs."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if row and row[0].strip()]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path} is not a UTF-8 CSV file ({error}): save it as UTF-8") from None
+    if rows and not (path.parent / rows[0][0]).exists() and rows[0][0].strip().lower() in ("path", "image", "file"):
         rows = rows[1:]
-    images = [path.parent / row[0].strip() for row in rows]
-    missing = [p for p in images if not p.is_file()]
+    listed = [path.parent / row[0].strip() for row in rows]
+    missing = [p for p in listed if not p.exists()]
     if missing:
-        raise UserError(f"{path} lists {missing[0]}, which does not exist ({len(missing)} missing)")
-    if not images:
+        raise UserError(f"{path} lists {missing[0]}, which does not exist ({len(missing)} missing; paths are "
+                        "relative to the CSV's folder)")
+    if not listed:
         raise UserError(f"{path} lists no images: put one image path per row in its first column")
-    return images
+    return [image for p in listed for image in (UnlabelledImages(p).paths if p.is_dir() else [p])]
 
 
 def write_predictions(out: Path, paths: Sequence[Path], estimator, probabilities: np.ndarray) -> Path:

@@ -12,11 +12,14 @@ write and `predict`, `export` and `HeadStart.load` read:
     README.md           the model card (`headstart.card`), made from run.json
 
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
-leaves the previous run intact and no file of an earlier run (a stale backbone) survives; a folder
-holding files headstart does not write is refused, never emptied. The folder and its files follow
-the umask, so a colleague can read a shared run. Reading validates everything, and the recorded
-digests bind the files to each other: a tampered or truncated run, or a head copied (or linked) in
-from another run, is an error that says so, never a traceback or another run's answers.
+leaves the previous run intact and no file of an earlier run (a stale backbone, the files of an
+`evaluate --out RUN`, which described the old weights) survives; a folder holding files headstart
+does not write is refused, never emptied. The folder and its files follow the umask, so a colleague
+can read a shared run. Reading validates everything, and the recorded digests bind the files that
+carry the model (run.json, the weights) to each other: a tampered or truncated run, or a head copied
+(or linked) in from another run, is an error that says so, never a traceback or another run's
+answers. The documentation (report.md, README.md) is for people: one edited, re-encoded or deleted
+is a warning, the run still loads.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +47,11 @@ if TYPE_CHECKING:  # torch is imported where tensors are read or written: `load_
 FORMAT, VERSION = "headstart-run", 3
 META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE = "run.json", "head.safetensors", "backbone.safetensors", "report.md"
 CARD_FILE = "README.md"
-RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}  # every name a run folder may hold
+DOC_FILES = {REPORT_FILE, CARD_FILE}  # for people: not bound to the weights
+# what `evaluate --out RUN` writes (headstart.evaluate.write_evaluation, headstart.report_page)
+EVALUATION_FILES = {"evaluation.json", "confusion.json", "confusion.png", "reliability.png", "misclassified.html",
+                    "thumbnails"}
+RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, *DOC_FILES, *EVALUATION_FILES}  # every name a run folder may hold
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest"}
 
@@ -168,18 +176,27 @@ def _meta_of_complete_folder(folder: Path) -> tuple[RunMeta, dict[str, str]]:
         raise UserError(f"{folder} is not a headstart run: expected {META_FILE} (made by `headstart fit` or "
                         "`headstart init`)")
     meta, digests = _read_meta(meta_path)
-    for name in meta.files:
+    model_files = [name for name in meta.files if name not in DOC_FILES]
+    for name in model_files:
         if not (folder / name).is_file():
             raise UserError(f"{folder / name} is missing: the run folder is incomplete; fit it again")
     return meta, digests
 
 
 def _check_digests(folder: Path, meta: RunMeta, digests: dict[str, str]) -> None:
-    for name in meta.files:
+    """The files that carry the model hold their recorded SHA-256 (else an error); the documents
+    (README.md, report.md) edited, re-encoded or deleted give one warning."""
+    for name in (name for name in meta.files if name not in DOC_FILES):
         if _sha256(folder / name) != digests.get(name):
             raise UserError(f"{folder / name} does not belong to this run (its SHA-256 differs from the one "
                             f"{META_FILE} records: another run's file?): restore the run's own file or fit "
                             "the run again")
+    changed = [name for name in sorted(DOC_FILES & set(meta.files))
+               if not (folder / name).is_file() or _sha256(folder / name) != digests.get(name)]
+    if changed:
+        warnings.warn(f"{', '.join(changed)} in {folder} {'is' if len(changed) == 1 else 'are'} not as headstart "
+                      "wrote it (edited, re-encoded or deleted); the model's files are intact and the run is "
+                      f"used as {META_FILE} describes it", stacklevel=3)
 
 
 def _damaged(path: Path, why: str) -> UserError:
@@ -197,6 +214,8 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _damaged(path, f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise _damaged(path, "nested too deeply to be a run's metadata") from None
     if not isinstance(raw, dict):
         raise _damaged(path, "not a JSON object")
     if raw.get("format") != FORMAT or raw.get("version") != VERSION:

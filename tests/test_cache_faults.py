@@ -161,3 +161,24 @@ def test_a_full_disk_under_the_cache_is_bypassed_not_a_crash(small_tmpfs):
         result = subprocess.run([sys.executable, "-c", FILL_CACHE, str(small_tmpfs)], env=env, capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0 and result.stdout.strip() == "ok", (attempt, result.returncode, result.stderr)
+
+
+def test_rows_swapped_together_with_their_checksums_are_recomputed(tmp_path, tiny):
+    """Each checksum covers its row's place and the file's key: two rows exchanged with their
+    checksums (a bad copy, a hand edit) must not be read as each other's features."""
+    data = load_image_folder(write_images(tmp_path / "data"))
+    cache = FeatureCache(tiny, data, "train", root=tmp_path / "cache")
+    expected = cache.get(progress=False)
+    assert not torch.allclose(expected[0], expected[1])
+    row_bytes = 4 * cache.shape[1]
+    with open(cache.path, "r+b") as f:
+        for start, size in ((4096, 8), (cache._values_offset(), row_bytes)):  # checksums, then values
+            f.seek(start)
+            first, second = f.read(size), f.read(size)
+            f.seek(start)
+            f.write(second + first)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = FeatureCache(tiny, data, "train", root=tmp_path / "cache").get(progress=False)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert len(caught) == 1 and "2 rows that do not match their checksums" in str(caught[0].message)

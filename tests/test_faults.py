@@ -89,7 +89,8 @@ def reopened(tiny, data, tmp_path):
     return got, [str(w.message) for w in caught]
 
 
-@pytest.mark.parametrize("damage", ["truncate-half", "truncate-to-zero", "garbage", "extend", "flags", "old-version"])
+@pytest.mark.parametrize("damage", ["truncate-half", "truncate-to-zero", "garbage", "extend", "flags", "old-version",
+                                    "version-2"])
 def test_a_damaged_cache_file_is_recomputed_with_one_warning(tmp_path, tiny, damage):
     data, path, expected = filled_cache(tiny, tmp_path)
     size = path.stat().st_size
@@ -109,10 +110,13 @@ def test_a_damaged_cache_file_is_recomputed_with_one_warning(tmp_path, tiny, dam
     elif damage == "old-version":  # what headstart 0.2.0 before this format wrote: said so, not "damaged"
         with open(path, "r+b") as f:
             f.write(b"HEADSTART-FEATURES 1\n")
+    elif damage == "version-2":  # checksums that did not cover the row's place: never trusted again
+        with open(path, "r+b") as f:
+            f.write(b"HEADSTART-FEATURES 2\n")
     got, messages = reopened(tiny, data, tmp_path)
     assert torch.allclose(got, expected, atol=1e-6)
     assert len(messages) == 1 and str(path) in messages[0] and "recomputing" in messages[0]
-    assert ("another version of headstart" in messages[0]) == (damage == "old-version")
+    assert ("another version of headstart" in messages[0]) == (damage in ("old-version", "version-2"))
     assert reopened(tiny, data, tmp_path)[1] == []  # repaired for the next run
 
 

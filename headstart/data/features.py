@@ -14,13 +14,14 @@ costs 50 forward passes), rows computed once are read back, and every open check
 the file size, so a truncated file, a file of another key or garbage is recomputed (with one
 warning) rather than read.
 
-A row counts as stored only when its checksum (CRC-32 of its bytes, kept as CRC + 2**32 so that 0
-means "not stored") matches its values when it is read: a crash that reached the disk with the
-checksums but not the values (zeroed or stale pages) costs a recompute, never a silent wrong row,
-whatever order the kernel flushed the pages in, and without an fsync per batch. The file is read
-and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse, and a full disk under a
-mapped page (written, or on tmpfs even read) kills the process with SIGBUS, where `pwrite` raises
-ENOSPC (then the cache is bypassed with one warning).
+A row counts as stored only when its checksum (CRC-32 of the file's key, the row's index and its
+bytes, kept as CRC + 2**32 so that 0 means "not stored") matches its values when it is read: rows
+swapped together with their checksums, or a row copied in from another file, fail it; a crash that
+reached the disk with the checksums but not the values (zeroed or stale pages) costs a recompute,
+never a silent wrong row, whatever order the kernel flushed the pages in, and without an fsync per
+batch. The file is read and written with `os.pread`/`os.pwrite`, not memory-mapped: it is sparse,
+and a full disk under a mapped page (written, or on tmpfs even read) kills the process with SIGBUS,
+where `pwrite` raises ENOSPC (then the cache is bypassed with one warning).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from headstart.data.loading import decode_workers, prepared_batches
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 
-MAGIC = b"HEADSTART-FEATURES 2\n"
+MAGIC = b"HEADSTART-FEATURES 3\n"  # 3: checksums cover the key and the row's index
 HEADER_BYTES = 4096  # magic + JSON {"key", "rows", "dim"}, space-padded; values start page-aligned
 STORED = 1 << 32  # added to a row's CRC-32 in its checksum slot: 0 stays "not stored"
 
@@ -248,7 +249,8 @@ class FeatureCache:
         if len(stored):
             values = self._rows(stored)
             finite = np.isfinite(values).all(axis=1)
-            intact = np.array([self._checks[i] == row_check(row) for i, row in zip(stored, values)], dtype=bool)
+            intact = np.array([self._checks[i] == row_check(row, self.key, i) for i, row in zip(stored, values)],
+                              dtype=bool)
             for bad, why in ((stored[~finite], "are not finite"),
                              (stored[finite & ~intact], "do not match their checksums (a crash or an edit)")):
                 if len(bad):
@@ -282,7 +284,7 @@ class FeatureCache:
             try:
                 for i, row in zip(indices, rows):
                     _pwrite_all(fd, row.tobytes(), self._values_offset() + int(i) * row_bytes)
-                checks = np.array([row_check(row) for row in rows], dtype=np.uint64)
+                checks = np.array([row_check(row, self.key, i) for i, row in zip(indices, rows)], dtype=np.uint64)
                 for i, check in zip(indices, checks):
                     _pwrite_all(fd, check.tobytes(), HEADER_BYTES + 8 * int(i))
             finally:
@@ -324,9 +326,11 @@ class FeatureCache:
             pass
 
 
-def row_check(row: np.ndarray) -> int:
-    """The checksum slot of one stored row [D] float32: its CRC-32 plus STORED (never 0)."""
-    return zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).tobytes()) + STORED
+def row_check(row: np.ndarray, key: str, index: int) -> int:
+    """The checksum slot of row `index` [D] float32 of the cache file of `key`: the CRC-32 of the
+    key, the index and the row's bytes, plus STORED (never 0)."""
+    where = zlib.crc32(f"{key}\n{int(index)}\n".encode("utf-8", "surrogateescape"))
+    return zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).tobytes(), where) + STORED
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

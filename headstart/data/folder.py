@@ -87,11 +87,13 @@ def readable(root: Path, paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return good, [p for p in paths if p not in kept]
 
 
-def scan_classes(root: Path) -> tuple[list[str], list[Path], np.ndarray, list[Path]]:
-    """-> (class names, image paths, labels, skipped files) for a folder of class sub-folders."""
+def scan_classes(root: Path, min_classes: int = 2) -> tuple[list[str], list[Path], np.ndarray, list[Path]]:
+    """-> (class names, image paths, labels, skipped files) for a folder of class sub-folders (at
+    least `min_classes`: a dataset needs two, an evaluation folder may hold one)."""
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise UserError(f"{root} needs at least two class sub-folders (one per class), found {len(class_dirs)}")
+    if len(class_dirs) < min_classes:
+        needed = "one class sub-folder" if min_classes == 1 else "two class sub-folders"
+        raise UserError(f"{root} needs at least {needed} (one per class), found {len(class_dirs)}")
     members = [_files(d) for d in class_dirs]
     good, skipped = readable(root, [p for files in members for p in files])
     good = set(good)
@@ -136,7 +138,8 @@ def _split(name: str, paths: list[Path], labels: np.ndarray) -> Split:
     return Split(name, labels, files.load, files.paths)
 
 
-def _warn_skipped(root: Path, skipped: list[Path]) -> None:
+def warn_skipped(root: Path, skipped: list[Path]) -> None:
+    """One warning naming (the first ten of) the files a scan skipped."""
     if skipped:
         shown = ", ".join(display_name(_relative(p, root)) for p in skipped[:10])
         more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
@@ -175,14 +178,14 @@ def load_image_folder(root: str | Path, test_fraction: float = 0.2, split_seed: 
         if test_names != names:
             raise UserError(f"train/ and {test_dirs[0].name}/ in {root} must hold the same class folders: "
                             f"{names} vs {test_names}")
-        _warn_skipped(root, skip_train + skip_test)
+        warn_skipped(root, skip_train + skip_test)
         return _dataset(str(root), root, names, (train_paths, train_labels), (test_paths, test_labels))
     if test_dirs:
         raise UserError(f"{root} has a {test_dirs[0].name}/ folder but no train/ folder: add train/ "
                         "(one sub-folder per class)")
     classes_root = root / "train" if (root / "train").is_dir() else root
     names, paths, labels, skipped = scan_classes(classes_root)
-    _warn_skipped(root, skipped)
+    warn_skipped(root, skipped)
     return _split_dataset(root, names, paths, labels, test_fraction, split_seed)
 
 
@@ -220,7 +223,7 @@ def load_image_csv(path: Path, test_fraction: float = 0.2, split_seed: int = 0) 
         raise UserError(f"{path} lists {len(missing)} missing files, e.g. {missing[0]}: fix the paths "
                         "(relative to the CSV's folder)")
     good, skipped = readable(base, files)
-    _warn_skipped(base, skipped)
+    warn_skipped(base, skipped)
     ok = set(good)
     kept = [(f, names.index(r["label"].strip()), s) for f, r, s in zip(files, rows, splits) if f in ok]
     paths = [f for f, _, _ in kept]

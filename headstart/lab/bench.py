@@ -188,6 +188,10 @@ def lock_folder(out: Path):
         lock.close()
         raise UserError(f"another headstart bench is writing into {out}: wait for it to finish, or pass "
                         "another --out") from None
+    except OSError as error:  # ENOLCK: a file system without locks (NFS without its lock daemon)
+        lock.close()
+        raise UserError(f"cannot lock {out / '.bench.lock'} ({error.strerror}: the file system gives no locks, "
+                        "as NFS may not): pass an --out on a local disk") from None
     return lock
 
 
