@@ -301,10 +301,10 @@ def predict(
     from headstart.predictions import image_paths, top_classes, write_predictions
 
     _quiet(quiet)
+    estimator = _predictor(run, device, backend, precision, model, allow_code)
     arguments, images = images, image_paths(images)
     if csv is not None:  # checked before the work: the images, the CSVs that list them and the run stay as they are
         _output_file(csv, "--csv", [run, *images, *(Path(a) for a in arguments if Path(a).is_file())])
-    estimator = _predictor(run, device, backend, precision, model, allow_code)
     if hasattr(estimator, "iter_proba"):
         computed = estimator.iter_proba(ImageFiles(images))
     else:
@@ -395,10 +395,10 @@ def evaluate(
 
     _quiet(quiet)
     if out is not None:  # its files may join the run's (they are not run files), never replace one
+        _output_folder(out, [data, *(run.iterdir() if run.is_dir() else ())])
         if out.exists() and not out.is_dir():  # before the work, not after it
             raise UserError(f"--out {out} is a file: pass a folder for the evaluation files")
         require("matplotlib", "evaluate's plots (--out)", "plots")
-        _output_folder(out, [data, *(run.iterdir() if run.is_dir() else ())])
     result = evaluate_run(_predictor(run, device, backend, precision, model, allow_code), data, progress=_PROGRESS,
                           training=load_meta(run).training, include_training=include_training)
     if result["left_out"]:
