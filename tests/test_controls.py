@@ -185,3 +185,14 @@ def test_cli_seed_reproduces_and_max_per_class_limits_the_images(tmp_path):
     assert training["class_weight"] == {"forest": 2.0, "sea": 1.0}
     assert training["early_stopping"]["validation_images"] == 2
     assert f"early stopping: kept epoch {training['early_stopping']['best_epoch']}" in out
+
+
+@pytest.mark.slow
+def test_a_sense_line_names_the_names_choice_before_what_it_was_preferred_over(lite0):
+    # issue 31: "lamp.n.02 ... (over lamp.n.02)": the names chose lamp.n.01 over lamp.n.02, the
+    # images then chose lamp.n.02, and the line never said which sense the names had chosen
+    from headstart.similarity import Evidence, class_senses
+
+    lamp = class_senses(Evidence.names_only(lite0, ["lamp", "chair"]))[0]
+    assert lamp.synset_name == "lamp.n.01"
+    assert "decided by WordNet's frequency: lamp.n.01 (over lamp.n.02; noun.artifact)" in lamp.how
