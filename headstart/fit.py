@@ -20,6 +20,7 @@ from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.errors import UserError
 from headstart.estimator import HeadStart
+from headstart.evaluate import confusion_matrix, precision_recall
 from headstart.run_folder import RunMeta
 
 
@@ -69,11 +70,15 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     history = estimator.history_
     metrics = {"accuracy_before_training": history[0][1], "test_accuracy": history[-1][1],
                "train_images": len(train_y), "test_images": len(test_y), "history": history}
+    finetuned = estimator.backbone_state_ is not None
+    predicted = estimator.decision_function(data.test if finetuned else test_x).argmax(axis=1)
     if full_finetune:
         metrics["finetune"] = estimator.finetune_report_
-        if estimator.backbone_state_ is not None:
+        if finetuned:
             metrics["test_accuracy_head_only"] = metrics["test_accuracy"]
-            metrics["test_accuracy"] = estimator.score(data.test, test_y)
+            metrics["test_accuracy"] = float((predicted == test_y.numpy()).mean())
+    metrics["per_class"] = precision_recall(confusion_matrix(test_y.numpy(), predicted, len(data.class_names)),
+                                            data.class_names)
     estimator.training_["max_per_class"] = max_per_class
     out, meta = Path(out), estimator.run_meta(metrics, str(data_dir))
     if distributed.is_main():  # one writer under torchrun

@@ -179,6 +179,9 @@ def test_cli_seed_reproduces_and_max_per_class_limits_the_images(tmp_path):
     assert meta["metrics"]["train_images"] == 6 and meta["metrics"]["test_images"] == 6
     assert {k: meta["training"][k] for k in ("seed", "learning_rate", "max_per_class", "early_stopping")} == \
         {"seed": 5, "learning_rate": 0.01, "max_per_class": 3, "early_stopping": None}
+    per_class = meta["metrics"]["per_class"]  # on the 6 test images, in the model card too
+    assert sorted(per_class) == ["forest", "sea"] and per_class["sea"]["support"] == 3
+    assert f"| sea | {100 * per_class['sea']['precision']:.1f} % |" in (tmp_path / "a" / "README.md").read_text()
     out = run_cli(*common, "--class-weight", "forest=2,sea=1", "--early-stopping", "--validation-fraction", 0.34,
                   "--out", tmp_path / "d").stdout
     training = json.loads((tmp_path / "d" / "run.json").read_text())["training"]
@@ -196,3 +199,40 @@ def test_a_sense_line_names_the_names_choice_before_what_it_was_preferred_over(l
     lamp = class_senses(Evidence.names_only(lite0, ["lamp", "chair"]))[0]
     assert lamp.synset_name == "lamp.n.01"
     assert "decided by WordNet's frequency: lamp.n.01 (over lamp.n.02; noun.artifact)" in lamp.how
+
+
+def test_precision_recall_from_a_confusion_matrix():
+    from headstart.evaluate import precision_recall
+
+    # rows true, columns predicted: a 8/10 right and predicted 8 + 3 times; c never predicted, d never shown
+    confusion = [[8, 2, 0, 0], [3, 7, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
+    got = precision_recall(confusion, ["a", "b", "c", "d"])
+    assert got["a"] == {"precision": 8 / 11, "recall": 0.8, "support": 10}
+    assert got["b"] == {"precision": 0.7, "recall": 0.7, "support": 10}
+    assert got["c"] == {"precision": None, "recall": 0.0, "support": 1}
+    assert got["d"]["recall"] is None
+
+
+@pytest.mark.slow
+def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(imbalanced, tmp_path):
+    from headstart.evaluate import confusion_matrix, precision_recall
+    from headstart.methods import decision_lines
+
+    x, y, test_x, test_y = imbalanced
+    clf = HeadStart("efficientnet-lite0", resolution=R, class_weight="balanced").fit(x, y)
+    predicted = np.searchsorted(clf.classes_, clf.predict(test_x))
+    per_class = precision_recall(confusion_matrix(np.searchsorted(clf.classes_, test_y), predicted, 2),
+                                 clf.class_names_)
+    clf.save(tmp_path / "run", metrics={"test_accuracy": 0.9, "accuracy_before_training": 0.5, "test_images": 40,
+                                        "train_images": 22, "per_class": per_class})
+    card = (tmp_path / "run" / "README.md").read_text()
+    street = next(c for c in clf.senses_ if c["name"] == "street")
+    assert f"- street: `{street['synset']}`, {street['gloss']}" in card and "a thoroughfare" in street["gloss"]
+    recall = per_class["street"]["recall"]
+    assert f"| street | {100 * per_class['street']['precision']:.1f} % | {100 * recall:.1f} % | 20 |" in card
+    assert "## How far the names were trusted" in card
+    assert all(f"- {line}" in card for line in decision_lines(clf.record_)) and "trust in the names:" in card
+    assert "- class weights: balanced (in the training loss)" in card
+    clf_logreg = HeadStart("efficientnet-lite0", "logreg", resolution=R).fit(x, y)
+    clf_logreg.save(tmp_path / "logreg")
+    assert "Method `logreg` records no trust decision" in (tmp_path / "logreg" / "README.md").read_text()
