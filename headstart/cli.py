@@ -237,6 +237,8 @@ def fit(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
     finetune_epochs: int = typer.Option(3, min=1, max=1000, help="epochs of full fine-tuning"),
+    finetune_validation_fraction: float = typer.Option(0.25, help=(
+        "share of each class's training images held out to decide whether full fine-tuning is kept")),
     as_json: bool = typer.Option(False, "--json", help="print the run's run.json instead of text"),
     quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
@@ -266,7 +268,7 @@ def fit(
     _compute()
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
                         progress=_PROGRESS, full_finetune=full_finetune,
-                        finetune_config=FinetuneConfig(epochs=finetune_epochs), device=device, backend=backend,
+                        finetune_config=FinetuneConfig(epochs=finetune_epochs, val_fraction=finetune_validation_fraction), device=device, backend=backend,
                         precision=precision, max_per_class=max_per_class, random_state=seed, learning_rate=lr,
                         class_weight=_class_weight(class_weight), early_stopping=early_stopping,
                         validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)

@@ -306,7 +306,7 @@ class HeadStart:
 
         # the network trains where the features were computed: the device asked for, resolved once in fit
         config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_,
-                                     device=device)
+                                     device=device, progress=self.progress)
         loaded = loader_of(images)(range(len(images)))
         fit_head = method_head(method, self.source_, self.class_names_, dict(self.overrides or {}), self.epochs,
                                self.random_state)
