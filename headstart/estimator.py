@@ -27,6 +27,7 @@ from torch import nn
 from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
 from headstart.classifier import Classifier, ImageClassifier
+from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.data.loading import loader_of
 from headstart.errors import UserError
@@ -38,7 +39,6 @@ from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, l
 from headstart.similarity import Evidence, class_senses, name_senses
 from headstart.sources import load_source
 from headstart.sources.model import SourceModel
-from headstart.data.dataset import stratified_split
 from headstart.train import EarlyStopping, Head, HeadTraining, linear_head, top1
 
 
