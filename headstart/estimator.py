@@ -435,7 +435,7 @@ class HeadStart:
                         epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options),
                         learning_rate=training.get("learning_rate", HeadTraining.lr),
-                        early_stopping=bool(training.get("early_stopping")))
+                        class_weight=training.get("class_weight"), **stopping_parameters(training))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)
         # runs written before labels were recorded predicted class indices: keep them
@@ -534,6 +534,15 @@ def sample_weights(labels: torch.Tensor, sample_weight, class_weight, classes: n
             per_class[by_key[str(key)]] = float(value)
     class_part = per_class[labels]
     return class_part if weights is None else weights * class_part
+
+
+def stopping_parameters(training: dict) -> dict:
+    """The early-stopping constructor parameters from run.json's training record."""
+    stop = training.get("early_stopping")
+    if not stop:
+        return {}
+    return {"early_stopping": True, "validation_fraction": stop["validation_fraction"],
+            "n_iter_no_change": stop["n_iter_no_change"]}
 
 
 def early_stopping_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

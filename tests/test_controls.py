@@ -127,6 +127,7 @@ def test_sample_weight_is_class_weight_image_by_image(imbalanced, method, tmp_pa
     balanced.save(tmp_path / "run")
     training = json.loads((tmp_path / "run" / "run.json").read_text())["training"]
     assert training["class_weight"] == "balanced" and training["sample_weight"] is False
+    assert HeadStart.load(tmp_path / "run").class_weight == "balanced"
     with pytest.raises(ParameterError, match="class_weight names 'car', which is not a class"):
         HeadStart("efficientnet-lite0", method, class_weight={"car": 2}).fit(x, y)
     with pytest.raises(ParameterError, match="sample_weight must be finite numbers >= 0"):
@@ -148,6 +149,10 @@ def test_learning_rate_and_early_stopping_reach_the_head_and_run_json(imbalanced
     assert record["validation_images"] == 5 + 1  # 25 % of 20 buildings, and 1 of the 2 streets
     assert record["stopped_epoch"] < 100 and record["stopped_epoch"] == record["best_epoch"] + 3
     assert stopped.history_[-1][0] == record["stopped_epoch"]
+    loaded = HeadStart.load(tmp_path / "stopped")  # a reloaded run refits as it was fitted
+    assert {k: loaded.get_params()[k] for k in ("learning_rate", "early_stopping", "validation_fraction",
+                                                 "n_iter_no_change")} == \
+        {"learning_rate": 0.1, "early_stopping": True, "validation_fraction": 0.25, "n_iter_no_change": 3}
     with pytest.raises(Exception, match="early stopping needs a validation image"):
         HeadStart("efficientnet-lite0", "zero", early_stopping=True).fit(x[[0, 20]], y[[0, 20]])
 
