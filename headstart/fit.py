@@ -104,7 +104,7 @@ def fit_report(out: Path, meta: RunMeta) -> str:
              f"- source model: {meta.model or meta.model_key} at {meta.resolution} px; method: {meta.method}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
-             *([f"- full fine-tuning: {m['finetune']['message']}", ""] if "finetune" in m else []),
+             *([f"- {m['finetune']['message']}", ""] if "finetune" in m else []),
              "| class | synset | from | how |", "|---|---|---|---|"]
     lines += [f"| {c['name']} | {c.get('synset') or '-'} | {c.get('source', '')} | {c.get('how', '')} |"
               for c in meta.classes]

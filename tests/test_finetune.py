@@ -184,3 +184,17 @@ def test_fine_tuning_shows_its_progress_on_stderr_unless_asked_not_to(capsys):
         train_full(source, images, torch.as_tensor(labels), np.arange(len(labels)), head, config)
         err = capsys.readouterr().err
         assert ("fine-tuning" in err and "6/6" in err) == progress  # 3 steps of 4 images, 2 epochs
+
+
+def test_the_fit_report_says_the_decision_once(tmp_path):
+    from headstart.finetune import decision_message
+    from headstart.fit import fit_report
+    from headstart.run_folder import RunMeta
+
+    message = decision_message(False, 0.5, 0.25, 4, 16, 0.25)
+    meta = RunMeta(model="tiny", model_key="k", resolution=24, feature_dim=16, mean=[0, 0, 0], std=[1, 1, 1],
+                   class_names=["a", "b"], method="logreg", training={"data": "d"},
+                   metrics={"train_images": 16, "test_images": 4, "accuracy_before_training": 0.5,
+                            "test_accuracy": 0.5, "finetune": {"message": message}})
+    report = fit_report(tmp_path / "run", meta)
+    assert f"- {message}\n" in report and report.count("full fine-tuning") == 1
