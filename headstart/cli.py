@@ -266,9 +266,10 @@ def fit(
 
     _quiet(quiet)
     _compute()
+    finetune_config = FinetuneConfig(epochs=finetune_epochs, val_fraction=finetune_validation_fraction)
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
-                        progress=_PROGRESS, full_finetune=full_finetune,
-                        finetune_config=FinetuneConfig(epochs=finetune_epochs, val_fraction=finetune_validation_fraction), device=device, backend=backend,
+                        progress=_PROGRESS, full_finetune=full_finetune, finetune_config=finetune_config,
+                        device=device, backend=backend,
                         precision=precision, max_per_class=max_per_class, random_state=seed, learning_rate=lr,
                         class_weight=_class_weight(class_weight), early_stopping=early_stopping,
                         validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)

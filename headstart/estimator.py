@@ -528,8 +528,8 @@ def sample_weights(labels: torch.Tensor, sample_weight, class_weight, classes: n
         for key, value in class_weight.items():
             if str(key) not in by_key:
                 raise ParameterError(f"class_weight names {key!r}, which is not a class; the classes: "
-                                     f"{', '.join(map(str, classes.tolist()))}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value >= 0):
+                                     f"{', '.join(names)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise ParameterError(f"class_weight of {key!r} must be a number >= 0, got {value!r}")
             per_class[by_key[str(key)]] = float(value)
     class_part = per_class[labels]

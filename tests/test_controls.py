@@ -31,7 +31,8 @@ def test_weighted_cross_entropy_counts_a_weight_of_two_as_the_sample_twice():
     ones = weighted_cross_entropy(logits, labels, torch.ones(5))
     assert torch.allclose(ones, weighted_cross_entropy(logits, labels), atol=1e-7)
     doubled = weighted_cross_entropy(logits, labels, torch.tensor([2.0, 1, 1, 1, 1]))
-    repeated = torch.nn.functional.cross_entropy(logits[[0, 0, 1, 2, 3, 4]], labels[[0, 0, 1, 2, 3, 4]], reduction="sum")
+    twice = [0, 0, 1, 2, 3, 4]
+    repeated = torch.nn.functional.cross_entropy(logits[twice], labels[twice], reduction="sum")
     assert torch.allclose(doubled * 5, repeated, atol=1e-6)
 
 
@@ -241,3 +242,12 @@ def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(i
     clf_logreg = HeadStart("efficientnet-lite0", "logreg", resolution=R).fit(x, y)
     clf_logreg.save(tmp_path / "logreg")
     assert "Method `logreg` records no trust decision" in (tmp_path / "logreg" / "README.md").read_text()
+
+
+def test_a_bad_class_weight_on_the_command_line_is_one_line_naming_the_fix(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    result = subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(tmp_path), "--out",
+                             str(tmp_path / "run"), "--class-weight", "sea"], capture_output=True, text=True, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ('error: --class-weight takes "balanced" or name=weight pairs, e.g. '
+                                     '"cat=1,dog=5"; got \'sea\'')
