@@ -32,6 +32,7 @@ def model_card(meta) -> str:
     lines += ["| " + " | ".join(markdown(v) for v in (label, name, c.get("synset") or "-", c.get("source", ""),
                                                      c.get("how", ""))) + " |"
               for label, name, c in zip(labels, meta.class_names, senses)]
+    lines += _meanings(meta.class_names, senses) + _trust(meta)
     lines += ["", "## Input and preprocessing", "",
               f"Decoded RGB images, resized to {meta.resolution} x {meta.resolution} px (bilinear with "
               "antialiasing on float 0–255 values, aspect ratio not kept), then normalised per channel as "
@@ -47,10 +48,12 @@ def model_card(meta) -> str:
     if training:
         lines.append(f"- {markdown(training['epochs'])} epochs, learning rate {training['learning_rate']:g}, "
                      f"seed {markdown(training['seed'])}")
+        lines += _controls(training)
     lines += ["", "## Metrics", ""]
     if "test_accuracy" in m and m.get("test_images"):
         lines.append(_accuracy_line("test accuracy before training", m["accuracy_before_training"], m["test_images"]))
         lines.append(_accuracy_line("test accuracy after training", m["test_accuracy"], m["test_images"]))
+        lines += _per_class(m.get("per_class"))
     else:
         lines.append("None recorded: measure it with `headstart evaluate RUN --data FOLDER`.")
     lines += ["", "## Limits", "",
@@ -67,3 +70,53 @@ def model_card(meta) -> str:
               "```", "", "```python", "from headstart import HeadStart",
               "clf = HeadStart.load(\"RUN\")", "clf.predict(images)  # labels", "```", ""]
     return "\n".join(lines)
+
+
+def _meanings(class_names: list[str], senses: list[dict]) -> list[str]:
+    """What each class name was read as: its WordNet sense with the sense's gloss, or text."""
+    if not any(c.get("synset") or c.get("source") for c in senses):
+        return []
+    lines = ["", "## What each name was read as", ""]
+    for name, c in zip(class_names, senses):
+        if c.get("synset"):
+            lines.append(f"- {markdown(name)}: {markdown_code(c['synset'])}, {markdown(c.get('gloss') or 'no gloss')}")
+        else:
+            lines.append(f"- {markdown(name)}: no WordNet sense; its row comes from a text embedding of the name")
+    return lines + ["", "A wrong sense starts its row from unrelated source classes: fix it with `--overrides`."]
+
+
+def _trust(meta) -> list[str]:
+    """How far the names were trusted and why: the decision `fit` prints (`methods.decision_lines`)."""
+    from headstart.methods import decision_lines
+
+    decided = decision_lines(meta.record or {})
+    if not decided:
+        return ["", "## How far the names were trusted", "",
+                f"Method {markdown_code(meta.method)} records no trust decision: it does not weigh the names against the images."]
+    return ["", "## How far the names were trusted", "", *(f"- {markdown(line)}" for line in decided)]
+
+
+def _controls(training: dict) -> list[str]:
+    """The training controls that were set (run.json's training), one line each."""
+    lines = []
+    if training.get("class_weight") is not None:
+        lines.append(f"- class weights: {markdown(training['class_weight'])} (in the training loss)")
+    if training.get("sample_weight"):
+        lines.append("- images weighted one by one (sample_weight) in the training loss")
+    if training.get("max_per_class") is not None:
+        lines.append(f"- at most {training['max_per_class']} training images per class")
+    stop = training.get("early_stopping")
+    if stop:
+        lines.append(f"- early stopping: kept epoch {stop['best_epoch']} of {stop['stopped_epoch']} by the loss on "
+                     f"{stop['validation_images']} held-out training images (not trained on)")
+    return lines
+
+
+def _per_class(per_class: dict | None) -> list[str]:
+    """Precision and recall of each class on the test images, when the run measured them."""
+    if not per_class:
+        return []
+    percent = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    return ["", "| class | precision | recall | test images |", "|---|---|---|---|",
+            *(f"| {markdown(name)} | {percent(v['precision'])} | {percent(v['recall'])} | {v['support']} |"
+              for name, v in per_class.items()), ""]

@@ -100,6 +100,22 @@ def _int_list(text: str, option: str, low: int = 0) -> list[int]:
     return values
 
 
+def _class_weight(text: Optional[str]) -> str | dict | None:
+    """--class-weight: "balanced", or "name=weight,..." -> {name: weight} (checked by the estimator)."""
+    if text is None or text.strip() == "balanced":
+        return text and "balanced"
+    weights = {}
+    for part in _csv_list(text):
+        name, _, value = part.rpartition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            name = ""
+        if not name.strip():
+            raise UserError(f'--class-weight takes "balanced" or name=weight pairs, e.g. "cat=1,dog=5"; got {text!r}')
+    return weights
+
+
 def _overrides(path: Optional[Path]) -> dict:
     from headstart.similarity.naming import load_overrides
 
@@ -242,11 +258,26 @@ def fit(
         "then fine-tune the whole network (LP-FT), kept only if it beats the head alone on held-out "
         "training images; runs under `torchrun --nproc_per_node=N -m headstart fit ...`")),
     finetune_epochs: int = typer.Option(3, min=1, max=1000, help="epochs of full fine-tuning"),
+    finetune_validation_fraction: float = typer.Option(0.25, help=(
+        "share of each class's training images held out to decide whether full fine-tuning is kept")),
     as_json: bool = typer.Option(False, "--json", help="print the run's run.json instead of text"),
     quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
     precision: str = PRECISION_OPTION,
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="seeds the draws of training (--max-per-class, the "
+                                                           "early-stopping split, random heads); a folder's own "
+                                                           "test split does not change with it"),
+    lr: float = typer.Option(1e-3, "--lr", "--learning-rate", help="Adam's learning rate in head training"),
+    class_weight: Optional[str] = typer.Option(None, help='"balanced" (each class weighted by images / (classes x '
+                                                          'its images)) or "name=weight,name=weight"'),
+    early_stopping: bool = typer.Option(False, "--early-stopping", help=(
+        "hold out --validation-fraction of each class's training images and keep the head of the epoch "
+        "with the lowest loss on them, stopping after --n-iter-no-change epochs without improvement")),
+    validation_fraction: float = typer.Option(0.1, help="share of the training images held out by --early-stopping"),
+    n_iter_no_change: int = typer.Option(10, help="epochs without improvement before --early-stopping stops"),
+    max_per_class: Optional[int] = typer.Option(None, help="train on at most this many images per class "
+                                                           "(drawn with --seed)"),
 ) -> None:
     """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT
     (and backbone.safetensors when full fine-tuning won)."""
@@ -257,10 +288,13 @@ def fit(
     _quiet(quiet)
     _compute()
     _output_folder(out, [p for p in (data, overrides) if p])
+    finetune_config = FinetuneConfig(epochs=finetune_epochs, val_fraction=finetune_validation_fraction)
     result = fit_folder(model, data, out, method, resolution, epochs, _overrides(overrides),
-                        progress=_PROGRESS, full_finetune=full_finetune,
-                        finetune_config=FinetuneConfig(epochs=finetune_epochs), device=device, backend=backend,
-                        precision=precision)
+                        progress=_PROGRESS, full_finetune=full_finetune, finetune_config=finetune_config,
+                        device=device, backend=backend,
+                        precision=precision, max_per_class=max_per_class, random_state=seed, learning_rate=lr,
+                        class_weight=_class_weight(class_weight), early_stopping=early_stopping,
+                        validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
     if not distributed.is_main():
         return
     if as_json:
@@ -269,6 +303,10 @@ def fit(
     metrics = result.meta.metrics
     _print_senses(result.estimator.sense_details_)
     _print_decision(result.meta.record)
+    stop = result.meta.training.get("early_stopping")
+    if stop:
+        typer.echo(f"early stopping: kept epoch {stop['best_epoch']} of the {stop['stopped_epoch']} run (lowest "
+                   f"loss {stop['best_validation_loss']:.4f} on {stop['validation_images']} held-out training images)")
     if "finetune" in metrics:
         typer.echo(metrics["finetune"]["message"])
     typer.echo(f"test accuracy {100 * metrics['accuracy_before_training']:.1f} % before training, "

@@ -17,7 +17,7 @@ import copy
 import dataclasses
 import inspect
 import os
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Sequence
 
@@ -28,12 +28,13 @@ from torch import nn
 from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
 from headstart.classifier import Classifier, ImageClassifier
+from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.data.folder import ImageFiles
 from headstart.data.loading import loader_of
 from headstart.errors import InputError, UserError
 from headstart.methods import create_method, fit_head
-from headstart.params import Interval, Kind, ParameterError, check_parameters
+from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
@@ -41,7 +42,7 @@ from headstart.safe_text import visible
 from headstart.similarity import Evidence, class_senses, name_senses
 from headstart.sources import load_source, runs_code
 from headstart.sources.model import SourceModel
-from headstart.train import Head, HeadTraining, linear_head, top1
+from headstart.train import EarlyStopping, Head, HeadTraining, linear_head, top1
 
 
 # What each constructor parameter accepts (checked when fitting, as scikit-learn does): values
@@ -62,6 +63,11 @@ PARAMETERS = {
     "precision": [None, Kind((str,), "a precision name")],
     "method_options": [None, Kind((dict,), "a dict of the method's options")],
     "recipe": [None, Kind((Recipe,), "a headstart.recipe.Recipe")],
+    "class_weight": [None, OneOf(("balanced",)), Kind((dict,), "a dict of class label or name -> weight")],
+    "learning_rate": [Interval(Real, 0, None, open_low=True)],
+    "early_stopping": [Kind((bool,), "True or False")],
+    "validation_fraction": [Interval(Real, 0, 1, open_low=True, open_high=True)],
+    "n_iter_no_change": [Interval(Integral, 1, None)],
 }
 
 
@@ -101,6 +107,23 @@ class HeadStart:
     recipe : headstart.recipe.Recipe or None
         The default method's constants (None: `headstart.recipe.DEFAULT_RECIPE`); recorded in
         run.json.
+    class_weight : "balanced", dict or None
+        Weights of the classes in the training loss, as scikit-learn's: "balanced" weighs class c
+        by n_images / (n_classes * n_images_of_c); a dict maps class labels (or names) to weights,
+        1 for the classes it leaves out. Multiplies `fit`'s sample_weight. The weights enter the
+        head's training loss and logistic regression's objective; the methods' starts (imprinted
+        class means, the default's trust in the names) are built from the images unweighted.
+    learning_rate : float
+        Adam's learning rate in head training (default 1e-3).
+    early_stopping : bool
+        Hold out `validation_fraction` of each class's training images (seeded by random_state;
+        classes of one image give none) and stop head training once their cross-entropy has not
+        improved for `n_iter_no_change` epochs, keeping the best epoch's head (0: the start).
+        The held-out images are not trained on.
+    validation_fraction : float
+        Share of each class's training images held out for early stopping (default 0.1).
+    n_iter_no_change : int
+        Epochs without improvement before early stopping ends training (default 10).
     """
 
     def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
@@ -108,7 +131,9 @@ class HeadStart:
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
                  progress: bool | None = None, random_state: int = 0, device: str | None = None,
                  backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
-                 recipe: Recipe | None = None):
+                 recipe: Recipe | None = None, class_weight: str | dict | None = None,
+                 learning_rate: float = HeadTraining.lr, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10):
         self.source = source
         self.method = method
         self.resolution = resolution
@@ -124,6 +149,11 @@ class HeadStart:
         self.precision = precision
         self.method_options = method_options
         self.recipe = recipe
+        self.class_weight = class_weight
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     # -- the scikit-learn estimator protocol ------------------------------------------------------
 
@@ -187,7 +217,7 @@ class HeadStart:
         if method.uses_names:  # imprint, logreg, zero, random, visual: no WordNet needed
             name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
-    def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *,
+    def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *, sample_weight=None,
             features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
         """Fit the head from labelled images, or from the class names alone.
 
@@ -204,12 +234,15 @@ class HeadStart:
             order, are matched to their labels instead (``["dog", "cat", "car"]`` for labels that
             sort to car, cat, dog names each class by its own label; integer labels always index
             the names). Required without `y`, where the names are the labels.
+        sample_weight : array-like [N] of numbers >= 0, optional
+            How much each image counts in the training loss (times `class_weight`).
         features : tensor [N, D], optional
             Precomputed features of `X` (saves extracting them).
         unlabelled : images, optional
             Target images without labels (the default recentres its biases on them).
         validation : (images or features, labels), optional
-            Evaluated before and after training: `history_` holds [(epoch, accuracy)].
+            Evaluated before and after training: `history_` holds [(epoch, accuracy)]; never
+            trained on nor used for early stopping.
 
         Returns
         -------
@@ -235,9 +268,15 @@ class HeadStart:
             classes, names = label_classes(y, len(x), class_names)
             y_index = encode_labels(y, classes)
         self.classes_, self.class_names_ = classes, names
+        weights = sample_weights(y_index, sample_weight, self.class_weight, classes, names)
+        stopping, train_x, train_y = None, x, y_index
+        if self.early_stopping:  # the validation images are held out of everything the head is fitted on
+            kept, held = early_stopping_split(y_index, self.validation_fraction, self.random_state)
+            stopping = EarlyStopping(x[held], y_index[held], self.n_iter_no_change)
+            train_x, train_y, weights = x[kept], y_index[kept], None if weights is None else weights[kept]
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
-        evidence = Evidence(source, names, x, y_index, overrides, pool, method.recipe)
+        evidence = Evidence(source, names, train_x, train_y, overrides, pool, method.recipe, weights)
         self.sense_details_ = class_senses(evidence) if method.uses_names else []  # printed by the CLI
         self.senses_ = [r.as_dict() for r in self.sense_details_]
         evaluate = None
@@ -245,11 +284,13 @@ class HeadStart:
             val_x = self._features(validation[0])
             val_y = encode_labels(validation[1], classes, len(val_x))
             evaluate = lambda w, b: top1(val_x @ w.T + b, val_y)  # noqa: E731
-        (w, b), self.history_, plan = fit_head(method, evidence, self.random_state, self.epochs, evaluate)
+        (w, b), self.history_, plan = fit_head(method, evidence, self.random_state, self.epochs, evaluate,
+                                               lr=self.learning_rate, stopping=stopping)
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise UserError("training diverged (the head holds NaN or infinite values): check that the "
                             "features are finite, or lower the number of epochs")
         self.method_options_, self.record_ = method.json_options(), dict(plan.record)
+        self.training_ = self._training_record(sample_weight is not None, stopping)
         self.backbone_state_ = None
         if self.full_finetune:
             if X is None or is_feature_array(X):
@@ -258,13 +299,22 @@ class HeadStart:
         self.head_ = frozen_head(w, b)
         return self
 
+    def _training_record(self, weighted: bool, stopping: EarlyStopping | None) -> dict:
+        """The controls as run.json's "training" records them (besides epochs, seed and data)."""
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            class_weight = {str(k): float(v) for k, v in class_weight.items()}
+        return {"learning_rate": self.learning_rate, "class_weight": class_weight, "sample_weight": weighted,
+                "early_stopping": None if stopping is None else
+                {"validation_fraction": self.validation_fraction, **stopping.summary()}}
+
     def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor, method,
                   device: str) -> Head:
         from headstart.finetune import FinetuneConfig, finetune, method_head
 
         # the network trains where the features were computed: the device asked for, resolved once in fit
         config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=self.resolution_,
-                                     device=device)
+                                     device=device, progress=self.progress)
         loaded = loader_of(images)(range(len(images)))
         fit_head = method_head(method, self.source_, self.class_names_, dict(self.overrides or {}), self.epochs,
                                self.random_state)
@@ -349,8 +399,8 @@ class HeadStart:
         from headstart import __version__
 
         source = self.source_
-        training = {"epochs": self.epochs, "learning_rate": HeadTraining.lr, "seed": self.random_state,
-                    "data": data, **({"files": files} if files is not None else {})}
+        training = {"epochs": self.epochs, "learning_rate": self.learning_rate, "seed": self.random_state,
+                    "data": data, **getattr(self, "training_", {}), **({"files": files} if files is not None else {})}
         return RunMeta(model=source.spec, model_key=self.model_key_, model_digest=self.model_digest_,
                        resolution=self.resolution_,
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
@@ -415,7 +465,9 @@ class HeadStart:
         training = meta.training or {}
         estimator = cls(given, meta.method, resolution=meta.resolution,
                         epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
-                        backend=backend, precision=precision, method_options=dict(meta.options))
+                        backend=backend, precision=precision, method_options=dict(meta.options),
+                        learning_rate=training.get("learning_rate", HeadTraining.lr),
+                        class_weight=training.get("class_weight"), **stopping_parameters(training))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.model_digest_ = digest
         estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)
@@ -484,6 +536,58 @@ def check_class_names(class_names) -> list[str]:
     if duplicates:
         raise InputError(f"duplicate class names: {', '.join(map(repr, duplicates))}; every class needs its own name")
     return names
+
+
+def sample_weights(labels: torch.Tensor, sample_weight, class_weight, classes: np.ndarray,
+                   names: Sequence[str]) -> torch.Tensor | None:
+    """Per-image loss weights [N]: sample_weight times the class weight of each image's class
+    ("balanced": N / (C * images of the class), over the C classes that have images; a dict by
+    class label or name, 1 for the classes it leaves out) -> None when neither is given."""
+    n = len(labels)
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight.cpu() if isinstance(sample_weight, torch.Tensor) else sample_weight)
+        if weights.shape != (n,) or weights.dtype.kind not in "biuf":
+            raise ParameterError(f"sample_weight must be {n} numbers (one per image), got shape {weights.shape}")
+        if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0):
+            raise ParameterError("sample_weight must be finite numbers >= 0, not all zero")
+        weights = torch.as_tensor(weights, dtype=torch.float32)
+    if class_weight is None:
+        return weights
+    counts = torch.bincount(labels, minlength=len(classes)).float()
+    if class_weight == "balanced":
+        per_class = torch.where(counts > 0, n / (int((counts > 0).sum()) * counts.clamp(min=1)), torch.ones(()))
+    else:
+        per_class = torch.ones(len(classes))
+        by_key = {**{str(c): i for i, c in enumerate(classes.tolist())}, **{nm: i for i, nm in enumerate(names)}}
+        for key, value in class_weight.items():
+            if str(key) not in by_key:
+                raise ParameterError(f"class_weight names {key!r}, which is not a class; the classes: "
+                                     f"{', '.join(names)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+                raise ParameterError(f"class_weight of {key!r} must be a number >= 0, got {value!r}")
+            per_class[by_key[str(key)]] = float(value)
+    class_part = per_class[labels]
+    return class_part if weights is None else weights * class_part
+
+
+def stopping_parameters(training: dict) -> dict:
+    """The early-stopping constructor parameters from run.json's training record."""
+    stop = training.get("early_stopping")
+    if not stop:
+        return {}
+    return {"early_stopping": True, "validation_fraction": stop["validation_fraction"],
+            "n_iter_no_change": stop["n_iter_no_change"]}
+
+
+def early_stopping_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trained-on indices, validation indices) of labels [N]: a seeded share `fraction` of each
+    class's images (at least one of a class with two or more, never its last) held out."""
+    kept, held = stratified_split(labels.numpy(), fraction, seed) if len(labels) else ([], [])
+    if len(held) == 0:
+        raise UserError("early stopping needs a validation image: give some class at least two training images, "
+                        "or turn early stopping off")
+    return torch.as_tensor(kept), torch.as_tensor(held)
 
 
 def label_array(labels, n: int) -> np.ndarray:

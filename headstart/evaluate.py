@@ -42,6 +42,16 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return matrix
 
 
+def precision_recall(confusion: np.ndarray, class_names: list[str]) -> dict:
+    """Per class {precision, recall, support} from a confusion matrix [C, C] (row = true class):
+    precision None for a class never predicted, recall None for a class without images."""
+    confusion = np.asarray(confusion)
+    right, predicted, support = np.diag(confusion), confusion.sum(axis=0), confusion.sum(axis=1)
+    return {name: {"precision": float(right[c] / predicted[c]) if predicted[c] else None,
+                   "recall": float(right[c] / support[c]) if support[c] else None, "support": int(support[c])}
+            for c, name in enumerate(class_names)}
+
+
 def top_k_accuracy(probabilities: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Share of rows whose true class is among the k most probable. probabilities: [N, C]."""
     top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]

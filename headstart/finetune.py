@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
+from tqdm.auto import tqdm
 
 from headstart import distributed
 from headstart.backends import resolve_device
@@ -58,6 +59,7 @@ class FinetuneConfig:
     seed: int = 0
     eval_batch_size: int = 64
     device: str | None = None  # where the network trains: the caller's placement; None: this process's device
+    progress: bool = False  # a bar of the training steps on stderr (rank 0)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -213,7 +215,9 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
     indices = np.asarray(indices)
     losses = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    bar = tqdm(total=steps_per_epoch * config.epochs, desc="fine-tuning", unit="step",
+               disable=not (config.progress and distributed.is_main()))
+    with bar, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed * 1000 + rank)  # drop-connect draws; the same seed gives the same run
         for epoch in range(config.epochs):
             sampler.set_epoch(epoch)
@@ -233,6 +237,8 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
                 schedule.step()
                 total_loss += loss.item() * len(batch)
                 seen += len(batch)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
+                bar.update()
             losses.append(total_loss / max(1, seen))
     return model.cpu().eval(), losses
 
@@ -290,13 +296,28 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     keep_full = distributed.broadcast_object(full > head_only)
     report.update(val_accuracy_head_only=head_only, val_accuracy_full=full, fit_images=len(fit_idx),
                   val_images=len(val_idx), train_losses=losses, seconds=time.perf_counter() - started)
+    report["message"] = decision_message(keep_full, head_only, full, len(val_idx), len(labels), config.val_fraction)
     if keep_full:
-        report.update(kept="full", finetuned=True, message=(
-            f"kept the fine-tuned network: validation accuracy {100 * full:.1f} % vs "
-            f"{100 * head_only:.1f} % head-only ({len(val_idx)} held-out images)"))
+        report.update(kept="full", finetuned=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.backbone.state_dict().items()}
         return state, model.head.weight.detach().clone(), model.head.bias.detach().clone(), report
-    report["message"] = (
-        f"kept the head-only result: validation accuracy {100 * head_only:.1f} % head-only vs "
-        f"{100 * full:.1f} % fine-tuned ({len(val_idx)} held-out images; ties go to head-only)")
     return None, w0, b0, report
+
+
+NOISY_BELOW = 30  # validation images under which one image moves the accuracy by more than 3 pp
+
+
+def decision_message(kept_full: bool, head_only: float, full: float, n_val: int, n_train: int,
+                     fraction: float) -> str:
+    """The keep/drop decision in words with its numbers: both accuracies as counts and percentages
+    on the validation images (a share of the training images that neither candidate trained on)."""
+    right = lambda accuracy: round(accuracy * n_val)  # noqa: E731
+    kept = "kept the fine-tuned network" if kept_full else "kept the head-only result"
+    message = (f"full fine-tuning: {kept}: on {n_val} validation images ({100 * fraction:.0f} % of each class's "
+               f"among the {n_train} training images, trained on by neither) the head alone got {right(head_only)} "
+               f"right ({100 * head_only:.1f} %), the fine-tuned network {right(full)} ({100 * full:.1f} %)")
+    message += "" if kept_full else "; ties go to head-only"
+    if n_val < NOISY_BELOW:
+        message += (f"; with {n_val} images one image is {100 / n_val:.1f} pp, so the decision is noisy: "
+                    "more training images (or a larger validation fraction) make it firmer")
+    return message

@@ -11,10 +11,12 @@ import numpy as np
 import torch
 
 from headstart import distributed
-from headstart.data import load_image_folder
+from headstart.data import Split, few_shot_indices, load_image_folder
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.estimator import HeadStart
+from headstart.errors import UserError
+from headstart.evaluate import confusion_matrix, precision_recall
 from headstart.held_out import data_root, training_files
 from headstart.predictions import top_classes
 from headstart.run_folder import RunMeta
@@ -32,9 +34,15 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
                resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
                device: str | None = None, backend: str | None = None, precision: str | None = None,
-               method_options: dict | None = None) -> FitResult:
+               method_options: dict | None = None, max_per_class: int | None = None,
+               **controls) -> FitResult:
     """Fit a head for the classes of an image folder (train/ + test/ or val/ sub-folders, or a
     seeded split) and write the run (head + run.json + report.md) to `out`.
+
+    max_per_class: train on at most this many images of each class (drawn with the seed,
+    `random_state` in controls; the test images stay all). controls: the estimator's training
+    controls (random_state, class_weight, learning_rate, early_stopping, validation_fraction,
+    n_iter_no_change; see `HeadStart`).
 
     model: a built-in name, a "package.module:function" spec or a `SourceModel`. full_finetune:
     then train backbone + head (LP-FT), kept only if it beats the head alone on held-out training
@@ -45,30 +53,48 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     data = load_image_folder(data_dir)
     estimator = HeadStart(model, method, resolution=resolution, epochs=epochs, overrides=overrides,
                           full_finetune=full_finetune, finetune_config=finetune_config, progress=progress,
-                          device=device, backend=backend, precision=precision, method_options=method_options)
+                          device=device, backend=backend, precision=precision, method_options=method_options,
+                          **controls)
     source = estimator.source_model()
     resolution = resolution or source.resolution
-    estimator.check(data.class_names, shots=int(np.bincount(data.train.labels, minlength=len(data.class_names)).min()))
+    chosen = training_indices(data.train.labels, max_per_class, estimator.random_state)
+    train = Split(data.train.name, data.train.labels[chosen], lambda idx: data.train.load(chosen[list(idx)]))
+    estimator.check(data.class_names, shots=int(np.bincount(train.labels, minlength=len(data.class_names)).min()))
     placement = estimator.placement()  # decided once: the caches, the head and fine-tuning all use it
-    train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(progress=progress)
+    train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(chosen, progress=progress)
     test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(progress=progress)
-    train_y, test_y = torch.from_numpy(data.train.labels), torch.from_numpy(data.test.labels)
-    estimator.fit(data.train if full_finetune else train_x, train_y, data.class_names,
+    train_y, test_y = torch.from_numpy(train.labels), torch.from_numpy(data.test.labels)
+    estimator.fit(train if full_finetune else train_x, train_y, data.class_names,
                   features=train_x, validation=(test_x, test_y))
     history = estimator.history_
     metrics = {"accuracy_before_training": history[0][1], "test_accuracy": history[-1][1],
                "train_images": len(train_y), "test_images": len(test_y), "history": history}
+    finetuned = estimator.backbone_state_ is not None
+    predicted = estimator.decision_function(data.test if finetuned else test_x).argmax(axis=1)
     if full_finetune:
         metrics["finetune"] = estimator.finetune_report_
-        if estimator.backbone_state_ is not None:
+        if finetuned:
             metrics["test_accuracy_head_only"] = metrics["test_accuracy"]
-            metrics["test_accuracy"] = estimator.score(data.test, test_y)
+            metrics["test_accuracy"] = float((predicted == test_y.numpy()).mean())
+    metrics["per_class"] = precision_recall(confusion_matrix(test_y.numpy(), predicted, len(data.class_names)),
+                                            data.class_names)
+    estimator.training_["max_per_class"] = max_per_class
     files = training_files(data, data_root(data_dir))  # evaluate leaves the training images out by these
     out, meta = Path(out), estimator.run_meta(metrics, str(data_dir), files)
     if distributed.is_main():  # one writer under torchrun
         estimator.save(out, metrics, fit_report(out, meta), data=meta.training["data"], files=files)
     distributed.barrier()
     return FitResult(out, meta, estimator)
+
+
+def training_indices(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.ndarray:
+    """The training images used: all, or at most `max_per_class` of each class drawn with `seed`
+    (nested: a smaller limit keeps a subset of a larger one's images)."""
+    if max_per_class is None:
+        return np.arange(len(labels))
+    if max_per_class < 1:
+        raise UserError(f"--max-per-class must be at least 1, got {max_per_class}")
+    return few_shot_indices(labels, max_per_class, seed)
 
 
 def fit_report(out: Path, meta: RunMeta) -> str:
@@ -80,7 +106,7 @@ def fit_report(out: Path, meta: RunMeta) -> str:
              f"{markdown(meta.method)}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
-             *([f"- full fine-tuning: {markdown(m['finetune']['message'])}", ""] if "finetune" in m else []),
+             *([f"- {markdown(m['finetune']['message'])}", ""] if "finetune" in m else []),
              "| class | synset | from | how |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(markdown(v) for v in (c["name"], c.get("synset") or "-", c.get("source", ""),
                                                      c.get("how", ""))) + " |" for c in meta.classes]

@@ -15,7 +15,8 @@ from headstart.errors import UserError
 from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
 from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, class_senses, similarity
-from headstart.train import EVAL_EPOCHS, Head, HeadTraining, cross_validate, logistic_regression, single_thread
+from headstart.train import (EVAL_EPOCHS, EarlyStopping, Head, HeadTraining, cross_validate, logistic_regression,
+                             single_thread)
 
 @dataclass
 class Plan:
@@ -32,23 +33,30 @@ class Plan:
 
 
 def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
-            eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]]]:
+            eval_epochs=EVAL_EPOCHS, *, lr: float = HeadTraining.lr, sample_weight: torch.Tensor | None = None,
+            stopping: EarlyStopping | None = None) -> tuple[Head, list[tuple[int, float]]]:
     """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
     empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one
-    (no entries without `evaluate`). A head problem: it runs on one thread (`single_thread`)."""
+    (no entries without `evaluate`). lr, sample_weight [N] (of the loss) and stopping: as
+    `HeadTraining`. A head problem: it runs on one thread (`single_thread`)."""
     with single_thread():
         if not plan.trains or len(labels) == 0:
             return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
-        training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
-        return training.fit(features, labels, plan.init, plan.prior, evaluate)
+        training = HeadTraining(epochs=epochs, lr=lr, prior_strength=plan.prior_strength, eval_epochs=eval_epochs,
+                                stopping=stopping)
+        return training.fit(features, labels, plan.init, plan.prior, evaluate, sample_weight)
 
 
 def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100, evaluate=None,
-             eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]], Plan]:
+             eval_epochs=EVAL_EPOCHS, *, lr: float = HeadTraining.lr, stopping: EarlyStopping | None = None,
+             ) -> tuple[Head, list[tuple[int, float]], Plan]:
     """The one way a head is fitted (by `fit`, the bench and fine-tuning): the method's plan from the
-    evidence, then `execute`d on the evidence's labelled features -> (head, history, plan)."""
+    evidence, then `execute`d on the evidence's labelled features, their loss weighted by the
+    evidence's sample_weight -> (head, history, plan). The plans' starts ignore the weights; the
+    closed-form logistic regression honours them in its objective."""
     plan = method.build(evidence, seed)
-    head, history = execute(plan, evidence.features, evidence.labels, evaluate, epochs, eval_epochs)
+    head, history = execute(plan, evidence.features, evidence.labels, evaluate, epochs, eval_epochs, lr=lr,
+                            sample_weight=evidence.sample_weight, stopping=stopping)
     return head, history, plan
 
 
@@ -165,15 +173,18 @@ LOGREG_C_GRID = (0.01, 0.1, 1.0, 10.0)
 @register("logreg", True, "L2 logistic regression on frozen features, C by class-stratified cross-validation",
           uses_names=False)
 def logreg_plan(evidence: Evidence, seed: int) -> Plan:
-    return Plan(cross_validated_logreg(evidence.features, evidence.labels, evidence.n_classes), trains=False)
+    return Plan(cross_validated_logreg(evidence.features, evidence.labels, evidence.n_classes,
+                                       evidence.sample_weight), trains=False)
 
 
-def cross_validated_logreg(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> Head:
+def cross_validated_logreg(features: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                           sample_weight: torch.Tensor | None = None) -> Head:
     """Logistic regression with C from LOGREG_C_GRID by class-stratified cross-validation (a head
-    problem: on one thread)."""
-    fit = lambda x, y, c: logistic_regression(x, y, n_classes, c)  # noqa: E731
+    problem: on one thread); sample_weight [N] weights its objective and the folds' accuracies."""
+    fit = lambda x, y, c, w=None: logistic_regression(x, y, n_classes, c, sample_weight=w)  # noqa: E731
     with single_thread():
-        return fit(features, labels, cross_validate(features, labels, LOGREG_C_GRID, fit))
+        best = cross_validate(features, labels, LOGREG_C_GRID, fit, sample_weight=sample_weight)
+        return fit(features, labels, best, sample_weight)
 
 
 def typical_source_norm(evidence: Evidence) -> float:

@@ -17,13 +17,14 @@ class ParameterError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Interval:
-    """Numbers of `kind` (Integral or Real) from `low` to `high` (None: unbounded); `open_low`
-    excludes `low` itself."""
+    """Numbers of `kind` (Integral or Real) from `low` to `high` (None: unbounded); `open_low` and
+    `open_high` exclude `low` and `high` themselves."""
 
     kind: type
     low: float | None = None
     high: float | None = None
     open_low: bool = False
+    open_high: bool = False
 
     def accepts(self, value) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
@@ -32,12 +33,12 @@ class Interval:
             return False
         if self.low is not None and (value <= self.low if self.open_low else value < self.low):
             return False
-        return self.high is None or value <= self.high
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
 
     def __str__(self) -> str:
         kind = "an integer" if self.kind is Integral else "a number"
         low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
-        high = "" if self.high is None else f"<= {self.high:g}"
+        high = "" if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
         return f"{kind} {' and '.join(part for part in (low, high) if part)}".strip()
 
 

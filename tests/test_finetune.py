@@ -161,3 +161,40 @@ def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
         assert torch.equal(w, init[0]) and torch.equal(b, init[1])
     assert w.shape == (10, 1280) and b.shape == (10,)
     assert f"{100 * head_only:.1f} %" in report["message"]
+
+
+def test_the_keep_or_drop_decision_is_said_with_its_numbers():
+    from headstart.finetune import decision_message
+
+    dropped = decision_message(False, 5 / 6, 4 / 6, 6, 24, 0.25)
+    assert dropped.startswith("full fine-tuning: kept the head-only result: on 6 validation images (25 % of each")
+    assert "the head alone got 5 right (83.3 %), the fine-tuned network 4 (66.7 %); ties go to head-only" in dropped
+    assert "with 6 images one image is 16.7 pp, so the decision is noisy" in dropped
+    kept = decision_message(True, 0.8, 0.9, 40, 160, 0.25)
+    assert "kept the fine-tuned network: on 40 validation images" in kept and "36 (90.0 %)" in kept
+    assert "noisy" not in kept and "ties" not in kept
+
+
+def test_fine_tuning_shows_its_progress_on_stderr_unless_asked_not_to(capsys):
+    source = tiny_source()
+    images, labels = colour_images(4)
+    head = (torch.zeros(3, source.feature_dim), torch.zeros(3))
+    for progress in (True, False):
+        config = FinetuneConfig(epochs=2, batch_size=4, device="cpu", progress=progress)
+        train_full(source, images, torch.as_tensor(labels), np.arange(len(labels)), head, config)
+        err = capsys.readouterr().err
+        assert ("fine-tuning" in err and "6/6" in err) == progress  # 3 steps of 4 images, 2 epochs
+
+
+def test_the_fit_report_says_the_decision_once(tmp_path):
+    from headstart.finetune import decision_message
+    from headstart.fit import fit_report
+    from headstart.run_folder import RunMeta
+
+    message = decision_message(False, 0.5, 0.25, 4, 16, 0.25)
+    meta = RunMeta(model="tiny", model_key="k", resolution=24, feature_dim=16, mean=[0, 0, 0], std=[1, 1, 1],
+                   class_names=["a", "b"], method="logreg", training={"data": "d"},
+                   metrics={"train_images": 16, "test_images": 4, "accuracy_before_training": 0.5,
+                            "test_accuracy": 0.5, "finetune": {"message": message}})
+    report = fit_report(tmp_path / "run", meta)
+    assert f"- {message}\n" in report and report.count("full fine-tuning") == 1

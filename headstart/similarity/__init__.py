@@ -32,7 +32,8 @@ class Evidence:
     """What a similarity family may look at: the source model, the target class names (with
     optional name -> synset overrides), the few labelled training features [N, D] / [N] and
     optionally features of unlabelled target images [M, D]; the recipe whose constants choose the
-    names' senses."""
+    names' senses; sample_weight [N]: how much each labelled image counts in the training loss
+    (None: 1 each)."""
 
     source: SourceModel
     class_names: list[str]
@@ -41,6 +42,7 @@ class Evidence:
     overrides: dict[str, str] = field(default_factory=dict)
     unlabelled: torch.Tensor | None = None
     recipe: Recipe = DEFAULT_RECIPE
+    sample_weight: torch.Tensor | None = None
 
     @classmethod
     def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,

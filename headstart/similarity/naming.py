@@ -172,7 +172,8 @@ def _choose(lex, tax, name: str, reading, candidates: list, terms: np.ndarray) -
         why = f"the only sense that is not one person ({', '.join(tax.names[candidates[k].row] for k in rejected)})"
     else:
         lead = terms[ranked[0]] - terms[ranked[1]]
-        why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]} "
+        # the sense the names chose is named: an image vote may replace it later in the same line
+        why = (f"{len(candidates)} noun senses, decided by {S.TERMS[int(np.argmax(lead))]}: {tax.names[best.row]} "
                f"(over {tax.names[candidates[ranked[1]].row]}; {lex.lexname(best.row)})")
     options = tuple((candidates[k].row, float(scores[k]), reading.part_of(candidates[k].lemma)) for k in ranked)
     return ClassSense(name, f"n{tax.offsets[best.row]:08d}", tax.names[best.row], lex.glosses[best.row], "wordnet",
