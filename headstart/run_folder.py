@@ -188,6 +188,7 @@ def _check_digests(folder: Path, meta: RunMeta, digests: dict[str, str]) -> None
     (README.md, report.md) edited, re-encoded or deleted give one warning."""
     for name in (name for name in meta.files if name not in DOC_FILES):
         if _sha256(folder / name) != digests.get(name):
+            _check_readable(folder / name, meta)  # a truncated or misshapen file is damaged, not another run's
             raise UserError(f"{folder / name} does not belong to this run (its SHA-256 differs from the one "
                             f"{META_FILE} records: another run's file?): restore the run's own file or fit "
                             "the run again")
@@ -268,6 +269,23 @@ def _is_int(value) -> bool:
 def _floats(values, n: int) -> bool:
     return (isinstance(values, list) and len(values) == n
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
+
+
+def _check_readable(path: Path, meta: RunMeta) -> None:
+    """A safetensors file whose header can be read, and a head of the run's shape (read without
+    torch); the errors `_read_tensors` and `_read_head` give otherwise."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as tensors:
+            shapes = {name: tuple(tensors.get_slice(name).get_shape()) for name in tensors.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise _damaged(path, f"not a readable safetensors file: {error}") from None
+    n_classes = len(meta.class_names)
+    expected = {"weight": (n_classes, meta.feature_dim), "bias": (n_classes,)}
+    if path.name == HEAD_FILE and shapes != expected:
+        raise _damaged(path, f"tensors {shapes} do not fit {n_classes} classes of {meta.feature_dim} features "
+                             f"(weight {expected['weight']}, bias {expected['bias']})")
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -246,7 +246,7 @@ def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(i
 
 def test_a_bad_class_weight_on_the_command_line_is_one_line_naming_the_fix(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    result = subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(tmp_path), "--out",
+    result = subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(tmp_path / "data"), "--out",
                              str(tmp_path / "run"), "--class-weight", "sea"], capture_output=True, text=True, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ('error: --class-weight takes "balanced" or name=weight pairs, e.g. '
