@@ -115,11 +115,16 @@ def _run_json(folder: Path) -> str:
 
 
 def _print_decision(record: dict) -> None:
-    """How the default built and trusted the head (`methods.decision_lines`)."""
-    from headstart.methods import decision_lines
-
-    for line in decision_lines(record):
-        typer.echo(line)
+    """What the default decided, in words, from its plan's record (as run.json keeps it): the
+    families, the classes that start from their own source row, and how far it trusted the names."""
+    if "families" in record:
+        typer.echo(f"names' head: top-{record['top_k']} source rows of {', '.join(record['families'])}"
+                   + (", biases recentred on the target images" if record.get("recentred") else ""))
+    if record.get("source_rows"):
+        typer.echo("starting from their own source row: " +
+                   ", ".join(f"{name} ({label})" for name, label in record["source_rows"].items()))
+    if "why" in record:
+        typer.echo(f"trust in the names: {100 * record['task_trust']:.0f} % ({record['why']})")
 
 
 def _print_senses(senses: list) -> None:

@@ -1,0 +1,144 @@
+"""The method registry: a method turns the evidence (source head, class names, few training features)
+into a plan — an initial head, an optional prior, and whether it trains — and `execute` trains it.
+The bench, `fit` and `init` all pick methods from this registry; the methods themselves live one
+family per module beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Integral
+from typing import Callable
+
+import torch
+
+from headstart.errors import UserError
+from headstart.params import Interval, Kind, check_parameters
+from headstart.recipe import DEFAULT_RECIPE, Recipe
+from headstart.similarity import Evidence
+from headstart.train import EVAL_EPOCHS, Head, HeadTraining, single_thread
+
+
+@dataclass
+class Plan:
+    """init: the head before training; prior/prior_strength: the L2 pull during training (a number,
+    or one per class [C]);
+    trains: False for closed-form heads (logistic regression), which are final as they are;
+    record: what the method decided (families per class, fallbacks, constants), kept in run.json."""
+
+    init: Head
+    prior: Head | None = None
+    prior_strength: float | torch.Tensor = 0.0
+    trains: bool = True
+    record: dict = field(default_factory=dict)
+
+
+def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
+            eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]]]:
+    """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
+    empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one
+    (no entries without `evaluate`). A head problem: it runs on one thread (`single_thread`)."""
+    with single_thread():
+        if not plan.trains or len(labels) == 0:
+            return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
+        training = HeadTraining(epochs=epochs, prior_strength=plan.prior_strength, eval_epochs=eval_epochs)
+        return training.fit(features, labels, plan.init, plan.prior, evaluate)
+
+
+def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100, evaluate=None,
+             eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]], Plan]:
+    """The one way a head is fitted (by `fit`, the bench and fine-tuning): the method's plan from the
+    evidence, then `execute`d on the evidence's labelled features -> (head, history, plan)."""
+    plan = method.build(evidence, seed)
+    head, history = execute(plan, evidence.features, evidence.labels, evaluate, epochs, eval_epochs)
+    return head, history, plan
+
+
+@dataclass(frozen=True)
+class MethodKind:
+    """A registered method: build(evidence, seed, **options) -> Plan, with its default options."""
+
+    name: str
+    build: Callable[..., Plan]
+    needs_shots: bool
+    description: str
+    defaults: dict
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method with its options fixed: what the bench, fit and the estimator run."""
+
+    kind: MethodKind
+    options: dict
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def needs_shots(self) -> bool:
+        return self.kind.needs_shots
+
+    @property
+    def description(self) -> str:
+        return self.kind.description
+
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe this method runs with (the default for methods that take none): its naming
+        constants resolve the class names."""
+        return self.options.get("recipe", DEFAULT_RECIPE)
+
+    def build(self, evidence: Evidence, seed: int) -> Plan:
+        return self.kind.build(evidence, seed, **self.options)
+
+    def json_options(self) -> dict:
+        """The options as run.json and the bench's configuration id hold them (a recipe as a dict)."""
+        return {k: v.as_dict() if isinstance(v, Recipe) else v for k, v in self.options.items()}
+
+
+METHODS: dict[str, MethodKind] = {}
+
+
+def register(name: str, needs_shots: bool, description: str, **defaults):
+    """Register `build(evidence, seed, **options) -> Plan` under `name`; `defaults` are its options."""
+    def decorator(build: Callable[..., Plan]):
+        if name in METHODS:
+            raise ValueError(f"method {name!r} is already registered")
+        METHODS[name] = MethodKind(name, build, needs_shots, description, dict(defaults))
+        return build
+    return decorator
+
+
+# What each method option accepts, by name (an option means the same in every method that has it).
+OPTIONS = {
+    "top_k": [Interval(Integral, 1, None)],
+    "recipe": [Kind((Recipe, dict), "a headstart.recipe.Recipe (or its as_dict())")],  # it checks its own fields
+}
+
+
+def create_method(name: str, **options) -> Method:
+    """The method `name` with `options` overriding its defaults; unknown names or options, and
+    values outside an option's range (`OPTIONS`), are errors that list the valid ones."""
+    if name not in METHODS:
+        raise UserError(f"unknown method {name!r}; choose from: {', '.join(METHODS)}")
+    kind = METHODS[name]
+    unknown = sorted(set(options) - set(kind.defaults))
+    if unknown:
+        valid = ", ".join(kind.defaults) or "none"
+        raise UserError(f"method {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    check_parameters(options, OPTIONS, f"method {name!r}")
+    if isinstance(options.get("recipe"), dict):  # as run.json holds it
+        options = {**options, "recipe": Recipe.from_dict(options["recipe"])}
+    return Method(kind, {**kind.defaults, **options})
+
+
+def get_method(name: str) -> Method:
+    """The method `name` with its default options."""
+    return create_method(name)
+
+
+def source_head(evidence: Evidence) -> Head:
+    """The source model's head as float tensors (W [S, D], b [S]), what most methods start from."""
+    head = evidence.source.head
+    return head.weight.detach().float(), head.bias.detach().float()
