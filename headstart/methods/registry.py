@@ -15,7 +15,19 @@ from headstart.errors import UserError
 from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence
-from headstart.train import EVAL_EPOCHS, Head, HeadTraining, single_thread
+from headstart.train import EVAL_EPOCHS, Head, HeadTraining, accuracy, single_thread
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """A per-sample map of the features [N, D] -> [N, D'] (`apply`) that a plan's head reads in place
+    of the source's features; `name` says what it is."""
+
+    name: str
+    apply: Callable[[torch.Tensor], torch.Tensor]
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return self.apply(features)
 
 
 @dataclass
@@ -23,20 +35,43 @@ class Plan:
     """init: the head before training; prior/prior_strength: the L2 pull during training (a number,
     or one per class [C]);
     trains: False for closed-form heads (logistic regression), which are final as they are;
-    record: what the method decided (families per class, fallbacks, constants), kept in run.json."""
+    record: what the method decided (families per class, fallbacks, constants), kept in run.json;
+    features: None for a head on the source's features (every product method), else the map whose
+    output the head reads — a literature peer's classifier that is no linear head on the features
+    (per-sample normalisation, a cache of the shots), measured by the bench only."""
 
     init: Head
     prior: Head | None = None
     prior_strength: float | torch.Tensor = 0.0
     trains: bool = True
     record: dict = field(default_factory=dict)
+    features: FeatureMap | None = None
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """`evaluate(W, b)` for `execute` and `fit_head`: top-1 accuracy on held-out features [N, D] with
+    labels [N]; it scores a head on mapped features (`Plan.features`) on these features mapped alike."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+
+    def __call__(self, w: torch.Tensor, b: torch.Tensor) -> float:
+        return accuracy(w, b, self.features, self.labels)
+
+    def mapped(self, feature_map: FeatureMap) -> "Scorer":
+        return Scorer(feature_map(self.features), self.labels)
 
 
 def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
             eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]]]:
     """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
     empty training sets) -> ((W, b), [(epoch, evaluate(W, b))]), the last entry the final one
-    (no entries without `evaluate`). A head problem: it runs on one thread (`single_thread`)."""
+    (no entries without `evaluate`; a plan with `features` needs a `Scorer` to score with). A head
+    problem: it runs on one thread (`single_thread`)."""
+    if plan.features is not None:  # the head reads mapped features: train and score on them
+        features = plan.features(features)
+        evaluate = evaluate.mapped(plan.features) if evaluate is not None else None
     with single_thread():
         if not plan.trains or len(labels) == 0:
             return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
@@ -47,8 +82,14 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
 def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100, evaluate=None,
              eval_epochs=EVAL_EPOCHS) -> tuple[Head, list[tuple[int, float]], Plan]:
     """The one way a head is fitted (by `fit`, the bench and fine-tuning): the method's plan from the
-    evidence, then `execute`d on the evidence's labelled features -> (head, history, plan)."""
+    evidence, then `execute`d on the evidence's labelled features -> (head, history, plan). A plan whose
+    head reads mapped features (a bench peer) is refused unless `evaluate` is a `Scorer`: its head is
+    no head on the source's features."""
     plan = method.build(evidence, seed)
+    if plan.features is not None and not isinstance(evaluate, Scorer):
+        raise UserError(f"method {method.name!r} classifies {plan.features.name}, not the source's features "
+                        "with one linear head: it is a peer measured by `headstart bench`, not a head to fit or "
+                        "export; choose another method (see `headstart methods`)")
     head, history = execute(plan, evidence.features, evidence.labels, evaluate, epochs, eval_epochs)
     return head, history, plan
 
