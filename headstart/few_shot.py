@@ -6,7 +6,7 @@ Written from the papers; `docs/peers.md` states each adaptation."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -63,14 +63,16 @@ def tip_adapter_choice(names_logits: torch.Tensor, unit: torch.Tensor, labels: t
 
 
 def lp_plus_plus(unit: torch.Tensor, names_logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
-                 epochs: int = 300, alpha_every: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+                 epochs: int = 300, alpha_every: int = 10,
+                 on_epoch: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """LP++ (Huang et al. 2024): logits l_ik = x_i . w_k + alpha_k z_ik (z the names logits), fitted on
     the mean cross-entropy by block-coordinate gradient descent with step sizes 1 / L from each block's
     Lipschitz constant (the softmax cross-entropy's Hessian in the logits is at most 1/2):
     L_w = lambda_max(X^T X) / (2N) and L_alpha = sum_i max_k z_ik^2 / (2N). W starts at the class means
     of the shots, alpha at 1 (the names head alone); W takes a step every epoch, alpha every
-    `alpha_every`; the last epoch is kept. unit: [N, D]; names_logits: [N, C]; labels: [N] ->
-    (W [C, D], alpha [C])."""
+    `alpha_every`; the last epoch is kept; `on_epoch(epoch, W, alpha)` sees each epoch's (a learning
+    curve). unit: [N, D]; names_logits: [N, C]; labels: [N] -> (W [C, D], alpha [C])."""
     n = len(labels)
     w = class_means(unit, labels, n_classes).requires_grad_(True)
     alpha = torch.ones(n_classes, requires_grad=True)
@@ -84,6 +86,8 @@ def lp_plus_plus(unit: torch.Tensor, names_logits: torch.Tensor, labels: torch.T
             w -= step_w * grad_w
             if update_alpha:
                 alpha -= step_alpha * grad_alpha
+        if on_epoch is not None:
+            on_epoch(epoch, w.detach(), alpha.detach())
     return w.detach(), alpha.detach()
 
 
@@ -96,10 +100,12 @@ def clap_weights(names_logits: torch.Tensor, labels: torch.Tensor, n_classes: in
 
 
 def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, temperature: float,
-         epochs: int = 300, lr: float = 0.1, momentum: float = 0.9) -> torch.Tensor:
+         epochs: int = 300, lr: float = 0.1, momentum: float = 0.9,
+         on_epoch: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
     """CLAP (Silva-Rodriguez et al. 2024): a cosine classifier, logits = temperature x cos(x, p_k), its
     prototypes p started at `rows` (unit names rows) and fitted on cross-entropy + mean_k lambda_k
-    |p_k - rows_k|^2 by full-batch SGD (lr, momentum, cosine decay to 0 over `epochs`).
+    |p_k - rows_k|^2 by full-batch SGD (lr, momentum, cosine decay to 0 over `epochs`);
+    `on_epoch(epoch, p)` sees each epoch's prototypes (a learning curve).
     unit: [N, D] (CL2N); labels: [N]; rows: [C, D] unit; weights: lambda [C] -> prototypes [C, D]."""
     p = rows.clone().requires_grad_(True)
     optimiser = torch.optim.SGD([p], lr=lr, momentum=momentum)
@@ -111,4 +117,6 @@ def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: 
         penalty = (weights * (p - rows).pow(2).sum(dim=1)).mean()
         (nn.functional.cross_entropy(logits, labels) + penalty).backward()
         optimiser.step()
+        if on_epoch is not None:
+            on_epoch(epoch + 1, p.detach())
     return p.detach()

@@ -74,31 +74,50 @@ def tip_adapter_plan(evidence: Evidence, seed: int) -> Plan:
 @register("lp-plus-plus", True, "LP++ (Huang et al. 2024): class prototypes on L2-normalised features plus a "
           "per-class multiple of the names logits, block gradient steps from Lipschitz constants (bench peer)")
 def lp_plus_plus_plan(evidence: Evidence, seed: int) -> Plan:
+    return lp_plus_plus_fit(evidence)
+
+
+def lp_plus_plus_fit(evidence: Evidence, on_epoch=None) -> Plan:
+    """LP++'s plan; `on_epoch(epoch, plan)` sees the plan each epoch would give (a learning curve)."""
     (w_n, b_n), logits = names_logits(evidence)
     unit = few_shot.normalised(evidence.features)
-    with single_thread():
-        w, alpha = few_shot.lp_plus_plus(unit, logits, evidence.labels, evidence.n_classes, EPOCHS)
     # the head reads [x / |x|, x]: the prototypes on the first, alpha x the names head on the second
     features = FeatureMap("L2-normalised features beside the features",
                           lambda x: torch.cat([few_shot.normalised(x), x.float()], dim=1))
-    head = torch.cat([w, alpha[:, None] * w_n], dim=1), alpha * b_n
-    return Plan(head, trains=False, features=features, record={"alpha": [round(a, 4) for a in alpha.tolist()]})
+
+    def plan(w: torch.Tensor, alpha: torch.Tensor) -> Plan:
+        return Plan((torch.cat([w, alpha[:, None] * w_n], dim=1), alpha * b_n), trains=False, features=features,
+                    record={"alpha": [round(a, 4) for a in alpha.tolist()]})
+
+    with single_thread():
+        w, alpha = few_shot.lp_plus_plus(unit, logits, evidence.labels, evidence.n_classes, EPOCHS,
+                                         on_epoch=on_epoch and (lambda e, w, a: on_epoch(e, plan(w, a))))
+    return plan(w, alpha)
 
 
 @register("clap", True, "CLAP (Silva-Rodriguez et al. 2024): a cosine classifier on CL2N features started "
           "at the names rows, held near them per class by the names' confidence on the shots")
 def clap_plan(evidence: Evidence, seed: int) -> Plan:
+    return clap_fit(evidence)
+
+
+def clap_fit(evidence: Evidence, on_epoch=None) -> Plan:
+    """CLAP's plan; `on_epoch(epoch, plan)` sees the plan each epoch would give (a learning curve)."""
     (w_n, _), logits = names_logits(evidence)
     mean = evidence.target_mean()
     unit = few_shot.normalised(evidence.features, mean)
     row_norm = w_n.norm(dim=1).mean().item()
     temperature = (evidence.features - mean).norm(dim=1).mean().item() * row_norm
     weights = few_shot.clap_weights(logits, evidence.labels, evidence.n_classes)
+
+    def plan(p: torch.Tensor) -> Plan:
+        # temperature x cos(x - m, p_k) has the argmax of (x - m) . p_k / |p_k|: a linear head on the
+        # features, scaled as if every |x - m| were the training mean
+        w = row_norm * torch.nn.functional.normalize(p, dim=1)
+        return Plan((w, -w @ mean), trains=False,
+                    record={"temperature": round(temperature, 4), "lambda": [round(v, 4) for v in weights.tolist()]})
+
     with single_thread():
         p = few_shot.clap(unit, evidence.labels, torch.nn.functional.normalize(w_n, dim=1), weights, temperature,
-                          EPOCHS)
-    # temperature x cos(x - m, p_k) has the argmax of (x - m) . p_k / |p_k|: a linear head on the
-    # features, scaled as if every |x - m| were the training mean
-    w = row_norm * torch.nn.functional.normalize(p, dim=1)
-    return Plan((w, -w @ mean), trains=False,
-                record={"temperature": round(temperature, 4), "lambda": [round(v, 4) for v in weights.tolist()]})
+                          EPOCHS, on_epoch=on_epoch and (lambda e, p: on_epoch(e, plan(p))))
+    return plan(p)
