@@ -91,7 +91,7 @@ def own_loop_runs(datasets: list[str]) -> dict[str, list[dict]]:
                 for name, fit in (("lp-plus-plus", lp_plus_plus_fit), ("clap", clap_fit)):
                     curve = {}
 
-                    def sample(epoch, plan):
+                    def sample(epoch, plan, curve=curve, evidence=evidence, scorer=scorer):
                         if epoch in OWN_EPOCHS:
                             curve[epoch] = 100 * execute(plan, evidence.features, evidence.labels, scorer)[1][-1][1]
 

@@ -21,7 +21,8 @@ def normalised(features: torch.Tensor, mean: torch.Tensor | None = None) -> torc
     return nn.functional.normalize(centred, dim=1)
 
 
-def nearest_centroid_head(unit: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_centroid_head(unit: torch.Tensor, labels: torch.Tensor,
+                          n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """SimpleShot's nearest centroid as a head on the normalised features: argmax_k of
     c_k . x - |c_k|^2 / 2 is argmin_k |x - c_k|^2 (|x| = 1 for every x).
     unit: [N, D] normalised; labels: [N] -> (W = centroids [C, D], b [C])."""
