@@ -37,6 +37,7 @@ import torch
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
+from headstart.lab.peers import ROBUSTNESS_PEERS
 from headstart.lab.suite import load_suite, slug
 from headstart.methods import create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, Recipe
@@ -44,9 +45,8 @@ from headstart.similarity import Evidence
 from headstart.sources import load_source
 from headstart.train import accuracy
 
-# The fixed peers of issue 21's robustness rule (../shared/tools/robust_check.py), compared one by one:
-# a deliberate subset of the registry's methods (random and the other WordNet measures are left out).
-PEERS = ("logreg", "imprint", "zero", "text", "lin", "path", "jcn")
+# The fixed peers of the robustness rule (../shared/tools/robust_check.py), compared one by one.
+PEERS = ROBUSTNESS_PEERS
 GRID_COLUMNS = ["recipe", "dataset", "shots", "seed", "accuracy"]
 
 

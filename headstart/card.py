@@ -86,8 +86,8 @@ def _meanings(class_names: list[str], senses: list[dict]) -> list[str]:
 
 
 def _trust(meta) -> list[str]:
-    """How far the names were trusted and why: the decision `fit` prints (`methods.decision_lines`)."""
-    from headstart.methods import decision_lines
+    """How far the names were trusted and why: the decision `fit` prints (`decision_text.decision_lines`)."""
+    from headstart.decision_text import decision_lines
 
     decided = decision_lines(meta.record or {})
     if not decided:

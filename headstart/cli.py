@@ -149,8 +149,8 @@ def _run_json(folder: Path) -> str:
 
 
 def _print_decision(record: dict) -> None:
-    """How the default built and trusted the head (`methods.decision_lines`)."""
-    from headstart.methods import decision_lines
+    """How the default built and trusted the head (`decision_text.decision_lines`)."""
+    from headstart.decision_text import decision_lines
 
     for line in decision_lines(record):
         typer.echo(terminal(line))

@@ -58,16 +58,33 @@ def test_importing_the_product_and_the_cli_loads_no_lab_module():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_lab_method_lists_follow_the_registry():
+def test_the_lab_method_lists_are_registered_methods():
     from headstart.lab.bench import DEMO, BenchConfig
     from headstart.lab.peers import DEFAULT_METHOD, PEERS
     from headstart.lab.report import PEERS as REPORT_PEERS
     from headstart.lab.suite import SUITE_DEFAULTS
     from headstart.methods import METHODS
 
-    assert REPORT_PEERS == PEERS and PEERS + (DEFAULT_METHOD,) == tuple(METHODS)
+    assert REPORT_PEERS == PEERS and set(PEERS) <= set(METHODS) and DEFAULT_METHOD not in PEERS
     for methods in (BenchConfig().methods, DEMO["methods"], SUITE_DEFAULTS["methods"]):
         assert set(methods) <= set(METHODS) and methods[-1] == DEFAULT_METHOD
+
+
+def test_the_lab_peer_lists_are_data_not_read_from_the_registry():
+    """A method added to the registry must join no demo, bench or suite grid by itself."""
+    tree = ast.parse((PACKAGE / "lab" / "peers.py").read_text(encoding="utf-8"))
+    imported = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+    assert imported == []
+
+
+def test_the_registry_keeps_its_order():
+    """`headstart methods` and every grid made from the registry list the methods in this order; a
+    module imported in another order by `headstart.methods` would change it."""
+    from headstart.methods import METHODS
+
+    assert tuple(METHODS)[:13] == ("random", "zero", "logreg", "imprint", "path", "wup", "lch", "res", "jcn",
+                                   "lin", "text", "visual", "headstart")
 
 
 def keyword_calls(name: str, keyword: str) -> list[str]:

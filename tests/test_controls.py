@@ -222,7 +222,7 @@ def test_precision_recall_from_a_confusion_matrix():
 @pytest.mark.slow
 def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(imbalanced, tmp_path):
     from headstart.evaluate import confusion_matrix, precision_recall
-    from headstart.methods import decision_lines
+    from headstart.decision_text import decision_lines
 
     x, y, test_x, test_y = imbalanced
     clf = HeadStart("efficientnet-lite0", resolution=R, class_weight="balanced").fit(x, y)

@@ -32,11 +32,11 @@ from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
-from headstart.methods import create_method, fit_head
+from headstart.methods import Scorer, create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
 from headstart.similarity import Evidence, name_senses
 from headstart.sources import load_source
-from headstart.train import EVAL_EPOCHS, accuracy
+from headstart.train import EVAL_EPOCHS
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
@@ -267,6 +267,7 @@ def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.E
         write_similarity_heatmap(source, data.class_names, config.overrides, out / "similarity.png")
     test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(test_idx, progress=progress)
     test_y = torch.from_numpy(data.test.labels[test_idx])
+    scorer = Scorer(test_x, test_y)  # scores a head on test_x, or on test_x mapped as a bench peer's plan maps it
     train_cache = FeatureCache(source, data, "train", resolution, placement=placement)
     seeds = range(config.seed_start, config.seed_start + config.seeds)
     subsets = {(n, seed): few_shot_indices(data.train.labels, n, seed) for n in shot_counts for seed in seeds}
@@ -293,8 +294,8 @@ def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.E
                     recipe=naming)
             evidence = evidence_for[(shots, seed)]
             start = time.perf_counter()
-            _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, config.epochs,
-                                     lambda w, b: accuracy(w, b, test_x, test_y), config.eval_epochs)
+            _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, config.epochs, scorer,
+                                     config.eval_epochs)
             seconds = time.perf_counter() - start
             for i, (epoch, acc) in enumerate(history):
                 writer.writerow({"model": config.model, "dataset": config.dataset, "method": method.name,

@@ -22,11 +22,12 @@ from pathlib import Path
 
 from headstart.errors import UserError
 from headstart.lab.bench import BenchConfig, run_bench
-from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SEMANTIC_PEERS, SHOTS
+from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, LITERATURE_PEERS, SEMANTIC_PEERS, SHOTS
 from headstart.lab.report import write_report
 
-# The basic heads and the seed paper's names-only transfer-init families (each alone, no prior).
-PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS]
+# The basic heads, the seed paper's names-only transfer-init families (each alone, no prior) and the
+# literature's few-shot peers.
+PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS, *LITERATURE_PEERS]
 SUITE_DEFAULTS = {"model": "efficientnet-lite0", "resolution": 224, "epochs": 100, "seeds": 10,
                   "shots": list(SHOTS), "methods": PEER_METHODS + [DEFAULT_METHOD], "test_size": None}
 

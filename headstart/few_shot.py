@@ -1,0 +1,123 @@
+"""Pure tensor math of the literature's few-shot classifiers on frozen features (SimpleShot, Tip-Adapter,
+LP++, CLAP), each adapted to a names head (W_n [C, D], b_n [C]) in place of CLIP's text encoder. No I/O;
+the full-batch loops of LP++ and CLAP are here, apart from the product's head training (`train.py`).
+Written from the papers; `docs/peers.md` states each adaptation."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from headstart.transfer import class_means
+
+
+def normalised(features: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """Each feature minus `mean` (CL2N, Wang et al. 2019; None: no centring, L2N), L2-normalised.
+    features: [N, D]; mean: [D] -> [N, D]."""
+    centred = features.float() if mean is None else features.float() - mean
+    return nn.functional.normalize(centred, dim=1)
+
+
+def nearest_centroid_head(unit: torch.Tensor, labels: torch.Tensor,
+                          n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """SimpleShot's nearest centroid as a head on the normalised features: argmax_k of
+    c_k . x - |c_k|^2 / 2 is argmin_k |x - c_k|^2 (|x| = 1 for every x).
+    unit: [N, D] normalised; labels: [N] -> (W = centroids [C, D], b [C])."""
+    centroids = class_means(unit, labels, n_classes)
+    return centroids, -0.5 * centroids.pow(2).sum(dim=1)
+
+
+def cache_affinity(unit: torch.Tensor, keys: torch.Tensor, beta: float) -> torch.Tensor:
+    """Tip-Adapter's affinity exp(-beta (1 - cos)) of each normalised feature with each cache key.
+    unit: [N, D]; keys: [M, D] -> [N, M]."""
+    return torch.exp(-beta * (1 - unit @ keys.T))
+
+
+def logit_spread(logits: torch.Tensor) -> float:
+    """The names logits' typical spread: the mean over samples of their standard deviation over
+    classes (the unit in which Tip-Adapter's alpha is given here). logits: [N, C]."""
+    return logits.std(dim=1).mean().item() if logits.shape[1] > 1 else 1.0
+
+
+def tip_adapter_choice(names_logits: torch.Tensor, unit: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                       alphas: Sequence[float], betas: Sequence[float]) -> tuple[float, float]:
+    """(alpha, beta) by leave-one-out on the training shots: each shot classified by its names logits
+    plus alpha x spread x the cache of the other shots; best accuracy, ties to the lower mean
+    cross-entropy, then to the earlier pair. Needs a class with two shots (the caller decides
+    otherwise). names_logits: [N, C]; unit: [N, D] (CL2N); labels: [N]."""
+    one_hot = nn.functional.one_hot(labels, n_classes).float()
+    spread = logit_spread(names_logits)
+    best, best_score = (alphas[0], betas[0]), (-1.0, 0.0)
+    for beta in betas:
+        affinity = cache_affinity(unit, unit, beta).fill_diagonal_(0.0)  # each shot without its own key
+        cache = affinity @ one_hot
+        for alpha in alphas:
+            logits = names_logits + alpha * spread * cache
+            score = ((logits.argmax(dim=1) == labels).float().mean().item(),
+                     -nn.functional.cross_entropy(logits, labels).item())
+            if score > best_score:
+                best, best_score = (alpha, beta), score
+    return best
+
+
+def lp_plus_plus(unit: torch.Tensor, names_logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                 epochs: int = 300, alpha_every: int = 10,
+                 on_epoch: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """LP++ (Huang et al. 2024): logits l_ik = x_i . w_k + alpha_k z_ik (z the names logits), fitted on
+    the mean cross-entropy by block-coordinate gradient descent with step sizes 1 / L from each block's
+    Lipschitz constant (the softmax cross-entropy's Hessian in the logits is at most 1/2):
+    L_w = lambda_max(X^T X) / (2N) and L_alpha = sum_i max_k z_ik^2 / (2N). W starts at the class means
+    of the shots, alpha at 1 (the names head alone); W takes a step every epoch, alpha every
+    `alpha_every`; the last epoch is kept; `on_epoch(epoch, W, alpha)` sees each epoch's (a learning
+    curve). unit: [N, D]; names_logits: [N, C]; labels: [N] -> (W [C, D], alpha [C])."""
+    n = len(labels)
+    w = class_means(unit, labels, n_classes).requires_grad_(True)
+    alpha = torch.ones(n_classes, requires_grad=True)
+    step_w = 2 * n / torch.linalg.eigvalsh(unit.T @ unit).max().clamp_min(1e-12).item()
+    step_alpha = 2 * n / names_logits.pow(2).max(dim=1).values.sum().clamp_min(1e-12).item()
+    for epoch in range(1, epochs + 1):
+        update_alpha = epoch % alpha_every == 0
+        loss = nn.functional.cross_entropy(unit @ w.T + alpha * names_logits, labels)
+        grad_w, grad_alpha = torch.autograd.grad(loss, (w, alpha))
+        with torch.no_grad():
+            w -= step_w * grad_w
+            if update_alpha:
+                alpha -= step_alpha * grad_alpha
+        if on_epoch is not None:
+            on_epoch(epoch, w.detach(), alpha.detach())
+    return w.detach(), alpha.detach()
+
+
+def clap_weights(names_logits: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """CLAP's per-class constraint weights lambda_k: the names head's softmax probability of class k,
+    averaged over k's shots (0 for a class without shots). names_logits: [N, C]; labels: [N] -> [C]."""
+    right = names_logits.softmax(dim=1).gather(1, labels[:, None]).squeeze(1)
+    sums = torch.zeros(n_classes).index_add_(0, labels, right)
+    return sums / torch.bincount(labels, minlength=n_classes).clamp_min(1)
+
+
+def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, temperature: float,
+         epochs: int = 300, lr: float = 0.1, momentum: float = 0.9,
+         on_epoch: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """CLAP (Silva-Rodriguez et al. 2024): a cosine classifier, logits = temperature x cos(x, p_k), its
+    prototypes p started at `rows` (unit names rows) and fitted on cross-entropy + mean_k lambda_k
+    |p_k - rows_k|^2 by full-batch SGD (lr, momentum, cosine decay to 0 over `epochs`);
+    `on_epoch(epoch, p)` sees each epoch's prototypes (a learning curve).
+    unit: [N, D] (CL2N); labels: [N]; rows: [C, D] unit; weights: lambda [C] -> prototypes [C, D]."""
+    p = rows.clone().requires_grad_(True)
+    optimiser = torch.optim.SGD([p], lr=lr, momentum=momentum)
+    for epoch in range(epochs):
+        for group in optimiser.param_groups:
+            group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+        optimiser.zero_grad()
+        logits = temperature * unit @ nn.functional.normalize(p, dim=1).T
+        penalty = (weights * (p - rows).pow(2).sum(dim=1)).mean()
+        (nn.functional.cross_entropy(logits, labels) + penalty).backward()
+        optimiser.step()
+        if on_epoch is not None:
+            on_epoch(epoch + 1, p.detach())
+    return p.detach()
