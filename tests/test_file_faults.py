@@ -20,7 +20,8 @@ import headstart
 from headstart import HeadStart
 from headstart.data.folder import ImageFiles
 from headstart.data.images import open_image, reduced
-from headstart.preprocessing import resize_batch, to_rgb
+from headstart.pixels import to_rgb
+from headstart.preprocessing import resize_batch
 from test_finetune import colour_images, tiny_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,7 +254,7 @@ def test_a_refit_into_a_run_that_evaluate_wrote_into_is_allowed(colour_run, save
 # -- predict's CSV lists ----------------------------------------------------------------------------------
 
 def listed(tmp_path: Path, text: bytes) -> list[Path]:
-    from headstart.fit import image_paths
+    from headstart.predictions import image_paths
 
     write_classes(tmp_path / "imgs", ["green"], per_class=2)
     (tmp_path / "list.csv").write_bytes(text)
