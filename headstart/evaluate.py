@@ -239,7 +239,7 @@ def write_evaluation(result: dict, out: Path) -> list[Path]:
     _write_json(written[1], {"class_names": result["class_names"], "confusion": result["confusion"]})
     n = len(result["class_names"])
     side = min(2 + 0.4 * n, CONFUSION_INCHES)
-    fig, ax = plt.subplots(figsize=(side + 1, side))
+    fig, ax = plt.subplots(figsize=(min(side + 1, CONFUSION_INCHES), side))  # + the colour bar
     counts = np.array(result["confusion"])
     shown = ax.imshow(counts, cmap="Blues")
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
