@@ -291,7 +291,7 @@ class HeadStart:
                             "features are finite, or lower the number of epochs")
         self.method_options_, self.record_ = method.json_options(), dict(plan.record)
         self.training_ = self._training_record(sample_weight is not None, stopping)
-        self.backbone_state_ = None
+        self.backbone_state_, self.metrics_ = None, {}  # a loaded run's metrics are not this fit's
         if self.full_finetune:
             if X is None or is_feature_array(X):
                 raise InputError("full fine-tuning needs the images themselves, not precomputed features")
@@ -395,7 +395,8 @@ class HeadStart:
 
     def run_meta(self, metrics: dict | None = None, data: str | None = None, files: dict | None = None) -> RunMeta:
         """What run.json records. data: where the training images came from (None: arrays in memory);
-        files: which files it trained on and held out (`headstart.held_out.training_files`)."""
+        files: which files it trained on and held out (`headstart.held_out.training_files`). metrics: None
+        keeps `metrics_` (a loaded run's, so that load -> save keeps them)."""
         from headstart import __version__
 
         source = self.source_
@@ -406,7 +407,8 @@ class HeadStart:
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
                        options=self.method_options_, classes=self.senses_, record=self.record_,
-                       metrics=dict(metrics or {}), training=training,
+                       metrics=dict(getattr(self, "metrics_", {}) if metrics is None else metrics),
+                       training=training,
                        versions={"headstart": __version__, "torch": torch.__version__})
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
