@@ -32,17 +32,19 @@ from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.data.folder import ImageFiles
 from headstart.data.loading import loader_of
+from headstart.defaults import (DEFAULT_METHOD, DEFAULT_MODEL, HEAD_EPOCHS, LEARNING_RATE, MAX_RESOLUTION,
+                                MIN_RESOLUTION)
 from headstart.errors import InputError, UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
-from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
+from headstart.run_folder import Run, RunMeta, load_run, save_run
 from headstart.safe_text import visible
 from headstart.similarity import Evidence, class_senses, name_senses
 from headstart.sources import load_source, runs_code
 from headstart.sources.model import SourceModel
-from headstart.train import EarlyStopping, Head, HeadTraining, linear_head, top1
+from headstart.train import EarlyStopping, Head, linear_head, top1
 
 
 # What each constructor parameter accepts (checked when fitting, as scikit-learn does): values
@@ -126,13 +128,13 @@ class HeadStart:
         Epochs without improvement before early stopping ends training (default 10).
     """
 
-    def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
-                 resolution: int | None = None, epochs: int = 100, overrides: dict[str, str] | None = None,
+    def __init__(self, source: SourceModel | str = DEFAULT_MODEL, method: str = DEFAULT_METHOD, *,
+                 resolution: int | None = None, epochs: int = HEAD_EPOCHS, overrides: dict[str, str] | None = None,
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
                  progress: bool | None = None, random_state: int = 0, device: str | None = None,
                  backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
                  recipe: Recipe | None = None, class_weight: str | dict | None = None,
-                 learning_rate: float = HeadTraining.lr, early_stopping: bool = False,
+                 learning_rate: float = LEARNING_RATE, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10):
         self.source = source
         self.method = method
@@ -466,9 +468,9 @@ class HeadStart:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
         training = meta.training or {}
         estimator = cls(given, meta.method, resolution=meta.resolution,
-                        epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
+                        epochs=training.get("epochs", HEAD_EPOCHS), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options),
-                        learning_rate=training.get("learning_rate", HeadTraining.lr),
+                        learning_rate=training.get("learning_rate", LEARNING_RATE),
                         class_weight=training.get("class_weight"), **stopping_parameters(training))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.model_digest_ = digest

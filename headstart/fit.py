@@ -14,6 +14,7 @@ from headstart import distributed
 from headstart.data import Split, few_shot_indices, load_image_folder
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
+from headstart.defaults import DEFAULT_METHOD, HEAD_EPOCHS
 from headstart.estimator import HeadStart
 from headstart.errors import UserError
 from headstart.evaluate import confusion_matrix, precision_recall
@@ -30,8 +31,8 @@ class FitResult:
     estimator: HeadStart
 
 
-def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "headstart",
-               resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
+def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAULT_METHOD,
+               resolution: int | None = None, epochs: int = HEAD_EPOCHS, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
                device: str | None = None, backend: str | None = None, precision: str | None = None,
                method_options: dict | None = None, max_per_class: int | None = None,
@@ -114,7 +115,7 @@ def fit_report(out: Path, meta: RunMeta) -> str:
     return "\n".join(lines) + "\n"
 
 
-def init_head(model, class_names: Sequence[str], out: str | Path, method: str = "headstart",
+def init_head(model, class_names: Sequence[str], out: str | Path, method: str = DEFAULT_METHOD,
               overrides: dict | None = None, unlabelled: str | Path | None = None, progress: bool = True,
               device: str | None = None, backend: str | None = None, precision: str | None = None,
               method_options: dict | None = None) -> FitResult:

@@ -39,6 +39,7 @@ from safetensors import SafetensorError
 
 from headstart.cache import umask
 from headstart.card import model_card
+from headstart.defaults import MAX_RESOLUTION, MIN_RESOLUTION
 from headstart.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or written: `load_meta` runs without it
@@ -52,7 +53,6 @@ DOC_FILES = {REPORT_FILE, CARD_FILE}  # for people: not bound to the weights
 EVALUATION_FILES = {"evaluation.json", "confusion.json", "confusion.png", "reliability.png", "misclassified.html",
                     "thumbnails"}
 RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, *DOC_FILES, *EVALUATION_FILES}  # every name a run folder may hold
-MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest"}
 
 
