@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 
 from headstart.errors import UserError
 
@@ -67,19 +67,6 @@ class Kind:
 
     def __str__(self) -> str:
         return self.description
-
-
-@dataclass(frozen=True)
-class Names:
-    """A non-empty list or tuple of strings taken from `choices`."""
-
-    choices: tuple
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, (list, tuple)) and bool(value) and all(v in self.choices for v in value)
-
-    def __str__(self) -> str:
-        return "a non-empty list of " + ", ".join(self.choices)
 
 
 def check_parameters(values: dict, constraints: dict, owner: str) -> None:
