@@ -325,8 +325,8 @@ def predict(
                                                  "or folders (relative paths: to the CSV's folder)"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file "
-                                                           "(image, prediction, probability, then one column per class)"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file (image, "
+                                                           "prediction, probability, then one column per class)"),
     quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,

@@ -247,7 +247,8 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
          and len(meta.labels) == len(meta.class_names)
          and len(set(map(repr, meta.labels))) == len(meta.labels)
-         and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
+         and all(isinstance(v, (str, int, float)) for v in meta.labels),
+         "labels must list one distinct label per class"),
         (not meta.classes or [c.get("name") for c in meta.classes] == meta.class_names,
          "classes and class_names must name the same classes in the same order"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
