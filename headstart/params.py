@@ -1,6 +1,7 @@
 """Parameter checks as data, in the scikit-learn manner: a table maps each parameter to what it
 accepts, and one function checks a set of values against it. The estimator checks its constructor
-parameters with it when it fits; `headstart.methods.create_method` checks method options with it."""
+parameters with it when it fits; `headstart.methods.create_method` checks method options with it,
+`headstart.recipe.Recipe` its fields."""
 
 from __future__ import annotations
 
@@ -67,6 +68,19 @@ class Kind:
 
     def __str__(self) -> str:
         return self.description
+
+
+@dataclass(frozen=True)
+class Names:
+    """A non-empty list or tuple of strings taken from `choices`."""
+
+    choices: tuple
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, (list, tuple)) and bool(value) and all(v in self.choices for v in value)
+
+    def __str__(self) -> str:
+        return "a non-empty list of " + ", ".join(self.choices)
 
 
 def check_parameters(values: dict, constraints: dict, owner: str) -> None:
