@@ -8,4 +8,5 @@ demo:
 
 test:
 	PYTHON=$(PYTHON) bash scripts/setup.sh --test
+	$(PYTHON) -m ruff check headstart benchmarks tests
 	$(PYTHON) -m pytest -q

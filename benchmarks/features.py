@@ -195,7 +195,8 @@ def table(paths: list[Timed], ceilings: dict[str, float]) -> str:
         paired = [(path.images / s) / (paths[0].images / e) for e, s in zip(paths[0].seconds, path.seconds)]
         outside = f"{100 * path.outside[path.seconds.index(min(path.seconds))]:.0f} %" if path.outside else "-"
         on_cpu = not path.name.startswith("CUDA")
-        lines.append(f"| {path.name} ({path.images} images) | {best:.1f} | {rate(path, statistics.median):.1f} | {rate(path, max):.1f} "
+        lines.append(f"| {path.name} ({path.images} images) | {best:.1f} | {rate(path, statistics.median):.1f} "
+                     f"| {rate(path, max):.1f} "
                      f"| {best / eager:.2f}x | {min(paired):.2f}, {statistics.median(paired):.2f}, {max(paired):.2f} "
                      f"| {outside} | "
                      + "".join(f"{best / ceiling:.2f} | " if on_cpu else "- | " for ceiling in ceilings.values()))

@@ -218,7 +218,8 @@ def table(args) -> None:
         for s in shots:
             seeds = sorted(k[3] for k in finals if k[:3] == (d, "headstart", s))
             mine = [finals[(d, "headstart", s, x)] for x in seeds]
-            peers = {p: [finals[(d, p, s, x)] for x in seeds] for p in PEERS if all((d, p, s, x) in finals for x in seeds)}
+            peers = {p: [finals[(d, p, s, x)] for x in seeds] for p in PEERS
+                     if all((d, p, s, x) in finals for x in seeds)}
             best = max(peers, key=lambda p: np.mean(peers[p]))
             mean, half = paired(mine, peers[best])
             rows["headstart"].append(f"{100 * np.mean(mine):.1f}")

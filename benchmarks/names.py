@@ -14,8 +14,8 @@ as ``text``, which is what ``init``/``fit`` then did for the whole list. ``--pre
 this script's own answers (names only and every 1-shot draw) against another checkout's
 ``headstart`` (one with the image vote), and lists every class of the image groups — the suite's
 datasets — that now resolves differently. Part 2 sweeps the two tuned weights
-(the recipe's closeness_weight and gloss_weight, each passed in as a ``Recipe``) on both halves, with the classes of the image
-groups that resolve otherwise than without the text term (names only or in any 1-shot draw).
+(the recipe's closeness_weight and gloss_weight, each passed in as a ``Recipe``) on both halves, with the classes of the
+image groups that resolve otherwise than without the text term (names only or in any 1-shot draw).
 
 Part 3 — zero-shot accuracy of the transferred head (Lin, top-3 source rows, no recentring) on
 test images at 112 px (at most 200 per class), when every class uses WordNet, every class uses text, or a random half
@@ -125,7 +125,8 @@ def changed(groups, before: dict, after: dict) -> list[str]:
     for g in before["shots"]:
         for i, r in enumerate(groups[g]):
             pairs = [("", before["names"][g][i], after["names"][g][i])]
-            pairs += [(f" (draw {k})", b[i], a[i]) for k, (b, a) in enumerate(zip(before["shots"][g], after["shots"][g]))]
+            pairs += [(f" (draw {k})", b[i], a[i])
+                      for k, (b, a) in enumerate(zip(before["shots"][g], after["shots"][g]))]
             out += [f"{g} / `{r['name']}`{where}: {old} -> {new}" for where, old, new in pairs if old != new]
     return out
 
@@ -188,7 +189,8 @@ def zero_shot(source, dataset: str, resolution: int = 112, draws: int = 5) -> li
     for _ in range(draws):
         is_text = np.zeros(len(keep), bool)
         is_text[rng.permutation(len(keep))[: len(keep) // 2]] = True
-        mixed.append(acc(torch.from_numpy(mixed_rows(wordnet[~is_text].numpy(), text[is_text].numpy(), is_text.tolist()))))
+        mixed.append(acc(torch.from_numpy(mixed_rows(wordnet[~is_text].numpy(), text[is_text].numpy(),
+                                                     is_text.tolist()))))
         uncalibrated = wordnet.clone()
         uncalibrated[torch.from_numpy(is_text)] = text[torch.from_numpy(is_text)]
         raw.append(acc(uncalibrated))
@@ -252,9 +254,11 @@ def main() -> None:
 
     print("\n## The tuned weights (names only; image-group classes changed, names only or 1 shot)\n")
     print("Changed: against closeness_weight 4, gloss_weight 0 (no text term).\n")
-    print("| closeness_weight | gloss_weight | tune half | test half | food | changed |\n|---:|---:|---:|---:|---:|---|")
+    print("| closeness_weight | gloss_weight | tune half | test half | food | changed |\n"
+          "|---:|---:|---:|---:|---:|---|")
     defaults = DEFAULT_RECIPE.closeness_weight, DEFAULT_RECIPE.gloss_weight
-    reference = group_answers(source, groups, args.seeds, replace(DEFAULT_RECIPE, closeness_weight=4.0, gloss_weight=0.0))
+    reference = group_answers(source, groups, args.seeds,
+                              replace(DEFAULT_RECIPE, closeness_weight=4.0, gloss_weight=0.0))
     for closeness in [float(w) for w in args.closeness.split(",")]:
         for gloss in [float(w) for w in args.gloss.split(",")]:
             recipe = replace(DEFAULT_RECIPE, closeness_weight=closeness, gloss_weight=gloss)

@@ -162,7 +162,8 @@ def main() -> None:
     env_file = {**env, "HEADSTART_CACHE": "cachefile"}  # relative to the scratch folder: no machine path printed
     result = headstart("init", "--classes", "cat,dog", "--out", "c", cwd=work, env=env_file)
     rows.append(("HEADSTART_CACHE is a file", "HEADSTART_CACHE=FILE headstart init ...", result.returncode,
-                 first_line(result), "", "ok" if result.returncode == 2 and "Traceback" not in result.stderr else "BAD"))
+                 first_line(result), "",
+                 "ok" if result.returncode == 2 and "Traceback" not in result.stderr else "BAD"))
 
     second_round(case, rows, work, env)
     security_round(case, work)
@@ -506,7 +507,8 @@ class BiasFreeAux(nn.Module):
         super().__init__()
         torch.manual_seed(0)
         self.body = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.fc, self.side, self.aux = nn.Linear(16, 8, bias=False), nn.Linear(16, 10, bias=False), nn.Linear(10, 8, bias=False)
+        self.fc, self.side = nn.Linear(16, 8, bias=False), nn.Linear(16, 10, bias=False)
+        self.aux = nn.Linear(10, 8, bias=False)
 
     def forward(self, x):
         h = self.body(x)

@@ -52,10 +52,12 @@ def imagenet_ids() -> list[str]:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 "?")
     return (f"`nproc` = {os.cpu_count()}, CPU: {model}, torch threads = {torch.get_num_threads()}, "
             f"load average {os.getloadavg()[0]:.1f} at start (shared machine), "
-            f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, nltk {nltk.__version__}")
+            f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+            f"nltk {nltk.__version__}")
 
 
 def timed(fn):
@@ -190,7 +192,8 @@ def main() -> None:
           "extrapolated linearly to 1,000,000 pairs (not run in full). Ours: median of "
           f"{args.repeats} runs of the full matrix. Max rel. diff: ours (float32) vs NLTK on the sample "
           "(jcn: identical pairs excluded, NLTK returns 1e300 there).\n")
-    print("| measure | IC | ours, full matrix (s) | NLTK per pair (µs) | NLTK, 1M pairs extrapolated (s) | speed-up | max rel. diff |")
+    print("| measure | IC | ours, full matrix (s) | NLTK per pair (µs) | NLTK, 1M pairs extrapolated (s) | speed-up "
+          "| max rel. diff |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for measure, mode, ours_s, per_pair, nltk_full, diff in rows:
         ic_label = mode if measure in ("res", "jcn", "lin") else "-"

@@ -92,7 +92,8 @@ def _trust(meta) -> list[str]:
     decided = decision_lines(meta.record or {})
     if not decided:
         return ["", "## How far the names were trusted", "",
-                f"Method {markdown_code(meta.method)} records no trust decision: it does not weigh the names against the images."]
+                f"Method {markdown_code(meta.method)} records no trust decision: it does not weigh the names against "
+                "the images."]
     return ["", "## How far the names were trusted", "", *(f"- {markdown(line)}" for line in decided)]
 
 

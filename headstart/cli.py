@@ -13,6 +13,8 @@ from typing import List, Optional, Sequence
 
 import typer
 
+from headstart.defaults import (DEFAULT_METHOD, DEFAULT_MODEL, HEAD_EPOCHS, LEARNING_RATE, MAX_RESOLUTION,
+                                MIN_RESOLUTION)
 from headstart.errors import UserError
 from headstart.safe_text import terminal, visible
 
@@ -21,12 +23,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 # Options that several commands share, defined once so their defaults and help stay the same.
-MODEL_OPTION = typer.Option("efficientnet-lite0", help="source model: a built-in name (see `headstart sources`), "
-                                                       "hf:FOLDER (a Hugging Face image-classification folder) "
-                                                       "or package.module:function returning a SourceModel")
+MODEL_OPTION = typer.Option(DEFAULT_MODEL, help="source model: a built-in name (see `headstart sources`), "
+                                                  "hf:FOLDER (a Hugging Face image-classification folder) "
+                                                  "or package.module:function returning a SourceModel")
 OVERRIDES_OPTION = typer.Option(None, help="JSON or name=id lines mapping class names to WordNet synsets")
-RESOLUTION_OPTION = typer.Option(None, min=16, max=1024, help="input size in pixels (default: the model's)")
-EPOCHS_OPTION = typer.Option(100, min=0, max=100_000, help="full-batch head-training epochs")
+RESOLUTION_OPTION = typer.Option(None, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
+                                  help="input size in pixels (default: the model's)")
+EPOCHS_OPTION = typer.Option(HEAD_EPOCHS, min=0, max=100_000, help="full-batch head-training epochs")
 RUN_OUT_OPTION = typer.Option(..., help="run folder to write")
 DEVICE_OPTION = typer.Option("auto", help="where image features are computed: auto (this process's GPU when "
                                           "there is one), cpu, cuda or cuda:N")
@@ -216,7 +219,7 @@ def similar(
 def init(
     model: str = MODEL_OPTION,
     classes: str = typer.Option(..., help='comma-separated class names, e.g. "Trouser,Bag"'),
-    method: str = typer.Option("headstart", help="a names-only method (see `headstart methods`)"),
+    method: str = typer.Option(DEFAULT_METHOD, help="a names-only method (see `headstart methods`)"),
     overrides: Optional[Path] = OVERRIDES_OPTION,
     unlabelled: Optional[Path] = typer.Option(
         None, help="folder of target images without labels (any layout): the default recentres its biases on them"),
@@ -249,7 +252,7 @@ def fit(
     model: str = MODEL_OPTION,
     data: Path = typer.Option(..., help="image folder (one sub-folder per class; optional train/ + test/ or "
                                         "val/) or a CSV of path,label[,split]"),
-    method: str = typer.Option("headstart", help="head initialisation method (see `headstart methods`)"),
+    method: str = typer.Option(DEFAULT_METHOD, help="head initialisation method (see `headstart methods`)"),
     resolution: Optional[int] = RESOLUTION_OPTION,
     epochs: int = EPOCHS_OPTION,
     overrides: Optional[Path] = OVERRIDES_OPTION,
@@ -268,7 +271,7 @@ def fit(
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="seeds the draws of training (--max-per-class, the "
                                                            "early-stopping split, random heads); a folder's own "
                                                            "test split does not change with it"),
-    lr: float = typer.Option(1e-3, "--lr", "--learning-rate", help="Adam's learning rate in head training"),
+    lr: float = typer.Option(LEARNING_RATE, "--lr", "--learning-rate", help="Adam's learning rate in head training"),
     class_weight: Optional[str] = typer.Option(None, help='"balanced" (each class weighted by images / (classes x '
                                                           'its images)) or "name=weight,name=weight"'),
     early_stopping: bool = typer.Option(False, "--early-stopping", help=(
@@ -322,8 +325,8 @@ def predict(
                                                  "or folders (relative paths: to the CSV's folder)"),
     top: int = typer.Option(3, min=1, help="how many classes per image"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines {image, top: [{class, probability}]}"),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file "
-                                                           "(image, prediction, probability, then one column per class)"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="also write the predictions to this CSV file (image, "
+                                                           "prediction, probability, then one column per class)"),
     quiet: bool = QUIET_OPTION,
     device: str = DEVICE_OPTION,
     backend: str = BACKEND_OPTION,
@@ -564,7 +567,8 @@ def suite(
     shots: str = typer.Option(None, help="comma-separated shots per class (default: the file's, else 0,1,2,5,10,20)"),
     seeds: Optional[int] = typer.Option(None, min=1, max=10_000, help="seeds per dataset (default: the file's, "
                                                                          "else 10)"),
-    resolution: Optional[int] = typer.Option(None, min=16, max=1024, help="input size in pixels (default 224)"),
+    resolution: Optional[int] = typer.Option(None, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
+                                             help="input size in pixels (default 224)"),
     test_size: Optional[int] = typer.Option(None, min=1, help="class-balanced test subset size (default: all)"),
     unlabelled: int = typer.Option(0, min=0, help="training images per seed also given without labels "
                                                    "(the default recentres on them)"),

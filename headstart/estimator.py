@@ -32,17 +32,19 @@ from headstart.data.dataset import stratified_split
 from headstart.data.features import extract
 from headstart.data.folder import ImageFiles
 from headstart.data.loading import loader_of
+from headstart.defaults import (DEFAULT_METHOD, DEFAULT_MODEL, HEAD_EPOCHS, LEARNING_RATE, MAX_RESOLUTION,
+                                MIN_RESOLUTION)
 from headstart.errors import InputError, UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
-from headstart.run_folder import MAX_RESOLUTION, MIN_RESOLUTION, Run, RunMeta, load_run, save_run
+from headstart.run_folder import Run, RunMeta, load_run, save_run
 from headstart.safe_text import visible
 from headstart.similarity import Evidence, class_senses, name_senses
 from headstart.sources import load_source, runs_code
 from headstart.sources.model import SourceModel
-from headstart.train import EarlyStopping, Head, HeadTraining, linear_head, top1
+from headstart.train import EarlyStopping, Head, linear_head, top1
 
 
 # What each constructor parameter accepts (checked when fitting, as scikit-learn does): values
@@ -126,13 +128,13 @@ class HeadStart:
         Epochs without improvement before early stopping ends training (default 10).
     """
 
-    def __init__(self, source: SourceModel | str = "efficientnet-lite0", method: str = "headstart", *,
-                 resolution: int | None = None, epochs: int = 100, overrides: dict[str, str] | None = None,
+    def __init__(self, source: SourceModel | str = DEFAULT_MODEL, method: str = DEFAULT_METHOD, *,
+                 resolution: int | None = None, epochs: int = HEAD_EPOCHS, overrides: dict[str, str] | None = None,
                  full_finetune: bool = False, finetune_config=None, batch_size: int = 64,
                  progress: bool | None = None, random_state: int = 0, device: str | None = None,
                  backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
                  recipe: Recipe | None = None, class_weight: str | dict | None = None,
-                 learning_rate: float = HeadTraining.lr, early_stopping: bool = False,
+                 learning_rate: float = LEARNING_RATE, early_stopping: bool = False,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 10):
         self.source = source
         self.method = method
@@ -291,7 +293,7 @@ class HeadStart:
                             "features are finite, or lower the number of epochs")
         self.method_options_, self.record_ = method.json_options(), dict(plan.record)
         self.training_ = self._training_record(sample_weight is not None, stopping)
-        self.backbone_state_ = None
+        self.backbone_state_, self.metrics_ = None, {}  # a loaded run's metrics are not this fit's
         if self.full_finetune:
             if X is None or is_feature_array(X):
                 raise InputError("full fine-tuning needs the images themselves, not precomputed features")
@@ -395,7 +397,8 @@ class HeadStart:
 
     def run_meta(self, metrics: dict | None = None, data: str | None = None, files: dict | None = None) -> RunMeta:
         """What run.json records. data: where the training images came from (None: arrays in memory);
-        files: which files it trained on and held out (`headstart.held_out.training_files`)."""
+        files: which files it trained on and held out (`headstart.held_out.training_files`). metrics: None
+        keeps `metrics_` (a loaded run's, so that load -> save keeps them)."""
         from headstart import __version__
 
         source = self.source_
@@ -406,7 +409,8 @@ class HeadStart:
                        feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
                        options=self.method_options_, classes=self.senses_, record=self.record_,
-                       metrics=dict(metrics or {}), training=training,
+                       metrics=dict(getattr(self, "metrics_", {}) if metrics is None else metrics),
+                       training=training,
                        versions={"headstart": __version__, "torch": torch.__version__})
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
@@ -464,9 +468,9 @@ class HeadStart:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
         training = meta.training or {}
         estimator = cls(given, meta.method, resolution=meta.resolution,
-                        epochs=training.get("epochs", 100), random_state=training.get("seed", 0), device=device,
+                        epochs=training.get("epochs", HEAD_EPOCHS), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options),
-                        learning_rate=training.get("learning_rate", HeadTraining.lr),
+                        learning_rate=training.get("learning_rate", LEARNING_RATE),
                         class_weight=training.get("class_weight"), **stopping_parameters(training))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.model_digest_ = digest

@@ -30,6 +30,7 @@ from headstart import distributed
 from headstart.backends import resolve_device
 from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
+from headstart.defaults import HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, linear_head, top1
@@ -132,7 +133,7 @@ def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
 
 
 def method_head(method, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
-                epochs: int = 100, seed: int = 0) -> HeadFitter:
+                epochs: int = HEAD_EPOCHS, seed: int = 0) -> HeadFitter:
     """The head-only stage of `headstart fit` as a function of the training features
     ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
     features alone (so the validation images never leak into it), then trained as `fit` trains it."""

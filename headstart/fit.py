@@ -14,6 +14,7 @@ from headstart import distributed
 from headstart.data import Split, few_shot_indices, load_image_folder
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
+from headstart.defaults import DEFAULT_METHOD, HEAD_EPOCHS
 from headstart.estimator import HeadStart
 from headstart.errors import UserError
 from headstart.evaluate import confusion_matrix, precision_recall
@@ -30,8 +31,8 @@ class FitResult:
     estimator: HeadStart
 
 
-def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "headstart",
-               resolution: int | None = None, epochs: int = 100, overrides: dict | None = None,
+def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAULT_METHOD,
+               resolution: int | None = None, epochs: int = HEAD_EPOCHS, overrides: dict | None = None,
                progress: bool = True, full_finetune: bool = False, finetune_config=None,
                device: str | None = None, backend: str | None = None, precision: str | None = None,
                method_options: dict | None = None, max_per_class: int | None = None,
@@ -61,8 +62,9 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
     train = Split(data.train.name, data.train.labels[chosen], lambda idx: data.train.load(chosen[list(idx)]))
     estimator.check(data.class_names, shots=int(np.bincount(train.labels, minlength=len(data.class_names)).min()))
     placement = estimator.placement()  # decided once: the caches, the head and fine-tuning all use it
-    train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(chosen, progress=progress)
-    test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(progress=progress)
+    batch_size = estimator.batch_size
+    train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(chosen, batch_size, progress)
+    test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(None, batch_size, progress)
     train_y, test_y = torch.from_numpy(train.labels), torch.from_numpy(data.test.labels)
     estimator.fit(train if full_finetune else train_x, train_y, data.class_names,
                   features=train_x, validation=(test_x, test_y))
@@ -78,7 +80,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = "head
             metrics["test_accuracy"] = float((predicted == test_y.numpy()).mean())
     metrics["per_class"] = precision_recall(confusion_matrix(test_y.numpy(), predicted, len(data.class_names)),
                                             data.class_names)
-    estimator.training_["max_per_class"] = max_per_class
+    estimator.training_["max_per_class"], estimator.metrics_ = max_per_class, metrics
     files = training_files(data, data_root(data_dir))  # evaluate leaves the training images out by these
     out, meta = Path(out), estimator.run_meta(metrics, str(data_dir), files)
     if distributed.is_main():  # one writer under torchrun
@@ -113,7 +115,7 @@ def fit_report(out: Path, meta: RunMeta) -> str:
     return "\n".join(lines) + "\n"
 
 
-def init_head(model, class_names: Sequence[str], out: str | Path, method: str = "headstart",
+def init_head(model, class_names: Sequence[str], out: str | Path, method: str = DEFAULT_METHOD,
               overrides: dict | None = None, unlabelled: str | Path | None = None, progress: bool = True,
               device: str | None = None, backend: str | None = None, precision: str | None = None,
               method_options: dict | None = None) -> FitResult:

@@ -1,12 +1,13 @@
 """Parameter checks as data, in the scikit-learn manner: a table maps each parameter to what it
 accepts, and one function checks a set of values against it. The estimator checks its constructor
-parameters with it when it fits; `headstart.methods.create_method` checks method options with it."""
+parameters with it when it fits; `headstart.methods.create_method` checks method options with it,
+`headstart.recipe.Recipe` its fields."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 
 from headstart.errors import UserError
 

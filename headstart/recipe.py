@@ -11,10 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Integral, Real
+
+from headstart.params import Interval, Names, OneOf, check_parameters
 
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
 IMAGES_STARTS = ("zero", "imprint", "imprint-faded", "imprint-shots")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
+_AT_LEAST_1, _AT_LEAST_0 = Interval(Integral, 1), Interval(Real, 0)
+# What each checked field accepts (`headstart.params.check_parameters`; the booleans and vote_measure go unchecked)
+RECIPE_PARAMETERS = {
+    "families": [Names(SEMANTIC_FAMILIES)], "names_only_families": [Names(SEMANTIC_FAMILIES)], "top_k": [_AT_LEAST_1],
+    "coverage_power": [None, _AT_LEAST_0], "shots_coverage_power": [None, _AT_LEAST_0],
+    "trust_shrinkage": [_AT_LEAST_0], "trust_power": [_AT_LEAST_0], "prior_weight": [_AT_LEAST_0],
+    "prior_decay": [_AT_LEAST_0], "images_start": [OneOf(IMAGES_STARTS)],
+    "images_pseudo_shots": [Interval(Real, 0, open_low=True)],  # n0 / (n0 + k - 1) at k = 1
+    "closeness_weight": [_AT_LEAST_0], "gloss_weight": [_AT_LEAST_0], "lexfile_smoothing": [_AT_LEAST_0],
+    "vote_top_k": [_AT_LEAST_1],
+}
 
 
 @dataclass(frozen=True)
@@ -73,28 +87,9 @@ class Recipe:
     vote_top_k: int = 3
 
     def __post_init__(self) -> None:
-        from headstart.errors import UserError
-
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "names_only_families", tuple(self.names_only_families))
-        for name in ("families", "names_only_families"):
-            if not getattr(self, name) or not set(getattr(self, name)) <= set(SEMANTIC_FAMILIES):
-                raise UserError(f"recipe {name} must be taken from {', '.join(SEMANTIC_FAMILIES)}, got "
-                                f"{', '.join(getattr(self, name)) or 'none'}")
-        if self.images_start not in IMAGES_STARTS:
-            raise UserError(f"recipe images_start must be one of {', '.join(IMAGES_STARTS)}, got {self.images_start!r}")
-        for name in ("top_k", "vote_top_k"):
-            if getattr(self, name) < 1:
-                raise UserError(f"recipe {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("coverage_power", "shots_coverage_power"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise UserError(f"recipe {name} must be >= 0 or None, got {getattr(self, name)}")
-        if not self.images_pseudo_shots > 0:
-            raise UserError(f"recipe images_pseudo_shots must be > 0, got {self.images_pseudo_shots}")
-        for name in ("trust_shrinkage", "trust_power", "prior_weight", "prior_decay", "closeness_weight",
-                     "gloss_weight", "lexfile_smoothing"):
-            if not getattr(self, name) >= 0:
-                raise UserError(f"recipe {name} must be >= 0, got {getattr(self, name)}")
+        check_parameters({name: getattr(self, name) for name in RECIPE_PARAMETERS}, RECIPE_PARAMETERS, "recipe")
 
     def as_dict(self) -> dict:
         """JSON-ready form (tuples as lists), as run.json and the bench's configuration id hold it."""

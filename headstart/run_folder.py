@@ -39,6 +39,7 @@ from safetensors import SafetensorError
 
 from headstart.cache import umask
 from headstart.card import model_card
+from headstart.defaults import MAX_RESOLUTION, MIN_RESOLUTION
 from headstart.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or written: `load_meta` runs without it
@@ -52,7 +53,6 @@ DOC_FILES = {REPORT_FILE, CARD_FILE}  # for people: not bound to the weights
 EVALUATION_FILES = {"evaluation.json", "confusion.json", "confusion.png", "reliability.png", "misclassified.html",
                     "thumbnails"}
 RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, *DOC_FILES, *EVALUATION_FILES}  # every name a run folder may hold
-MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest"}
 
 
@@ -247,7 +247,8 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         (meta.labels is None or isinstance(meta.labels, list) and isinstance(meta.class_names, list)
          and len(meta.labels) == len(meta.class_names)
          and len(set(map(repr, meta.labels))) == len(meta.labels)
-         and all(isinstance(v, (str, int, float)) for v in meta.labels), "labels must list one distinct label per class"),
+         and all(isinstance(v, (str, int, float)) for v in meta.labels),
+         "labels must list one distinct label per class"),
         (not meta.classes or [c.get("name") for c in meta.classes] == meta.class_names,
          "classes and class_names must name the same classes in the same order"),
         (isinstance(meta.files, list) and HEAD_FILE in meta.files

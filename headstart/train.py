@@ -10,6 +10,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from headstart.defaults import HEAD_EPOCHS, LEARNING_RATE
+
 Head = tuple[torch.Tensor, torch.Tensor]
 EVAL_EPOCHS = (0, 1, 2, 5, 10, 20, 50, 100)  # where learning curves are sampled (0 = before training)
 
@@ -95,8 +97,8 @@ class HeadTraining:
     samples the data term alone pulls the head anywhere that separates them.
     """
 
-    epochs: int = 100
-    lr: float = 1e-3
+    epochs: int = HEAD_EPOCHS
+    lr: float = LEARNING_RATE
     prior_strength: float | torch.Tensor = 0.0
     eval_epochs: Sequence[int] = EVAL_EPOCHS
     stopping: EarlyStopping | None = None

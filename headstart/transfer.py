@@ -171,7 +171,8 @@ def zero_head(n_classes: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.zeros(n_classes, dim), torch.zeros(n_classes)
 
 
-def random_head(n_classes: int, dim: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def random_head(n_classes: int, dim: int,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch's default nn.Linear init: W and b ~ U(-1/sqrt(D), 1/sqrt(D))."""
     bound = 1.0 / math.sqrt(dim)
     w = torch.empty(n_classes, dim).uniform_(-bound, bound, generator=generator)

@@ -74,8 +74,8 @@ def test_the_lab_peer_lists_are_data_not_read_from_the_registry():
     """A method added to the registry must join no demo, bench or suite grid by itself."""
     tree = ast.parse((PACKAGE / "lab" / "peers.py").read_text(encoding="utf-8"))
     imported = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
-    assert imported == []
+                and not (isinstance(n, ast.ImportFrom) and n.module in ("__future__", "headstart.defaults"))]
+    assert imported == []  # the default method's name comes from headstart.defaults, which imports nothing
 
 
 def test_the_registry_keeps_its_order():

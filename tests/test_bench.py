@@ -114,7 +114,8 @@ def expected_names_head(evidence, families, recipe, exact):
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = create_method("headstart", recipe=recipe).build(evidence, 0)
-    exact = {fashion.class_names.index(name): lite0.labels.index(label) for name, label in plan.record["source_rows"].items()}
+    exact = {fashion.class_names.index(name): lite0.labels.index(label)
+             for name, label in plan.record["source_rows"].items()}
     assert set(exact) == {0, 5}  # 'T-shirt/top' and 'Sandal' are ImageNet classes
     prior = expected_names_head(evidence, recipe.families, recipe, exact)
     share = plan.record["names_share"]  # the names' share of the evidence against the images alone
@@ -138,7 +139,8 @@ def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
     names_only = create_method("headstart", recipe=recipe).build(no_images, 0)
     assert names_only.prior is None and not names_only.record["recentred"]
     assert names_only.record["families"] == list(recipe.names_only_families)
-    assert torch.allclose(names_only.init[0], expected_names_head(no_images, recipe.names_only_families, recipe, exact)[0])
+    assert torch.allclose(names_only.init[0],
+                          expected_names_head(no_images, recipe.names_only_families, recipe, exact)[0])
     with pytest.raises(UserError, match="no option 'top_k'"):
         create_method("headstart", top_k=5)
 
@@ -169,7 +171,8 @@ def test_a_class_named_as_a_source_class_starts_from_its_row(lite0, fashion):
     row = lite0.labels.index(plan.record["source_rows"]["Sandal"])
     w_src, b_src = lite0.head.weight.detach(), lite0.head.bias.detach()
     mean_feature = evidence.features.mean(dim=0)
-    plan = create_method("headstart", recipe=Recipe(images_compete=False)).build(evidence, 0)  # one shot: share 1 anyway
+    # one shot: share 1 anyway
+    plan = create_method("headstart", recipe=Recipe(images_compete=False)).build(evidence, 0)
     w, scale = plan.prior[0][sandal], plan.prior[0][sandal].norm() / w_src[row].norm()
     assert torch.allclose(w, scale * w_src[row])  # the source row, at the norm of the other rows
     assert torch.allclose(plan.prior[1][sandal], scale * b_src[row] - w @ mean_feature, atol=1e-5)

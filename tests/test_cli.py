@@ -34,10 +34,12 @@ def test_user_errors_are_one_line_without_traceback(args, message):
 
 
 def test_similar_json_maps_trouser_to_jeans():
-    result = json.loads(headstart("similar", "--classes", "Trouser,Bag", "--measure", "wup", "--top", "3", "--json").stdout)
+    result = json.loads(headstart("similar", "--classes", "Trouser,Bag", "--measure", "wup", "--top", "3",
+                                  "--json").stdout)
     trouser, bag = result["targets"]
     assert trouser["synset"] == "trouser.n.01" and trouser["top"][0]["name"] == "jeans"
-    assert trouser["gloss"] and bag["top"][0]["name"] in {"plastic bag", "backpack", "messenger bag", "mailbag", "purse"}
+    assert trouser["gloss"]
+    assert bag["top"][0]["name"] in {"plastic bag", "backpack", "messenger bag", "mailbag", "purse"}
 
 
 HEAVY = ("torch", "tokenizers", "safetensors", "matplotlib", "scipy", "onnx", "onnxruntime", "nltk")

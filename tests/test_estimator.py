@@ -100,7 +100,8 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
     files = [*originals, odd]
     expected = fitted.predict_proba(ImageFiles(files))
     top = predict(fitted, ImageFiles(files), top=5)
-    assert [[name for name, _ in row] for row in top] == [[fitted.class_names_[i] for i in np.argsort(-p)] for p in expected]
+    assert [[name for name, _ in row] for row in top] == [[fitted.class_names_[i] for i in np.argsort(-p)]
+                                                          for p in expected]
     session = onnxruntime.InferenceSession(str(export_onnx(fitted, tmp_path / "m.onnx")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -120,7 +121,8 @@ def test_exports_take_raw_files_of_any_size_and_match_predict(fitted, tmp_path):
     for meta in (json.loads(onnx.load(str(tmp_path / "m.onnx")).metadata_props[0].value),
                  json.loads(extra["headstart.json"])):
         assert meta["class_names"] == fitted.class_names_ and meta["resolution"] == R
-        assert meta["preprocessing"]["mean"] == [127.0, 127.0, 127.0] and "antialiasing" in meta["preprocessing"]["resize"]
+        assert meta["preprocessing"]["mean"] == [127.0, 127.0, 127.0]
+        assert "antialiasing" in meta["preprocessing"]["resize"]
     for bad, message in [(torch.zeros(1, 40, 40, 3), "another dtype"), (torch.zeros(1, 40, 40, 4, dtype=torch.uint8),
                                                                           r"got shape \[1, 40, 40, 4\]")]:
         with pytest.raises(Exception, match=message):  # TorchScript refuses what ONNX's input type refuses
@@ -207,7 +209,8 @@ def test_own_models_are_copied_keyed_by_weights_and_unwrapped():
     assert isinstance(module.fc, torch.nn.Linear) and torch.equal(module(x), before)  # the caller's module is intact
     assert torch.allclose(source.logits(x), before, atol=1e-6)
     assert source.labels == ["0", "1", "2", "3", "4"]
-    same, other = SourceModel.from_module(convnet(5), resolution=32), SourceModel.from_module(convnet(5, seed=1), resolution=32)
+    same = SourceModel.from_module(convnet(5), resolution=32)
+    other = SourceModel.from_module(convnet(5, seed=1), resolution=32)
     assert same.cache_key(32) == source.cache_key(32) != other.cache_key(32)
     hf = SourceModel.from_module(HFStyle(), resolution=32)
     assert hf.labels[0] == "n01440764" and hf.names[0] == "tench"  # a 1000-way head is ImageNet

@@ -77,7 +77,8 @@ def test_predict_takes_a_folder_and_writes_a_csv(folder):
     assert len(by_folder.stdout.splitlines()) == 9 and "/s]" not in by_folder.stderr
     rows = list(csv.DictReader((folder / "p.csv").open()))
     assert len(rows) == 9 and set(rows[0]) == {"image", "prediction", "probability", *CLASSES}
-    assert all(r["prediction"] in CLASSES and float(r["probability"]) == max(float(r[c]) for c in CLASSES) for r in rows)
+    assert all(r["prediction"] in CLASSES and float(r["probability"]) == max(float(r[c]) for c in CLASSES)
+               for r in rows)
     missing = run_cli("predict", folder / "run", folder / "nope.jpg", check=False)
     assert missing.returncode == 2 and "does not exist: pass image files, folders" in missing.stderr
 

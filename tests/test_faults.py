@@ -523,3 +523,38 @@ def test_report_on_a_damaged_results_file_is_one_line(monkeypatch, capsys, tmp_p
     (tmp_path / "results.csv").write_bytes(content)
     code, _, err = run_main(monkeypatch, capsys, "report", tmp_path)
     assert code == 2 and "results.csv" in err and "Traceback" not in err
+
+
+def test_fit_folder_extracts_features_in_the_estimators_batch_size(tmp_path):
+    """HeadStart(batch_size=) once reached only in-memory fits: fit_folder's caches used 64 (issue 30)."""
+    from headstart.fit import fit_folder
+    from headstart import SourceModel
+
+    seen = []
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(8, 4))
+    source = SourceModel.from_module(net, name="tiny-batches", resolution=24)
+    source.backbone.register_forward_pre_hook(lambda module, args: seen.append(len(args[0])))
+    fit_folder(source, write_split_folder(tmp_path / "data", per_class=3), tmp_path / "run", "logreg",
+               epochs=1, progress=False, backend="torch", batch_size=4)
+    assert seen and max(seen) == 4 and sum(seen) >= 12  # 6 train + 6 test images, in batches of at most 4
+
+
+def test_a_loaded_run_saved_again_keeps_its_metrics(tmp_path):
+    """`metrics_` was set on load but never written again: load -> save dropped the run's metrics (issue 30)."""
+    from headstart import HeadStart
+    from headstart.fit import fit_folder
+    from headstart.run_folder import load_run
+
+    tiny = tiny_source()
+    result = fit_folder(tiny, write_split_folder(tmp_path / "data"), tmp_path / "run", "logreg", epochs=1,
+                        progress=False)
+    written = load_run(tmp_path / "run").meta.metrics
+    HeadStart.load(tmp_path / "run", source=tiny).save(tmp_path / "again")
+    assert written["test_images"] == 6 and load_run(tmp_path / "again").meta.metrics == written
+    assert result.estimator.metrics_ == result.meta.metrics
+    result.estimator.save(tmp_path / "from-the-fit")
+    assert load_run(tmp_path / "from-the-fit").meta.metrics == written
+    refitted = HeadStart.load(tmp_path / "run", source=tiny).set_params(epochs=0)
+    refitted.fit(np.random.default_rng(0).normal(size=(4, 16)).astype(np.float32), [0, 1, 0, 1], ["cat", "dog"])
+    assert refitted.metrics_ == {} and load_run(refitted.save(tmp_path / "refit")).meta.metrics == {}

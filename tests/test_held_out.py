@@ -117,7 +117,8 @@ def test_a_csv_dataset_is_evaluated_on_its_held_out_rows(tmp_path):
 def test_a_run_that_does_not_record_its_files_warns_once(fitted, tmp_path):
     from headstart import HeadStart
 
-    clf = HeadStart.load(fitted / "run", allow_code=True)  # saved as older headstart wrote runs: the data folder, no file list
+    # saved as older headstart wrote runs: the data folder, no file list
+    clf = HeadStart.load(fitted / "run", allow_code=True)
     clf.save(tmp_path / "old", data=str(fitted / "data"))
     result = run_cli("evaluate", "--allow-code", tmp_path / "old", "--data", fitted / "data", "--json")
     assert json.loads(result.stdout)["n"] == 30
@@ -152,7 +153,8 @@ def test_names_on_the_page_are_escaped(tmp_path):
     blue_images(tmp_path / "data", per_class=3, name=lambda c, i: f"<img src=x onerror=alert({i})>{c}.png")
     run_cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", ",".join(CLASSES),
             "--out", tmp_path / "run", "--quiet")
-    run_cli("evaluate", "--allow-code", tmp_path / "run", "--data", tmp_path / "data", "--out", tmp_path / "ev", "--quiet")
+    run_cli("evaluate", "--allow-code", tmp_path / "run", "--data", tmp_path / "data", "--out", tmp_path / "ev",
+            "--quiet")
     page = (tmp_path / "ev" / "misclassified.html").read_text()
     assert "onerror=alert" in page and "<img src=x" not in page and "&lt;img src=x onerror=alert" in page
 

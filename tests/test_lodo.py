@@ -75,7 +75,8 @@ def test_the_held_out_rows_are_the_chosen_recipes_in_the_defaults_place(tmp_path
     lodo().write_held_out(suite, grid, "R1", "d", [1, 2], [0, 1], out)
     with out.open() as f:
         written = list(csv.DictReader(f))
-    assert {(r["method"], r["shots"], r["seed"], r["accuracy"], r["config"]) for r in written if r["method"] == "headstart"} \
+    assert {(r["method"], r["shots"], r["seed"], r["accuracy"], r["config"])
+            for r in written if r["method"] == "headstart"} \
         == {("headstart", "1", "0", "0.250000", "R1"), ("headstart", "1", "1", "0.750000", "R1"),
             ("headstart", "2", "0", "0.125000", "R1")}
     assert {(r["shots"], r["seed"]) for r in written if r["method"] == "lin"} == {("1", "0"), ("1", "1"), ("2", "0")}

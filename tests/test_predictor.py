@@ -155,8 +155,8 @@ def test_options_that_need_torch_take_the_torch_path(run):
 @pytest.mark.slow  # the run fixture fits and exports a model (~5 s, once per module)
 def test_predict_cli_prints_each_image_and_shows_progress_unless_quiet(run):
     photos = [str(p) for p in real_photos()]
-    out = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "--allow-code"], capture_output=True,
-                         text=True, env=ENV, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "--allow-code"],
+                         capture_output=True, text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr
     assert [line.split(": ")[0] for line in out.stdout.splitlines()] == photos and "img/s" in out.stderr
     quiet = subprocess.run([sys.executable, "-m", "headstart", "predict", str(run), *photos, "-q", "--allow-code"],
@@ -178,7 +178,8 @@ def test_evaluate_takes_the_same_path_without_torch(run, tmp_path):
     got = evaluate_run(Predictor(run, allow_code=True), tmp_path / "data")
     assert got["confusion"] == expected["confusion"] and abs(got["ece"] - expected["ece"]) < 1e-4
     code = ("import sys, atexit; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
-            f"sys.argv = ['headstart', 'evaluate', {str(run)!r}, '--data', {str(tmp_path / 'data')!r}, '--json', '--allow-code']; "
+            f"sys.argv = ['headstart', 'evaluate', {str(run)!r}, '--data', {str(tmp_path / 'data')!r}, "
+            "'--json', '--allow-code']; "
             "from headstart.cli import main; main()")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -43,7 +43,8 @@ def try_commands() -> list[list[str]]:
 
 @pytest.mark.slow
 def test_the_command_line_examples_and_the_onnx_round_trip(tmp_path, monkeypatch):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
     commands = try_commands()
     assert [c[:2] for c in commands] == [["headstart", "export-images"], ["headstart", "fit"], ["headstart", "predict"],
                                           ["headstart", "evaluate"], ["headstart", "export"]]

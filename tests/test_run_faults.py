@@ -117,6 +117,7 @@ def test_run_folders_and_exports_follow_the_umask(tmp_path, umask_022):
 
     folder = make_run(tmp_path / "run")
     assert mode(folder) == 0o755
-    assert {p.name: mode(p) for p in folder.iterdir()} == {"run.json": 0o644, "head.safetensors": 0o644, "README.md": 0o644}
+    assert {p.name: mode(p) for p in folder.iterdir()} == {"run.json": 0o644, "head.safetensors": 0o644,
+                                                           "README.md": 0o644}
     exported = export_torchscript(HeadStart.load(folder), tmp_path / "m.pt")
     assert mode(exported) == 0o644

@@ -186,12 +186,18 @@ def test_method_options_are_checked_where_methods_are_created():
 
 
 @pytest.mark.parametrize("fields, message", [
-    (dict(top_k=0), "recipe top_k must be >= 1, got 0"),
-    (dict(prior_weight=-1.0), "recipe prior_weight must be >= 0, got -1.0"),
-    (dict(families=("path", "nope")), "recipe families must be taken from path, wup, lch, res, jcn, lin, text"),
-    (dict(coverage_power=-1.0), "recipe coverage_power must be >= 0 or None"),
-    (dict(images_start="prototypes"), "recipe images_start must be one of zero, imprint, imprint-faded, imprint-shots"),
-    (dict(images_pseudo_shots=0.0), "recipe images_pseudo_shots must be > 0, got 0.0"),  # n0 / (n0 + k - 1) at k = 1
+    (dict(top_k=0), "recipe parameter 'top_k' must be an integer >= 1, got 0"),
+    (dict(top_k=2.5), "recipe parameter 'top_k' must be an integer >= 1, got 2.5"),
+    (dict(prior_weight=-1.0), "recipe parameter 'prior_weight' must be a number >= 0, got -1.0"),
+    (dict(trust_power=float("nan")), "recipe parameter 'trust_power' must be a number >= 0, got nan"),
+    (dict(families=("path", "nope")),
+     r"recipe parameter 'families' must be a non-empty list of path, wup, lch, res, jcn, lin, text, "
+     r"got \('path', 'nope'\)"),
+    (dict(names_only_families=()), "recipe parameter 'names_only_families' must be a non-empty list of path, wup"),
+    (dict(coverage_power=-1.0), "recipe parameter 'coverage_power' must be None or a number >= 0"),
+    (dict(images_start="prototypes"),
+     "recipe parameter 'images_start' must be one of 'zero', 'imprint', 'imprint-faded', 'imprint-shots'"),
+    (dict(images_pseudo_shots=0.0), "recipe parameter 'images_pseudo_shots' must be a number > 0, got 0.0"),
 ])
 def test_a_recipe_checks_its_own_fields(fields, message):
     with pytest.raises(UserError, match=message):

@@ -67,7 +67,8 @@ def test_with_rows_puts_source_rows_in_place_and_leaves_the_input_alone():
     head = (torch.zeros(3, 2), torch.zeros(3))
     source = (torch.tensor([[1.0, 1.0], [2.0, 3.0]]), torch.tensor([0.5, -0.5]))
     w, b = transfer.with_rows(head, source, {2: 1})
-    assert torch.equal(w, torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, 3.0]])) and torch.equal(b, torch.tensor([0, 0, -0.5]))
+    assert torch.equal(w, torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, 3.0]]))
+    assert torch.equal(b, torch.tensor([0, 0, -0.5]))
     assert not head[0].any() and transfer.with_rows(head, source, {})[0].equal(head[0])
 
 

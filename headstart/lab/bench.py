@@ -29,6 +29,7 @@ from headstart.backends import resolve as resolve_placement
 from headstart.cache import atomic_write
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
+from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
@@ -47,7 +48,7 @@ UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
 
 @dataclass
 class BenchConfig:
-    model: str = "efficientnet-lite0"
+    model: str = DEFAULT_MODEL
     dataset: str = "fashion-mnist"
     methods: list[str] = field(default_factory=lambda: [*BASIC_HEADS, "wup", DEFAULT_METHOD])
     shots: list[int] = field(default_factory=lambda: list(SHOTS))
@@ -55,7 +56,7 @@ class BenchConfig:
     seed_start: int = 0
     resolution: int | None = None
     test_size: int | None = None
-    epochs: int = 100
+    epochs: int = HEAD_EPOCHS
     unlabelled: int = 0  # training images per seed given without labels (to methods that use them)
     overrides: dict[str, str] = field(default_factory=dict)  # class name -> synset id
     method_options: dict[str, dict] = field(default_factory=dict)  # method -> options (create_method)
@@ -67,7 +68,7 @@ class BenchConfig:
 
 
 # `headstart demo`, the README's main job: the default against the basic heads and two families.
-DEMO = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=[*BASIC_HEADS, "wup", "text", DEFAULT_METHOD],
+DEMO = dict(model=DEFAULT_MODEL, dataset="fashion-mnist", methods=[*BASIC_HEADS, "wup", "text", DEFAULT_METHOD],
             shots=list(SHOTS), seeds=5, resolution=224, test_size=2000)
 
 

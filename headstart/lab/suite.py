@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from headstart.errors import UserError
+from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
 from headstart.lab.bench import BenchConfig, run_bench
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, LITERATURE_PEERS, SEMANTIC_PEERS, SHOTS
 from headstart.lab.report import write_report
@@ -28,7 +29,7 @@ from headstart.lab.report import write_report
 # The basic heads, the seed paper's names-only transfer-init families (each alone, no prior) and the
 # literature's few-shot peers.
 PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS, *LITERATURE_PEERS]
-SUITE_DEFAULTS = {"model": "efficientnet-lite0", "resolution": 224, "epochs": 100, "seeds": 10,
+SUITE_DEFAULTS = {"model": DEFAULT_MODEL, "resolution": 224, "epochs": HEAD_EPOCHS, "seeds": 10,
                   "shots": list(SHOTS), "methods": PEER_METHODS + [DEFAULT_METHOD], "test_size": None}
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from headstart.defaults import HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, Recipe
@@ -63,7 +64,7 @@ class Scorer:
         return Scorer(feature_map(self.features), self.labels)
 
 
-def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = 100,
+def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=None, epochs: int = HEAD_EPOCHS,
             eval_epochs=EVAL_EPOCHS, *, lr: float = HeadTraining.lr, sample_weight: torch.Tensor | None = None,
             stopping: EarlyStopping | None = None) -> tuple[Head, list[tuple[int, float]]]:
     """Train the plan's head on features [N, D] / labels [N] (or keep it, for closed-form heads and
@@ -82,7 +83,7 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
         return training.fit(features, labels, plan.init, plan.prior, evaluate, sample_weight)
 
 
-def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = 100, evaluate=None,
+def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = HEAD_EPOCHS, evaluate=None,
              eval_epochs=EVAL_EPOCHS, *, lr: float = HeadTraining.lr, stopping: EarlyStopping | None = None,
              ) -> tuple[Head, list[tuple[int, float]], Plan]:
     """The one way a head is fitted (by `fit`, the bench and fine-tuning): the method's plan from the

@@ -30,7 +30,8 @@ class MiniLM:
         self.dim = config["hidden_size"]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+        config = json.loads((folder / "sentence_bert_config.json").read_text())
+        self.tokenizer.enable_truncation(config["max_seq_length"])
         self.weights = load_file(str(folder / "model.safetensors"))
 
     @torch.inference_mode()
@@ -63,7 +64,8 @@ class MiniLM:
             p = f"encoder.layer.{layer}."
             q, k, v = (self._linear(x, p + f"attention.self.{name}").view(batch, length, self.heads, -1).transpose(1, 2)
                        for name in ("query", "key", "value"))
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=padding).transpose(1, 2).reshape(batch, length, -1)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=padding)
+            attended = attended.transpose(1, 2).reshape(batch, length, -1)
             x = self._norm(self._linear(attended, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
             hidden = F.gelu(self._linear(x, p + "intermediate.dense"))
             x = self._norm(self._linear(hidden, p + "output.dense") + x, p + "output.LayerNorm")

@@ -99,7 +99,8 @@ def _read_alternative(lex: Lexicon, alt: str) -> Reading:
     if dropped:
         found = _lookup(lex, " ".join(kept), kept)
         if found:
-            return Reading(found[0], f"dropped qualifier {', '.join(map(repr, dropped))}; " + _say(" ".join(kept), found),
+            return Reading(found[0],
+                           f"dropped qualifier {', '.join(map(repr, dropped))}; " + _say(" ".join(kept), found),
                            " ".join(kept))
     prefix = f"dropped qualifier {', '.join(map(repr, dropped))}; " if dropped else ""
 

@@ -27,7 +27,8 @@ class Taxonomy:
     ``anc_ptr [N+1]``, ``anc_idx [M]``, ``anc_dist [M]``: CSR rows of each synset's ancestors,
     itself included, with the shortest up-distance (hypernym + instance-hypernym edges, as NLTK's
     BFS). ``anc_path [M]``: NLTK's ``shortest_path_distance`` to that ancestor, which may be
-    shorter (up past it, then down). ``min_depth``/``max_depth [N]`` as NLTK's; ``name_rank [N]`` the order of ``names``.
+    shorter (up past it, then down). ``min_depth``/``max_depth [N]`` as NLTK's; ``name_rank [N]`` the order of
+    ``names``.
     """
 
     offsets: np.ndarray

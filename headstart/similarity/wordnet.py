@@ -27,7 +27,6 @@ value stays a finite similarity >= 0 that still ranks identity first.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
