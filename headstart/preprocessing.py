@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from headstart.pixels import CUBIC_A, Resize, to_uint8_hwc
+from headstart.pixels import Resize, to_uint8_hwc
 
 # Normalisations (x - mean) / std per RGB channel, on the 0-255 scale.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's, and Hugging Face processors' default
@@ -63,7 +63,7 @@ def resize_matrix(ramp: torch.Tensor, size: int, resized: torch.Tensor, first: t
     centres = (torch.arange(size, dtype=torch.float32, device=ramp.device) + first + 0.5) * scale
     x = (ramp[None, :] - centres[:, None]).abs() / scale.clamp(min=1.0)
     if cubic:
-        a = CUBIC_A
+        a = -0.5  # CUBIC_A, written out: TorchScript takes no module constants
         near = ((a + 2) * x - (a + 3)) * x * x + 1
         far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
         weights = torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))

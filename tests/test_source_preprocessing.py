@@ -96,6 +96,20 @@ def test_the_numpy_and_the_exported_resize_equal_torchs(resize):
             assert (matrix[0] - want).abs().max() < 1e-3, (size, image.shape)
 
 
+def test_the_torchscript_module_resizes_and_crops_as_the_traced_one():
+    """The exports' preprocessing scripts (TorchScript) for any input size, with the crop and bicubic."""
+    from headstart.classifier import Classifier, ImageClassifier
+
+    source = SourceModel.from_module(cfg_model(crop_pct=0.875, interpolation="bicubic"))
+    module = ImageClassifier(Classifier(source.backbone, source.head), 32, source.mean, source.std, source.resize)
+    scripted = torch.jit.script(module)
+    images = [torch.from_numpy(np.array(np.broadcast_to(i, i.shape[:2] + (3,))))[None] for i in photos()[:4]]
+    with torch.no_grad():
+        for image in images:
+            prepared = source.preprocess([image[0].numpy()])
+            assert (scripted(image) - torch.softmax(source.logits(prepared), 1)).abs().max() < 1e-5
+
+
 def test_the_default_resize_keeps_its_cache_key_and_another_never_shares_it():
     plain = SourceModel.from_module(cfg_model(), name="m")
     cropped = SourceModel.from_module(cfg_model(crop_pct=0.875), name="m")
