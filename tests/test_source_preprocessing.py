@@ -102,7 +102,9 @@ def test_the_torchscript_module_resizes_and_crops_as_the_traced_one():
 
     source = SourceModel.from_module(cfg_model(crop_pct=0.875, interpolation="bicubic"))
     module = ImageClassifier(Classifier(source.backbone, source.head), 32, source.mean, source.std, source.resize)
-    scripted = torch.jit.script(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit, as export_torchscript uses it
+        scripted = torch.jit.script(module)
     images = [torch.from_numpy(np.array(np.broadcast_to(i, i.shape[:2] + (3,))))[None] for i in photos()[:4]]
     with torch.no_grad():
         for image in images:
