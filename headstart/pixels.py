@@ -58,6 +58,16 @@ class Resize:
         return cls() if record is None else cls(float(record["crop_pct"]), bool(record["keep_aspect"]),
                                                  str(record["interpolation"]))
 
+    def words(self, resolution: int) -> str:
+        """How images are resized, in words (model card, an export's description)."""
+        if self.is_default:
+            how = f"resized to {resolution} x {resolution} px (aspect ratio not kept)"
+        else:
+            s = self.scaled(resolution)
+            how = (f"resized {'with the shorter side to ' + str(s) if self.keep_aspect else f'to {s} x {s}'} px, then "
+                   f"cut to the centre {resolution} x {resolution} (crop_pct {self.crop_pct:g})")
+        return f"{how}, {self.interpolation} with antialiasing on float 0-255 values, clamped to 0..255"
+
     def key(self) -> str:
         """A suffix for feature-cache keys: empty for the default (keys made before it stay valid)."""
         return "" if self.is_default else f"-c{self.crop_pct:g}{'a' if self.keep_aspect else 's'}-{self.interpolation}"

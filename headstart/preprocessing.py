@@ -110,13 +110,6 @@ def normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.T
 
 def description(resolution: int, mean: Sequence[float], std: Sequence[float], resize: Resize = Resize()) -> dict:
     """The preprocessing in words and numbers, as an exported model describes it (inside the model)."""
-    if resize.is_default:
-        how = f"to {resolution} x {resolution} (aspect ratio not kept)"
-    else:
-        s = resize.scaled(resolution)
-        how = (f"{'the shorter side to ' + str(s) if resize.keep_aspect else f'to {s} x {s}'}, then the centre "
-               f"{resolution} x {resolution} (crop_pct {resize.crop_pct:g})")
-    return {"resize": f"{how}, {resize.interpolation} with antialiasing on float 0-255 values, clamped to 0..255; "
-                      "done inside the model",
+    return {"resize": f"{resize.words(resolution)}; done inside the model",
             "normalise": "(x - mean) / std per RGB channel on the 0-255 scale, inside the model",
             "mean": list(mean), "std": list(std), **resize.record()}

@@ -214,6 +214,12 @@ def test_a_run_records_its_resize_and_predict_the_predictor_and_the_export_agree
     described = json.loads(session.get_modelmeta().custom_metadata_map["headstart"])["preprocessing"]
     assert described["interpolation"] == "bicubic" and "the centre 32 x 32" in described["resize"]
 
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "with the shorter side to 36 px, then cut to the centre 32 x 32" in card and "bicubic" in card
+
+    (tmp_path / "run" / "run.json").write_text(json.dumps({**meta, "resize": {**meta["resize"], "crop_pct": 3}}))
+    with pytest.raises(UserError, match="resize must give crop_pct"):
+        HeadStart.load(tmp_path / "run")
     del meta["resize"]  # a run written before the resize was recorded: the resize it was made with
     (tmp_path / "run" / "run.json").write_text(json.dumps(meta))
     old = HeadStart.load(tmp_path / "run", device="cpu", backend="torch")
