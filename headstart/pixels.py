@@ -41,7 +41,8 @@ class Resize:
         if self.interpolation not in INTERPOLATIONS:
             raise UserError(f"interpolation {self.interpolation!r} is not one headstart resizes with: use "
                             f"{' or '.join(INTERPOLATIONS)}")
-        if not (isinstance(self.crop_pct, (int, float)) and 0.1 <= self.crop_pct <= 1):
+        if isinstance(self.crop_pct, bool) or not (isinstance(self.crop_pct, (int, float)) and
+                                                    0.1 <= self.crop_pct <= 1):
             raise UserError(f"crop_pct {self.crop_pct!r} must be a number in 0.1..1 (the centre crop's share)")
 
     @property
@@ -141,8 +142,9 @@ def resize_taps(n: int, size: int, interpolation: str = "bilinear") -> tuple[np.
     """The antialiased resize of n pixels to `size` along one axis as filter taps:
     (index [size, K] int, weights [size, K] float32), output i = sum_k weights[i, k] * input[index[i, k]].
 
-    The triangle filter of PIL and torch, stretched by the scale when shrinking, centred on each
-    output pixel's centre in input coordinates, rows normalised to sum to 1. Computed in float32
+    The triangle (bilinear) or Keys cubic (a = -0.5, bicubic) filter of PIL and torch, stretched by
+    the scale when shrinking, centred on each output pixel's centre in input coordinates, rows
+    normalised to sum to 1. Computed in float32
     step by step as torch's kernel computes it (its float32 scale moves the centres by up to ~1e-5
     pixel, which exact weights would see as differences of ~3e-3 on the 0-255 scale); taps beyond
     a row's window get weight 0."""
