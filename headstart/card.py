@@ -5,6 +5,7 @@ their confidence intervals, its limits, and how to load and export it."""
 from __future__ import annotations
 
 from headstart.metrics import wilson_interval
+from headstart.pixels import Resize
 from headstart.safe_text import markdown, markdown_code
 
 
@@ -34,8 +35,8 @@ def model_card(meta) -> str:
               for label, name, c in zip(labels, meta.class_names, senses)]
     lines += _meanings(meta.class_names, senses) + _trust(meta)
     lines += ["", "## Input and preprocessing", "",
-              f"Decoded RGB images, resized to {meta.resolution} x {meta.resolution} px (bilinear with "
-              "antialiasing on float 0–255 values, aspect ratio not kept), then normalised per channel as "
+              f"Decoded RGB images, {Resize.from_record(meta.resize).words(meta.resolution)}, then normalised "
+              "per channel as "
               f"(x - mean) / std with mean {meta.mean} and std {meta.std} on the 0–255 scale. Exports do "
               "both inside the model.", "", "## Data and training", ""]
     if "train_images" in m:

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from headstart.pixels import Resize
 from headstart.preprocessing import channel_values, normalise, resize_uint8_images
 
 
@@ -32,13 +33,16 @@ class Classifier(nn.Module):
 
 class ImageClassifier(nn.Module):
     """A `Classifier` for decoded uint8 RGB images [N, H, W, 3] of any size -> probabilities [N, C].
-    Resizing to `resolution` (antialiased bilinear, as headstart resizes) and normalisation
-    ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
+    Resizing to `resolution` (antialiased, cropped as `resize` says, as headstart resizes) and
+    normalisation ((x - mean) / std on the 0-255 scale) happen inside; other input is refused."""
 
-    def __init__(self, network: Classifier, resolution: int, mean: Sequence[float], std: Sequence[float]):
+    def __init__(self, network: Classifier, resolution: int, mean: Sequence[float], std: Sequence[float],
+                 resize: Resize = Resize()):
         super().__init__()
         self.network = network
         self.resolution = resolution
+        self.crop_pct, self.keep_aspect = float(resize.crop_pct), resize.keep_aspect
+        self.cubic = resize.interpolation == "bicubic"
         self.register_buffer("mean", channel_values(mean))
         self.register_buffer("std", channel_values(std))
 
@@ -47,7 +51,8 @@ class ImageClassifier(nn.Module):
             raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got another dtype")
         if images.dim() != 4 or images.size(3) != 3:
             raise ValueError("expected decoded RGB images as uint8 [N, H, W, 3], got shape " + str(list(images.shape)))
-        return self.network(normalise(resize_uint8_images(images, self.resolution), self.mean, self.std))
+        return self.network(normalise(resize_uint8_images(images, self.resolution, self.crop_pct, self.keep_aspect,
+                                                                self.cubic), self.mean, self.std))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(images), dim=1)

@@ -37,6 +37,7 @@ from headstart.defaults import (DEFAULT_METHOD, DEFAULT_MODEL, HEAD_EPOCHS, LEAR
 from headstart.errors import InputError, UserError
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
+from headstart.pixels import Resize
 from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import Run, RunMeta, load_run, save_run
@@ -379,7 +380,7 @@ class HeadStart:
         self._check_fitted()
         network = Classifier(copy.deepcopy(self.source_.backbone), copy.deepcopy(self.head_))
         return ImageClassifier(network.eval().requires_grad_(False), self.resolution_, self.source_.mean,
-                               self.source_.std).eval()
+                               self.source_.std, self.source_.resize).eval()
 
     def description(self) -> dict:
         """What an exported model needs to say about itself: classes, input, preprocessing, output."""
@@ -391,7 +392,8 @@ class HeadStart:
                 "labels": json_labels(self.classes_), "resolution": self.resolution_,
                 "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
                 "output": "probabilities: float32 [N, C], columns in class_names order",
-                "preprocessing": description(self.resolution_, self.source_.mean, self.source_.std)}
+                "preprocessing": description(self.resolution_, self.source_.mean, self.source_.std,
+                                             self.source_.resize)}
 
     # -- saving -----------------------------------------------------------------------------------
 
@@ -410,7 +412,7 @@ class HeadStart:
                        class_names=list(self.class_names_), labels=json_labels(self.classes_), method=self.method,
                        options=self.method_options_, classes=self.senses_, record=self.record_,
                        metrics=dict(getattr(self, "metrics_", {}) if metrics is None else metrics),
-                       training=training,
+                       training=training, resize=source.resize.record(),
                        versions={"headstart": __version__, "torch": torch.__version__})
 
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
@@ -464,6 +466,10 @@ class HeadStart:
                             f"not mean {list(source.mean)}, std {list(source.std)}: pass a source with the "
                             "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
         digest = source.weights_digest  # the source model's own, before a fine-tuned backbone replaces it
+        recorded_resize = Resize.from_record(meta.resize)
+        if source.resize != recorded_resize:  # the head was fitted on features of the recorded resize
+            source = copy.copy(source)  # the caller's model is left as it is
+            source.resize = recorded_resize
         if run.backbone_state is not None:
             source = with_backbone(source, run.backbone_state, where=Path(folder))
         training = meta.training or {}

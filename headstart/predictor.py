@@ -21,7 +21,7 @@ import numpy as np
 from headstart.cache import cache_file_name, cache_root, keep
 from headstart.errors import UserError
 from headstart.onnx_session import ExportFailed, session
-from headstart.pixels import prepare, to_uint8_hwc
+from headstart.pixels import Resize, prepare, to_uint8_hwc
 from headstart.run_folder import META_FILE, load_meta
 
 FORMAT = "headstart-predictor-onnx-1"  # bump when what is exported, or how it is prepared, changes
@@ -63,8 +63,10 @@ class Predictor:
         self.class_names_ = list(meta.class_names)
         self.classes_ = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
         self.resolution_, self.mean, self.std = meta.resolution, tuple(meta.mean), tuple(meta.std)
+        self.resize = Resize.from_record(meta.resize)
         self.batch_size, self.progress = batch_size, progress
-        self._session = network_session(self.folder, self.resolution_, self.mean, self.std, source, allow_code)
+        self._session = network_session(self.folder, self.resolution_, self.mean, self.std, source, allow_code,
+                                        self.resize)
 
     def set_params(self, **params) -> "Predictor":
         """Change `batch_size` or `progress` (as on `HeadStart`, so `evaluate_run` takes either)."""
@@ -85,7 +87,7 @@ class Predictor:
             for start in range(0, len(images), self.batch_size):
                 indices = range(start, min(start + self.batch_size, len(images)))
                 arrays = [to_uint8_hwc(image) for image in _load(images, indices)]
-                x = prepare(arrays, self.resolution_, self.mean, self.std)
+                x = prepare(arrays, self.resolution_, self.mean, self.std, self.resize)
                 yield from softmax(self._session.run(None, {"x": x})[0])
                 bar.update(len(indices))
 
@@ -124,7 +126,7 @@ def model_path(key: str) -> Path:
 
 
 def network_session(folder: Path, resolution: int, mean: Sequence[float], std: Sequence[float],
-                    source: str | None = None, allow_code: bool = False):
+                    source: str | None = None, allow_code: bool = False, resize: Resize = Resize()):
     """The ONNX Runtime session of the run's backbone + head: the cached model, else exported now
     (with torch) and cached once it matches the torch path. ExportFailed when it cannot be exported
     or does not match."""
@@ -135,13 +137,14 @@ def network_session(folder: Path, resolution: int, mean: Sequence[float], std: S
             return session(path.read_bytes(), key, threads)
         except (OSError, ExportFailed) as why:
             warnings.warn(f"cached ONNX model {path} is unusable ({why}); exporting it again", stacklevel=3)
-    data, loaded = _export_and_check(folder, key, threads, resolution, mean, std, source, allow_code)
+    data, loaded = _export_and_check(folder, key, threads, resolution, mean, std, source, allow_code, resize)
     keep(path, lambda f: f.write(data))  # only what matched torch is kept
     return loaded
 
 
 def _export_and_check(folder: Path, key: str, threads: int, resolution: int, mean: Sequence[float],
-                      std: Sequence[float], source: str | None = None, allow_code: bool = False):
+                      std: Sequence[float], source: str | None = None, allow_code: bool = False,
+                      resize: Resize = Resize()):
     """(ONNX bytes, session) of the run's network, checked against `HeadStart.predict_proba` (the
     torch path) on images of odd sizes, larger and smaller than the resolution."""
     from headstart.estimator import HeadStart
@@ -157,7 +160,7 @@ def _export_and_check(folder: Path, key: str, threads: int, resolution: int, mea
     images = [rng.integers(0, 256, (resolution + 37, resolution - 11, 3), dtype=np.uint8),
               rng.integers(0, 256, (19, 45, 3), dtype=np.uint8)]
     expected = estimator.predict_proba(images)
-    got = softmax(loaded.run(None, {"x": prepare(images, resolution, mean, std)})[0])
+    got = softmax(loaded.run(None, {"x": prepare(images, resolution, mean, std, resize)})[0])
     difference = float(np.abs(got - expected).max())
     if difference > CHECK_TOLERANCE:
         raise ExportFailed(f"it differs from torch by {difference:.2g} on a check batch")

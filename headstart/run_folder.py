@@ -53,7 +53,7 @@ DOC_FILES = {REPORT_FILE, CARD_FILE}  # for people: not bound to the weights
 EVALUATION_FILES = {"evaluation.json", "confusion.json", "confusion.png", "reliability.png", "misclassified.html",
                     "thumbnails"}
 RUN_FILES = {META_FILE, HEAD_FILE, BACKBONE_FILE, *DOC_FILES, *EVALUATION_FILES}  # every name a run folder may hold
-OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest"}
+OPTIONAL_KEYS = {"labels", "training", "versions", "model_digest", "resize"}
 
 
 @dataclass
@@ -80,6 +80,9 @@ class RunMeta:
     # the source model's weights digest (SourceModel.weights_digest): a run loads with the model
     # wherever it was moved when the digest matches
     model_digest: str | None = None
+    # how images were resized and cropped (`headstart.pixels.Resize.record`); None: headstart's
+    # default, the whole image stretched, bilinear (runs written before it was recorded)
+    resize: dict | None = None
 
 
 @dataclass
@@ -254,6 +257,8 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         (isinstance(meta.files, list) and HEAD_FILE in meta.files
          and set(meta.files) <= {HEAD_FILE, BACKBONE_FILE, REPORT_FILE, CARD_FILE}, f"files must list {HEAD_FILE}"),
     ]
+    checks.append((meta.resize is None or _valid_resize(meta.resize),
+                   "resize must give crop_pct (0.1..1), keep_aspect and interpolation (bilinear or bicubic)"))
     digests = raw.get("digests")
     checks.append((isinstance(digests, dict) and all(isinstance(d, str) for d in digests.values()),
                    "digests must map file names to SHA-256 digests"))
@@ -261,6 +266,17 @@ def _read_meta(path: Path) -> tuple[RunMeta, dict[str, str]]:
         if not ok:
             raise _damaged(path, why)
     return meta, digests
+
+
+def _valid_resize(record) -> bool:
+    from headstart.pixels import Resize
+
+    if not isinstance(record, dict) or set(record) != set(Resize().record()) or not _floats([record["crop_pct"]], 1):
+        return False
+    try:
+        return Resize.from_record(record).record() == record
+    except UserError:
+        return False
 
 
 def _is_int(value) -> bool:

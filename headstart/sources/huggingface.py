@@ -1,22 +1,27 @@
 """Source models from a Hugging Face image-classification folder (what `save_pretrained` writes):
 `config.json` with `id2label`, the weights, and `preprocessor_config.json` with the image
-processor's mean, std and size. Read from the folder only; nothing is downloaded."""
+processor's mean, std, size, centre crop and resampling filter. Read from the folder only; nothing is
+downloaded."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from headstart.errors import UserError
 
 PREFIX = "hf:"
+# PIL's resampling filter numbers, as processors write `resample`
+RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
 
 def load_folder(folder: str | Path):
     """A `SourceModel` from a Hugging Face image-classification folder: labels from
     `config.id2label` (ImageNet's labels get the ImageNet WordNet ids, as do 1000 outputs labelled
     only with transformers' placeholders LABEL_0...; other labels stay text), mean/std (see
-    `config_normalisation`) and size from the image processor's config. UserError when id2label
+    `config_normalisation`), size and resize (`processor_resize`) from the image processor's config;
+    without one, one warning naming what is assumed. UserError when id2label
     misses a class, the weights cannot be read (a pickle that is not plain weights is refused, never
     run) or the model does not run at that size."""
     import pickle
@@ -45,9 +50,44 @@ def load_folder(folder: str | Path):
     mean, std = config_normalisation(processor.get("image_mean"), processor.get("image_std"),
                                      f"{folder / 'preprocessor_config.json'}")
     resolution = _size(processor, model.config)
+    if not (folder / "preprocessor_config.json").is_file():
+        warnings.warn(f"hf:{folder} has no preprocessor_config.json: assuming ImageNet's mean and std, the model's "
+                      f"size {resolution} px and no crop (the whole image resized to {resolution} x {resolution}, "
+                      "bilinear)", stacklevel=2)
+    resize = processor_resize(processor, folder / "preprocessor_config.json")
     _check_runs(model, resolution, folder)
     return SourceModel.from_module(model, labels=labels, names=names, name=folder.name,
-                                   resolution=resolution, mean=mean, std=std)
+                                   resolution=resolution, mean=mean, std=std, resize=resize)
+
+
+def processor_resize(processor: dict, where: Path):
+    """The `Resize` an image processor's config defines: resample (PIL's filter number; bilinear when
+    absent); with do_center_crop and a crop_size, the crop's share of `size` (its shortest_edge: the
+    aspect ratio kept; its height: stretched, then cropped); with a ConvNeXt-style crop_pct and a
+    shortest_edge under 384 (as ConvNeXt's processor), that share. Otherwise (no crop, or do_resize
+    false) the whole image stretched to the model's size."""
+    from headstart.pixels import Resize
+    from headstart.sources.model import known_interpolation
+
+    resample = processor.get("resample")
+    name = RESAMPLE.get(resample, resample) if resample is not None else "bilinear"
+    interpolation = known_interpolation(name, f"{where}'s resample")
+    size, crop = processor.get("size"), processor.get("crop_size")
+    size = {"height": size, "width": size} if isinstance(size, int) and not isinstance(size, bool) else size
+    crop = {"height": crop, "width": crop} if isinstance(crop, int) and not isinstance(crop, bool) else crop
+    if processor.get("do_resize") is False or not isinstance(size, dict):
+        return Resize(interpolation=interpolation)
+    keep_aspect = "shortest_edge" in size
+    side = size.get("shortest_edge") or size.get("height")
+    if processor.get("do_center_crop") and isinstance(crop, dict) and crop.get("height") and side:
+        share = crop["height"] / side
+    elif keep_aspect and processor.get("crop_pct") and side and side < 384:
+        share = processor["crop_pct"]
+    else:
+        return Resize(interpolation=interpolation)
+    if not (isinstance(share, (int, float)) and 0.1 <= share <= 1):
+        raise UserError(f"{where}: the centre crop is {share!r:.40} of the resized image; it must be 0.1..1")
+    return Resize(float(share), keep_aspect, interpolation)
 
 
 def _check_id2label(id2label, folder: Path) -> None:

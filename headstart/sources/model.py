@@ -15,6 +15,7 @@ from torch import nn
 
 from headstart.classifier import Classifier
 from headstart.errors import UserError
+from headstart.pixels import INTERPOLATIONS, Resize
 from headstart.preprocessing import (IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD, channel_values, normalise,
                                      resize_batch)
 
@@ -93,7 +94,8 @@ class SourceModel:
     """A pretrained classifier: `backbone` maps a prepared batch to pre-logit features, `head` to logits.
 
     labels: source class ids (WordNet ids like "n01440764" for ImageNet); names: human names.
-    preprocess(images) turns uint8/PIL images into the model's input [N, 3, H, W].
+    preprocess(images) turns uint8/PIL images into the model's input [N, 3, H, W], resized and
+    cropped as `resize` says (default: stretched to R x R, bilinear).
     spec: how to load it again — a registered name or "package.module:function" (None: the
     caller must pass the model itself when reloading a run made with it).
     """
@@ -108,6 +110,7 @@ class SourceModel:
     std: tuple[float, float, float] = LITE_STD
     preprocess_version: str = "v1"
     spec: str | None = None
+    resize: Resize = Resize()
 
     def __post_init__(self) -> None:
         n_out = self.head.out_features
@@ -129,7 +132,7 @@ class SourceModel:
                    device: torch.device | None = None) -> torch.Tensor:
         """uint8 / PIL images -> normalised float tensor [N, 3, R, R] (R = resolution or the native one)
         on `device` (default: the CPU)."""
-        x = resize_batch(images, resolution or self.resolution, device)
+        x = resize_batch(images, resolution or self.resolution, device, self.resize)
         return normalise(x, channel_values(self.mean, x.device), channel_values(self.std, x.device))
 
     def head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,7 +166,8 @@ class SourceModel:
         return f"{self.name}-{self.weights_digest}"
 
     def cache_key(self, resolution: int) -> str:
-        return f"{self.weights_key}-r{resolution}-{self.preprocess_version}-m{_fmt(self.mean)}-s{_fmt(self.std)}"
+        return (f"{self.weights_key}-r{resolution}-{self.preprocess_version}-m{_fmt(self.mean)}-s{_fmt(self.std)}"
+                f"{self.resize.key()}")
 
     @classmethod
     def from_module(
@@ -177,6 +181,7 @@ class SourceModel:
         mean: tuple[float, float, float] | None = None,
         std: tuple[float, float, float] | None = None,
         spec: str | None = None,
+        resize: Resize | None = None,
     ) -> "SourceModel":
         """Wrap any torch classifier whose last layer is an `nn.Linear`; the caller's module is
         left untouched (the wrapper holds a copy).
@@ -190,6 +195,8 @@ class SourceModel:
         mean/std are on the 0-255 scale; resolution is the input size images are resized to. When
         omitted they come from a timm-style `module.pretrained_cfg` (mean, std, input_size: see
         `config_normalisation` and `config_size`), else torchvision's ImageNet normalisation and 224 px.
+        resize: how images are resized and cropped; when omitted, from the pretrained_cfg's crop_pct,
+        crop_mode and interpolation (`config_resize`), else headstart's default (stretched, bilinear).
         """
         cfg = getattr(module, "pretrained_cfg", None) or {}
         if resolution is None:
@@ -197,6 +204,7 @@ class SourceModel:
         if mean is None or std is None:
             cfg_mean, cfg_std = config_normalisation(cfg.get("mean"), cfg.get("std"), "the model's pretrained_cfg")
             mean, std = cfg_mean if mean is None else mean, cfg_std if std is None else std
+        resize = config_resize(cfg) if resize is None else resize
         if head is None:
             head_name = find_head(module, resolution)
         elif isinstance(head, str):
@@ -222,7 +230,33 @@ class SourceModel:
         head_copy = copy.deepcopy(head_layer)
         _set_submodule(backbone, head_name, nn.Identity())
         return cls(name=name, backbone=_Unwrapped(backbone.eval()), head=head_copy, labels=list(labels),
-                   names=names, resolution=resolution, mean=tuple(mean), std=tuple(std), spec=spec)
+                   names=names, resolution=resolution, mean=tuple(mean), std=tuple(std), spec=spec, resize=resize)
+
+
+def config_resize(cfg: dict) -> Resize:
+    """The resize a timm `pretrained_cfg` defines: its crop_pct (timm's default 0.875 when it gives
+    only an interpolation), crop_mode "center" (the shorter side resized) or "squash" (stretched, then
+    cropped) and interpolation; headstart's default Resize() when it gives neither crop_pct nor
+    interpolation. An interpolation other than bilinear and bicubic is taken as bicubic, with one
+    warning; UserError naming the key for a value that is not one."""
+    if cfg.get("crop_pct") is None and cfg.get("interpolation") is None:
+        return Resize()
+    crop_pct = cfg.get("crop_pct") if cfg.get("crop_pct") is not None else 0.875
+    if not isinstance(crop_pct, Real) or isinstance(crop_pct, bool) or not 0.1 <= crop_pct <= 1:
+        raise UserError(f"pretrained_cfg['crop_pct'] is {crop_pct!r:.80}: it must be a number in 0.1..1")
+    return Resize(float(crop_pct), cfg.get("crop_mode", "center") != "squash",
+                  known_interpolation(cfg.get("interpolation") or "bicubic", "pretrained_cfg['interpolation']"))
+
+
+def known_interpolation(name, where: str) -> str:
+    """`name` when headstart resizes with it, else "bicubic" with one warning naming `where`."""
+    if name in INTERPOLATIONS:
+        return name
+    import warnings
+
+    warnings.warn(f"{where} asks for {name!r} interpolation; headstart resizes with bilinear or bicubic and uses "
+                  "bicubic", stacklevel=3)
+    return "bicubic"
 
 
 def config_normalisation(mean, std, where: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
