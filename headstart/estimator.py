@@ -281,7 +281,9 @@ class HeadStart:
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, train_x, train_y, overrides, pool, method.recipe, weights)
         self.sense_details_ = class_senses(evidence) if method.uses_names else []  # printed by the CLI
-        self.senses_ = [r.as_dict() for r in self.sense_details_]
+        # a method that reads no names records each class by name alone: run.json's two lists still bind each other
+        self.senses_ = ([r.as_dict() for r in self.sense_details_] if method.uses_names
+                        else [{"name": name} for name in names])
         evaluate = None
         if validation is not None:
             val_x = self._features(validation[0])

@@ -103,7 +103,8 @@ def test_methods_that_read_no_names_run_without_wordnet(method, no_wordnet, tmp_
     names = ["pkg-nowordnet-a", "pkg-nowordnet-b"]
     source = SourceModel.from_module(convnet(5), resolution=16)
     clf = HeadStart(source, method, epochs=2).fit(images, [0, 0, 0, 1, 1, 1], names)
-    assert clf.predict_proba(images).shape == (6, 2) and clf.senses_ == []
+    assert clf.predict_proba(images).shape == (6, 2) and clf.sense_details_ == []  # no sense looked up
+    assert clf.senses_ == [{"name": name} for name in names]  # the classes by name alone
     clf.save(tmp_path / "run")
     assert HeadStart.load(tmp_path / "run", source=source).predict(images[:1]).shape == (1,)
 

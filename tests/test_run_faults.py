@@ -67,6 +67,19 @@ def test_class_names_reordered_against_classes_are_refused(runs, tmp_path):
         HeadStart.load(folder)
 
 
+def test_class_names_reordered_in_a_run_of_a_method_that_reads_no_names_are_refused(tmp_path):
+    """imprint, logreg, zero look up no sense: their run.json still lists each class by name, so the two
+    lists bind each other as for the methods that read the names."""
+    folder = HeadStart("efficientnet-lite0", "zero", resolution=32).fit(None, None, ["cat", "dog", "car"]).save(
+        tmp_path / "run")
+    meta = json.loads((folder / "run.json").read_text())
+    assert [c["name"] for c in meta["classes"]] == ["cat", "dog", "car"]
+    meta["class_names"] = meta["class_names"][::-1]
+    (folder / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="same classes in the same order"):
+        HeadStart.load(folder)
+
+
 def test_a_run_is_not_written_over_the_users_other_files(runs, tmp_path):
     folder = copy(runs[0], tmp_path)
     (folder / "notes.txt").write_text("my notes on this run")
