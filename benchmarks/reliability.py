@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -452,9 +453,11 @@ def security_round(case, work: Path) -> None:
 
     def tables(result):
         pages = [(work / "run-hostile" / page).read_text() for page in ("README.md", "report.md")]
-        rows = [sum(line.startswith("| ") for line in page.splitlines()) for page in pages]
-        return rows == [4, 4] and not any("<img" in page for page in pages), f"{rows[0]} and {rows[1]} table rows " \
-            "(header + 3 classes); no raw <img"
+        # each Markdown table (a run of lines starting with "|"): its "| " lines, separators not counted
+        counts = [[sum(line.startswith("| ") for line in table.splitlines()) for table in
+                   re.findall(r"(?:^\|.*\n)+", page, re.M)] for page in pages]
+        good = all(counts) and all(n == 4 for page in counts for n in page) and not any("<img" in p for p in pages)
+        return good, f"table rows {counts} (header + 3 classes each); no raw <img"
     case("fit classes named a|b, <img ...>, two\\nlines", ["fit", "--resolution", 64, "--epochs", 5, "--data",
                                                           "hostile-data", "--out", "run-hostile"], True, tables)
 
