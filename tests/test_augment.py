@@ -4,6 +4,10 @@ from the images' own, averaged with each image's feature, `augment` in run.json 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from headstart.fit import fit_folder
 from conftest import shared_dataset
 
 R = 64
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def picture(seed: int = 0, shape=(40, 60, 3)) -> np.ndarray:
@@ -105,3 +110,10 @@ def test_fit_caches_the_views_features_and_a_second_fit_computes_nothing(tmp_pat
     plain = fit_folder("efficientnet-lite0", folder, tmp_path / "c", "imprint", resolution=R, epochs=5,
                        progress=False)
     assert not torch.allclose(plain.estimator.head_.weight, first.estimator.head_.weight)
+    assert "averaged with those of 3 augmented views" in (tmp_path / "a" / "README.md").read_text()
+    assert "augmented views" not in (tmp_path / "c" / "README.md").read_text()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(folder), "--method", "imprint",
+                    "--resolution", str(R), "--epochs", "5", "--quiet", "--augment", "2", "--out", str(tmp_path / "d")],
+                   check=True, env=env, capture_output=True, timeout=600)
+    assert json.loads((tmp_path / "d" / "run.json").read_text())["training"]["augment"] == 2
