@@ -110,6 +110,8 @@ def table(rows: list[dict], args) -> str:
     for d in datasets:
         for n in shots:
             for m in methods:
+                if not len(diffs(d, n, m, "mean")):
+                    continue
                 cells = []
                 for variant in ("mean", "extra"):
                     delta = diffs(d, n, m, variant)
@@ -124,13 +126,15 @@ def table(rows: list[dict], args) -> str:
     for n in shots:
         for m in methods:
             for variant in ("mean", "extra"):
-                per = {d: diffs(d, n, m, variant).mean() for d in datasets}
+                per = {d: diffs(d, n, m, variant).mean() for d in datasets if len(diffs(d, n, m, variant))}
+                if not per:
+                    continue
                 held = 0
-                for d in datasets:
-                    others = np.mean([per[o] for o in datasets if o != d]) if len(datasets) > 1 else per[d]
+                for d in per:
+                    others = np.mean([per[o] for o in per if o != d]) if len(per) > 1 else per[d]
                     held += (per[d] >= 0) if others > 0 else (per[d] <= 0)
                 lines.append(f"| {n} | {m} | {variant} | {np.mean(list(per.values())):+.2f} | "
-                             f"{sum(v > 0 for v in per.values())}/{len(datasets)} | {held}/{len(datasets)} |")
+                             f"{sum(v > 0 for v in per.values())}/{len(per)} | {held}/{len(per)} |")
     return "\n".join(lines) + "\n"
 
 
