@@ -20,6 +20,7 @@ from headstart.data.augment import MAX_VIEWS, augmented_data, view, view_rows, w
 from headstart.data.features import FeatureCache
 from headstart.errors import InputError
 from headstart.fit import fit_folder
+from headstart.params import ParameterError
 from conftest import shared_dataset
 
 R = 64
@@ -117,3 +118,9 @@ def test_fit_caches_the_views_features_and_a_second_fit_computes_nothing(tmp_pat
                     "--resolution", str(R), "--epochs", "5", "--quiet", "--augment", "2", "--out", str(tmp_path / "d")],
                    check=True, env=env, capture_output=True, timeout=600)
     assert json.loads((tmp_path / "d" / "run.json").read_text())["training"]["augment"] == 2
+
+
+@pytest.mark.parametrize("augment", [-1, MAX_VIEWS + 1, 1.5])
+def test_augment_is_checked_like_the_other_parameters(augment):
+    with pytest.raises(ParameterError, match="augment"):
+        HeadStart("efficientnet-lite0", "imprint", augment=augment).fit(np.zeros((2, 4), np.float32), ["a", "b"])
