@@ -107,6 +107,9 @@ def _controls(training: dict) -> list[str]:
         lines.append("- images weighted one by one (sample_weight) in the training loss")
     if training.get("max_per_class") is not None:
         lines.append(f"- at most {training['max_per_class']} training images per class")
+    if training.get("augment"):
+        lines.append(f"- each training image's features averaged with those of {training['augment']} augmented views "
+                     "(a flip, then seeded random resized crops)")
     stop = training.get("early_stopping")
     if stop:
         lines.append(f"- early stopping: kept epoch {stop['best_epoch']} of {stop['stopped_epoch']} by the loss on "

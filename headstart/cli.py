@@ -281,6 +281,9 @@ def fit(
     n_iter_no_change: int = typer.Option(10, help="epochs without improvement before --early-stopping stops"),
     max_per_class: Optional[int] = typer.Option(None, help="train on at most this many images per class "
                                                            "(drawn with --seed)"),
+    augment: int = typer.Option(0, min=0, max=16, help="augmented views per training image (a flip, then random "
+                                                       "resized crops drawn with --seed), averaged with the image's "
+                                                       "features; 0: none"),
 ) -> None:
     """Fit a head on an image folder; writes head.safetensors, run.json and report.md to OUT
     (and backbone.safetensors when full fine-tuning won)."""
@@ -297,7 +300,8 @@ def fit(
                         device=device, backend=backend,
                         precision=precision, max_per_class=max_per_class, random_state=seed, learning_rate=lr,
                         class_weight=_class_weight(class_weight), early_stopping=early_stopping,
-                        validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+                        validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+                        augment=augment)
     if not distributed.is_main():
         return
     if as_json:

@@ -28,7 +28,8 @@ from torch import nn
 from headstart.backends import Placement
 from headstart.backends import resolve as resolve_placement
 from headstart.classifier import Classifier, ImageClassifier
-from headstart.data.dataset import stratified_split
+from headstart.data.augment import MAX_VIEWS, augmented_split, view_rows, with_views
+from headstart.data.dataset import Split, stratified_split
 from headstart.data.features import extract
 from headstart.data.folder import ImageFiles
 from headstart.data.loading import loader_of
@@ -71,6 +72,7 @@ PARAMETERS = {
     "early_stopping": [Kind((bool,), "True or False")],
     "validation_fraction": [Interval(Real, 0, 1, open_low=True, open_high=True)],
     "n_iter_no_change": [Interval(Integral, 1, None)],
+    "augment": [Interval(Integral, 0, MAX_VIEWS)],
 }
 
 
@@ -127,6 +129,11 @@ class HeadStart:
         Share of each class's training images held out for early stopping (default 0.1).
     n_iter_no_change : int
         Epochs without improvement before early stopping ends training (default 10).
+    augment : int
+        Augmented views per training image (0, the default: none): a horizontal flip, then random
+        resized crops, seeded by random_state (`headstart.data.augment`). Each training image's
+        feature becomes the mean of its own and its views' features, so every method still sees
+        one sample per image (docs/results/augment.md measures it).
     """
 
     def __init__(self, source: SourceModel | str = DEFAULT_MODEL, method: str = DEFAULT_METHOD, *,
@@ -136,7 +143,7 @@ class HeadStart:
                  backend: str | None = None, precision: str | None = None, method_options: dict | None = None,
                  recipe: Recipe | None = None, class_weight: str | dict | None = None,
                  learning_rate: float = LEARNING_RATE, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, n_iter_no_change: int = 10):
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10, augment: int = 0):
         self.source = source
         self.method = method
         self.resolution = resolution
@@ -157,6 +164,7 @@ class HeadStart:
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.augment = augment
 
     # -- the scikit-learn estimator protocol ------------------------------------------------------
 
@@ -221,7 +229,8 @@ class HeadStart:
             name_senses(self.source_model(), names, dict(self.overrides or {}), method.recipe)
 
     def fit(self, X=None, y=None, class_names: Sequence[str] | None = None, *, sample_weight=None,
-            features: torch.Tensor | None = None, unlabelled=None, validation=None) -> "HeadStart":
+            features: torch.Tensor | None = None, unlabelled=None, validation=None,
+            view_features: torch.Tensor | None = None) -> "HeadStart":
         """Fit the head from labelled images, or from the class names alone.
 
         Parameters
@@ -246,6 +255,9 @@ class HeadStart:
         validation : (images or features, labels), optional
             Evaluated before and after training: `history_` holds [(epoch, accuracy)]; never
             trained on nor used for early stopping.
+        view_features : tensor [N * augment, D], optional
+            Precomputed features of the `augment` views of each image, image-major
+            (`headstart.data.augment.view_rows` order); computed from `X` when not given.
 
         Returns
         -------
@@ -272,11 +284,11 @@ class HeadStart:
             y_index = encode_labels(y, classes)
         self.classes_, self.class_names_ = classes, names
         weights = sample_weights(y_index, sample_weight, self.class_weight, classes, names)
-        stopping, train_x, train_y = None, x, y_index
+        stopping, train_x, train_y = None, self._with_views(X, x, view_features), y_index
         if self.early_stopping:  # the validation images are held out of everything the head is fitted on
             kept, held = early_stopping_split(y_index, self.validation_fraction, self.random_state)
-            stopping = EarlyStopping(x[held], y_index[held], self.n_iter_no_change)
-            train_x, train_y, weights = x[kept], y_index[kept], None if weights is None else weights[kept]
+            stopping = EarlyStopping(x[held], y_index[held], self.n_iter_no_change)  # scored unaugmented
+            train_x, train_y, weights = train_x[kept], y_index[kept], None if weights is None else weights[kept]
         pool = None if unlabelled is None else self._features(unlabelled)
         overrides = dict(self.overrides or {})
         evidence = Evidence(source, names, train_x, train_y, overrides, pool, method.recipe, weights)
@@ -304,12 +316,31 @@ class HeadStart:
         self.head_ = frozen_head(w, b)
         return self
 
+    def _with_views(self, X, x: torch.Tensor, view_features: torch.Tensor | None) -> torch.Tensor:
+        """Features [N, D] of the training images averaged with their `augment` views' (x itself
+        without augmentation): the views' features given, else computed from the images."""
+        if not self.augment or not len(x):
+            return x
+        if view_features is None:
+            if X is None or is_feature_array(X):
+                raise InputError("augment needs the images themselves, not precomputed features (or pass "
+                                 "view_features=)")
+            rows = view_rows(range(len(x)), self.augment).ravel()
+            views = augmented_split(Split("fit", np.zeros(len(x), np.int64), loader_of(X)), self.random_state)
+            view_features = self._features(Split("views", views.labels[rows], lambda idx: views.load(rows[list(idx)])))
+        view_features = check_features(view_features, x.shape[1])
+        if len(view_features) != len(x) * self.augment:
+            raise InputError(f"view_features must be [{len(x) * self.augment}, {x.shape[1]}] ({self.augment} views "
+                             f"of {len(x)} images), got {tuple(view_features.shape)}")
+        return with_views(x, view_features, self.augment)
+
     def _training_record(self, weighted: bool, stopping: EarlyStopping | None) -> dict:
         """The controls as run.json's "training" records them (besides epochs, seed and data)."""
         class_weight = self.class_weight
         if isinstance(class_weight, dict):
             class_weight = {str(k): float(v) for k, v in class_weight.items()}
         return {"learning_rate": self.learning_rate, "class_weight": class_weight, "sample_weight": weighted,
+                "augment": self.augment,
                 "early_stopping": None if stopping is None else
                 {"validation_fraction": self.validation_fraction, **stopping.summary()}}
 
@@ -479,7 +510,8 @@ class HeadStart:
                         epochs=training.get("epochs", HEAD_EPOCHS), random_state=training.get("seed", 0), device=device,
                         backend=backend, precision=precision, method_options=dict(meta.options),
                         learning_rate=training.get("learning_rate", LEARNING_RATE),
-                        class_weight=training.get("class_weight"), **stopping_parameters(training))
+                        class_weight=training.get("class_weight"), augment=training.get("augment", 0),
+                        **stopping_parameters(training))
         estimator.source_, estimator.resolution_, estimator.model_key_ = source, meta.resolution, meta.model_key
         estimator.model_digest_ = digest
         estimator.class_names_, estimator.senses_ = list(meta.class_names), list(meta.classes)

@@ -12,6 +12,7 @@ import torch
 
 from headstart import distributed
 from headstart.data import Split, few_shot_indices, load_image_folder
+from headstart.data.augment import augmented_data, view_rows
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
 from headstart.defaults import DEFAULT_METHOD, HEAD_EPOCHS
@@ -64,10 +65,15 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAU
     placement = estimator.placement()  # decided once: the caches, the head and fine-tuning all use it
     batch_size = estimator.batch_size
     train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(chosen, batch_size, progress)
+    view_x = None
+    if estimator.augment:  # the views' features are cached apart, under a key naming the augmentation and seed
+        views = FeatureCache(source, augmented_data(data, estimator.random_state), "train", resolution,
+                             placement=placement)
+        view_x = views.get(view_rows(chosen, estimator.augment).ravel(), batch_size, progress)
     test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(None, batch_size, progress)
     train_y, test_y = torch.from_numpy(train.labels), torch.from_numpy(data.test.labels)
     estimator.fit(train if full_finetune else train_x, train_y, data.class_names,
-                  features=train_x, validation=(test_x, test_y))
+                  features=train_x, validation=(test_x, test_y), view_features=view_x)
     history = estimator.history_
     metrics = {"accuracy_before_training": history[0][1], "test_accuracy": history[-1][1],
                "train_images": len(train_y), "test_images": len(test_y), "history": history}

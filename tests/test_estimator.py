@@ -323,7 +323,7 @@ def test_run_json_is_authoritative_and_records_how_the_run_was_made(tmp_path):
         HeadStart.load(tmp_path / "run", source=other)
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["training"] == {"epochs": 7, "learning_rate": 1e-3, "seed": 4, "data": None, "class_weight": None,
-                                "sample_weight": False, "early_stopping": None}
+                                "sample_weight": False, "early_stopping": None, "augment": 0}
     assert meta["versions"] == {"headstart": headstart.__version__, "torch": torch.__version__}
     assert meta["labels"] == ["a", "b"]
     card = (tmp_path / "run" / "README.md").read_text()
