@@ -281,7 +281,7 @@ def fit(
     n_iter_no_change: int = typer.Option(10, help="epochs without improvement before --early-stopping stops"),
     max_per_class: Optional[int] = typer.Option(None, help="train on at most this many images per class "
                                                            "(drawn with --seed)"),
-    augment: int = typer.Option(0, min=0, max=16, help="augmented views per training image (a flip, then random "
+    augment: int = typer.Option(0, help="augmented views per training image, 0..16 (a flip, then random "
                                                        "resized crops drawn with --seed), averaged with the image's "
                                                        "features; 0: none"),
 ) -> None:
