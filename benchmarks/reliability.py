@@ -783,7 +783,8 @@ def files_round(case, rows: list, work: Path, env: dict) -> None:
     shutil.copytree(work / "f-data" / "dog", work / "f-oneclass" / "dog")
     for label, folder, count in (("train/ + validation/", "f-trainval", 18), ("a lone train/", "f-lonetrain", 18),
                                  ("a one-class folder", "f-oneclass", 6)):
-        case(f"evaluate {label}", ["evaluate", "f-run", "--data", folder], True,
+        # copies of the run's own images: --include-training scores them (the layout is what is tried here)
+        case(f"evaluate {label}", ["evaluate", "f-run", "--data", folder, "--include-training"], True,
              lambda r, count=count: (r.stdout.startswith(f"{count} images:"), f"{count} images scored"))
     case("init café,dog", ["init", "--classes", "café,dog", "--out", "f-cafe"], True)
     for name, form in (("café", "NFD"), ("dog", "NFC")):
