@@ -61,21 +61,28 @@ def fit_accuracy(run: Path) -> str:
     return f"{100 * m['accuracy_before_training']:.1f} -> {100 * m['test_accuracy']:.1f} %"
 
 
-def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="headstart-reliability-"))
-    env = {**os.environ, "HEADSTART_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
-    rows = []
-
+def case_runner(rows: list, work: Path, env: dict):
+    """`case(name, args, expect_ok, check=None, case_env=None, preexec=None)`: runs `headstart ARGS` in `work`
+    and appends its table row to `rows`: ok when no traceback, the exit code is as expected, and `check`
+    (result -> (good, note)) agrees."""
     def case(name: str, args, expect_ok: bool, check=None, case_env=None, preexec=None):
         result = headstart(*args, cwd=work, env=case_env or env, preexec=preexec)
-        traceback = "Traceback" in result.stderr
-        good = not traceback and (result.returncode == 0) == expect_ok
+        good = "Traceback" not in result.stderr and (result.returncode == 0) == expect_ok
         note = ""
         if good and check is not None:
             good, note = check(result)
         rows.append((name, " ".join(["headstart", *map(str, args)]), result.returncode, first_line(result),
                      note, "ok" if good else "BAD"))
         print(f"{'ok ' if good else 'BAD'} {name}", file=sys.stderr)
+    return case
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="headstart-reliability-"))
+    env = {**os.environ, "HEADSTART_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
+    rows = []
+
+    case = case_runner(rows, work, env)
 
     # -- silent corruption ---------------------------------------------------------------------
     for name in ("eq.v1", "eqv1"):
@@ -478,15 +485,7 @@ def security_main() -> None:
     env = {**os.environ, "HEADSTART_CACHE": str(work / "cache"), "PYTHONWARNINGS": "ignore"}
     rows = []
 
-    def case(name: str, args, expect_ok: bool, check=None):
-        result = headstart(*args, cwd=work, env=env)
-        good = "Traceback" not in result.stderr and (result.returncode == 0) == expect_ok
-        note = ""
-        if good and check is not None:
-            good, note = check(result)
-        rows.append((name, " ".join(["headstart", *map(str, args)]), result.returncode, first_line(result), note,
-                     "ok" if good else "BAD"))
-        print(f"{'ok ' if good else 'BAD'} {name}", file=sys.stderr)
+    case = case_runner(rows, work, env)
 
     security_round(case, work)
     good = sum(r[-1] == "ok" for r in rows)
