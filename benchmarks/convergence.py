@@ -72,9 +72,9 @@ def own_loop_runs(datasets: list[str]) -> dict[str, list[dict]]:
 
     from headstart.data import few_shot_indices, load_dataset
     from headstart.data.features import FeatureCache
+    from headstart.evidence import Evidence
     from headstart.methods import Scorer, execute
     from headstart.methods.literature import clap_fit, lp_plus_plus_fit
-    from headstart.similarity import Evidence
     from headstart.sources import load_source
 
     source, by_method = load_source("efficientnet-lite0"), defaultdict(list)

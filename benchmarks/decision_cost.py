@@ -39,7 +39,10 @@ def dump(args) -> None:
 def time_default(args) -> None:
     import headstart
     from headstart.methods import execute, get_method
-    from headstart.similarity import Evidence
+    try:  # its home since issue 30's split of similarity/; before, the similarity package
+        from headstart.evidence import Evidence
+    except ImportError:
+        from headstart.similarity import Evidence
     from headstart.sources import load_source
 
     torch.set_num_threads(1)

@@ -36,12 +36,12 @@ import torch
 
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
+from headstart.evidence import Evidence
 from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
 from headstart.lab.peers import ROBUSTNESS_PEERS
 from headstart.lab.suite import load_suite, slug
 from headstart.methods import create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity import Evidence
 from headstart.sources import load_source
 from headstart.train import accuracy
 

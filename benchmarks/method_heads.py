@@ -27,7 +27,10 @@ def fit(args) -> None:
         from headstart.methods import Scorer
     except ImportError:
         Scorer = None
-    from headstart.similarity import Evidence
+    try:  # its home since issue 30's split of similarity/; before, the similarity package
+        from headstart.evidence import Evidence
+    except ImportError:
+        from headstart.similarity import Evidence
     from headstart.sources import load_source
 
     saved, source = torch.load(args.tasks), load_source("efficientnet-lite0")

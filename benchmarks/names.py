@@ -42,13 +42,14 @@ import headstart
 from headstart import transfer
 from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
+from headstart.evidence import Evidence
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity import Evidence, class_senses, source_texts
-from headstart.similarity.mixed import mixed_rows
-from headstart.similarity.naming import find_senses
-from headstart.similarity.text import text_array
-from headstart.similarity.wordnet import wordnet_matrix
+from headstart.senses import class_senses, source_texts
+from headstart.senses.mixed import mixed_rows
+from headstart.senses.naming import find_senses
+from headstart.text.embeddings import text_array
 from headstart.train import accuracy
+from headstart.wordnet.measures import wordnet_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "senses.csv"

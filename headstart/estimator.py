@@ -36,6 +36,7 @@ from headstart.data.loading import loader_of
 from headstart.defaults import (DEFAULT_METHOD, DEFAULT_MODEL, HEAD_EPOCHS, LEARNING_RATE, MAX_RESOLUTION,
                                 MIN_RESOLUTION)
 from headstart.errors import InputError, UserError
+from headstart.evidence import Evidence
 from headstart.methods import create_method, fit_head
 from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
 from headstart.pixels import Resize
@@ -43,7 +44,7 @@ from headstart.preprocessing import description
 from headstart.recipe import Recipe
 from headstart.run_folder import Run, RunMeta, load_run, save_run
 from headstart.safe_text import visible
-from headstart.similarity import Evidence, class_senses, name_senses
+from headstart.senses import class_senses, name_senses
 from headstart.sources import load_source, runs_code
 from headstart.sources.model import SourceModel
 from headstart.train import EarlyStopping, Head, linear_head, top1

@@ -137,8 +137,8 @@ def method_head(method, source: SourceModel, class_names: Sequence[str], overrid
     """The head-only stage of `headstart fit` as a function of the training features
     ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
     features alone (so the validation images never leak into it), then trained as `fit` trains it."""
+    from headstart.evidence import Evidence
     from headstart.methods import fit_head
-    from headstart.similarity import Evidence
 
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
         evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}), recipe=method.recipe)

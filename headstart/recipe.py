@@ -60,7 +60,7 @@ class Recipe:
         ("imprint-faded"), or the means as images_pseudo_shots shots per class against the k the
         images have ("imprint-shots": weight n0 / (n0 + k - 1) of the rest).
 
-    Names' senses (``headstart.similarity.senses`` and ``vote``)
+    Names' senses (``headstart.senses.scores`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
         source classes, its gloss's fit with the other names, and the pseudo-count of the
         siblings' lexicographer-file distribution. vote_measure, vote_top_k: the head the images

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from headstart.errors import UserError
-from headstart.similarity import MEASURES, ClassSense, class_rows, name_senses, name_text_rows
+from headstart.senses import ClassSense, class_rows, name_senses
+from headstart.similarity import name_text_rows
 from headstart.sources import source_labels
+from headstart.wordnet import MEASURES
 
 if TYPE_CHECKING:
     from headstart.sources.model import SourceModel

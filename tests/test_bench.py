@@ -11,9 +11,9 @@ from headstart.lab.bench import BenchConfig, run_bench, settings, unlabelled_ind
 from headstart.data import few_shot_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
+from headstart.evidence import Evidence
 from headstart.methods import averaged_head, create_method, family_head, get_method, transferred_head, wordnet_coverage
 from headstart.recipe import NAMING_FIELDS, Recipe
-from headstart.similarity import Evidence
 
 SMALL = dict(model="efficientnet-lite0", dataset="fashion-mnist", resolution=112, test_size=200,
              epochs=20, eval_epochs=[0, 1, 5, 20])

@@ -200,7 +200,8 @@ def test_cli_seed_reproduces_and_max_per_class_limits_the_images(tmp_path):
 def test_a_sense_line_names_the_names_choice_before_what_it_was_preferred_over(lite0):
     # issue 31: "lamp.n.02 ... (over lamp.n.02)": the names chose lamp.n.01 over lamp.n.02, the
     # images then chose lamp.n.02, and the line never said which sense the names had chosen
-    from headstart.similarity import Evidence, class_senses
+    from headstart.evidence import Evidence
+    from headstart.senses import class_senses
 
     lamp = class_senses(Evidence.names_only(lite0, ["lamp", "chair"]))[0]
     assert lamp.synset_name == "lamp.n.01"

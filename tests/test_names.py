@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from headstart.similarity import Evidence, class_senses, sense_table
-from headstart.similarity import wordnet_data as D
-from headstart.similarity.names import edits1, read_name, spelling, tokens
-from headstart.similarity.nouns import lexicon, taxonomy
+from headstart.evidence import Evidence
+from headstart.senses import class_senses, sense_table
+from headstart.senses.names import edits1, read_name, spelling, tokens
+from headstart.wordnet import data as D
+from headstart.wordnet.nouns import lexicon, taxonomy
 from conftest import shared_dataset
 
 
@@ -136,7 +137,7 @@ def test_sense_table_one_line_per_class(lite0):
 
 
 def test_calibrate_keeps_order_and_takes_the_reference_scale():
-    from headstart.similarity.mixed import calibrate
+    from headstart.senses.mixed import calibrate
 
     rng = np.random.default_rng(0)
     text = rng.random((3, 200)) * 0.6
@@ -150,10 +151,11 @@ def test_calibrate_keeps_order_and_takes_the_reference_scale():
 
 
 def test_mixed_rows_per_class(lite0):
-    from headstart.similarity import similarity, source_texts
-    from headstart.similarity.mixed import calibrate
-    from headstart.similarity.text import text_array
-    from headstart.similarity.wordnet import MEASURES, wordnet_matrix
+    from headstart.senses import source_texts
+    from headstart.senses.mixed import calibrate
+    from headstart.similarity import similarity
+    from headstart.text.embeddings import text_array
+    from headstart.wordnet.measures import MEASURES, wordnet_matrix
 
     names = ["garfield", "Faces_easy", "flamingo_head", "qwzx"]
     evidence = Evidence.names_only(lite0, names, {})
@@ -175,7 +177,7 @@ def test_sources_without_synset_labels_get_text_rows_against_their_names():
 
     from headstart import SourceModel
     from headstart.similarity import similarity
-    from headstart.similarity.text import text_array
+    from headstart.text.embeddings import text_array
 
     source = SourceModel.from_module(nn.Sequential(nn.Linear(4, 3)), labels=["tabby cat", "purse", "truck"])
     rows = similarity("lin", Evidence.names_only(source, ["cat", "Bag"], {}))

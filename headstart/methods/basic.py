@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from headstart import transfer
+from headstart.evidence import Evidence
 from headstart.methods.registry import Plan, register, source_head
-from headstart.similarity import Evidence
 from headstart.train import Head, cross_validate, logistic_regression, single_thread
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import torch
 
 from headstart import transfer
+from headstart.evidence import Evidence
 from headstart.methods.registry import Plan, register, source_head
 from headstart.methods.transfer_init import transferred_head
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
-from headstart.similarity import Evidence, class_senses, similarity
+from headstart.senses import class_senses
+from headstart.similarity import similarity
 from headstart.train import Head
 
 

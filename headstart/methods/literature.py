@@ -9,10 +9,10 @@ from __future__ import annotations
 import torch
 
 from headstart import few_shot
+from headstart.evidence import Evidence
 from headstart.methods.default import names_head
 from headstart.methods.registry import FeatureMap, Plan, register
 from headstart.recipe import DEFAULT_RECIPE
-from headstart.similarity import Evidence
 from headstart.train import Head, logistic_regression, single_thread
 
 # Tip-Adapter's (alpha, beta) grid for leave-one-out, alpha in units of the names logits' spread;

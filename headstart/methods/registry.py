@@ -13,9 +13,9 @@ import torch
 
 from headstart.defaults import HEAD_EPOCHS
 from headstart.errors import UserError
+from headstart.evidence import Evidence
 from headstart.params import Interval, Kind, check_parameters
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity import Evidence
 from headstart.train import EVAL_EPOCHS, EarlyStopping, Head, HeadTraining, accuracy, single_thread
 
 

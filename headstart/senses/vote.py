@@ -18,10 +18,10 @@ import torch
 
 from headstart import transfer
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity.naming import ClassSense
-from headstart.similarity.nouns import lexicon, taxonomy
-from headstart.similarity.senses import image_scores
-from headstart.similarity.wordnet import wordnet_matrix
+from headstart.senses.naming import ClassSense
+from headstart.senses.scores import image_scores
+from headstart.wordnet.measures import wordnet_matrix
+from headstart.wordnet.nouns import lexicon, taxonomy
 
 
 def image_vote(senses: list[ClassSense], source_labels: list[str], head: tuple[torch.Tensor, torch.Tensor],

@@ -18,7 +18,7 @@ first step that finds a noun lemma:
 True compounds (``grand_piano``, ``windsor_chair``, ``joshua_tree``) stop at step 1 with their
 own WordNet entry, so the later steps never split them. A compound that is also a part or view of
 an object (``horse_head``: WordNet's ``horse-head`` is a fish) keeps both readings, and the sense
-choice (``senses``) decides between the compound's senses and the object's.
+choice (``scores``) decides between the compound's senses and the object's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import string
 import unicodedata
 from dataclasses import dataclass, replace
 
-from headstart.similarity.lexicon import Lexicon
+from headstart.wordnet.lexicon import Lexicon
 
 # Words that say which version or difficulty of a class a folder holds, not what it shows.
 QUALIFIERS = frozenset({"easy", "medium", "hard", "clean", "noisy", "new", "old", "misc", "other",

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from headstart.cache import cache_root, keep
-from headstart.similarity import lexicon as lexicons
-from headstart.similarity import taxonomy as taxonomies
-from headstart.similarity import wordnet_data
-from headstart.similarity.lexicon import Lexicon
-from headstart.similarity.noun_files import read_nouns
-from headstart.similarity.taxonomy import Taxonomy
+from headstart.wordnet import taxonomy as taxonomies
+from headstart.wordnet import data as wordnet_data
+from headstart.wordnet import lexicon as lexicons
+from headstart.wordnet.lexicon import Lexicon
+from headstart.wordnet.noun_files import read_nouns
+from headstart.wordnet.taxonomy import Taxonomy
 
 _CACHE_VERSION = 3
 _FILES = ("data.noun", "index.noun", "index.sense", "cntlist", "noun.exc", "lexnames")  # what the arrays come from

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from headstart.similarity.noun_files import NounRows
+    from headstart.wordnet.noun_files import NounRows
 
 _SEP = "\x1f"  # joins strings in the cache file; never part of WordNet text
 # morphy(7WN)'s detachment rules for nouns: (inflected suffix, base suffix)

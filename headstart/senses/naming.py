@@ -1,7 +1,7 @@
 """Class name -> WordNet noun synset (or a text embedding), with the choice explained.
 
 For each class: an override, else an explicit synset id, else the normalisation ladder
-(``names.read_name``) finds its noun lemmas and ``senses`` scores their senses on WordNet's own
+(``names.read_name``) finds its noun lemmas and ``scores`` scores their senses on WordNet's own
 frequencies, the task's other names and closeness to the source classes. A name with no noun
 sense, or whose only senses are one person (``garfield``), gets ``source="text"``: its row comes
 from text embeddings. One class never decides for another: names without a synset are reported,
@@ -19,10 +19,10 @@ import numpy as np
 from headstart.errors import UserError
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.safe_text import visible
-from headstart.similarity import senses as S
-from headstart.similarity.names import read_name, tokens
-from headstart.similarity.nouns import lexicon, taxonomy
-from headstart.similarity.wordnet_data import is_synset_id
+from headstart.senses import scores as S
+from headstart.senses.names import read_name, tokens
+from headstart.wordnet.data import is_synset_id
+from headstart.wordnet.nouns import lexicon, taxonomy
 
 MAX_ALTERNATIVES = 8
 

@@ -1,6 +1,6 @@
 """The WordNet 3.0 noun hierarchy as arrays (``Taxonomy``), built from the noun files' rows
 (``noun_files.read_nouns``) and kept in headstart's cache by ``nouns``; the similarity measures of
-``wordnet`` read it."""
+``measures`` read it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from headstart.errors import UserError
 
 if TYPE_CHECKING:
-    from headstart.similarity.noun_files import NounRows
+    from headstart.wordnet.noun_files import NounRows
 
 IC_MODES = ("intrinsic", "semcor")
 

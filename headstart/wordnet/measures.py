@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from headstart.errors import UserError
-from headstart.similarity.nouns import taxonomy
-from headstart.similarity.taxonomy import IC_MODES, Taxonomy
+from headstart.wordnet.nouns import taxonomy
+from headstart.wordnet.taxonomy import IC_MODES, Taxonomy
 
 if TYPE_CHECKING:
     import torch

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from headstart.recipe import DEFAULT_RECIPE, Recipe
-from headstart.similarity.lexicon import Lexicon
-from headstart.similarity.taxonomy import Taxonomy
-from headstart.similarity.wordnet import ancestor_entries
+from headstart.wordnet.lexicon import Lexicon
+from headstart.wordnet.measures import ancestor_entries
+from headstart.wordnet.taxonomy import Taxonomy
 
 if TYPE_CHECKING:  # torch is imported where images are scored: the names-only path runs without it
     import torch
@@ -173,7 +173,7 @@ def text_coherence(lex: Lexicon, senses_per_name: list[list[Sense]]) -> np.ndarr
     flat = np.array([s.row for senses in senses_per_name for s in senses], np.int64)
     if max(counts, default=0) < 2 or not 2 <= sum(c > 0 for c in counts) <= MAX_COHERENCE_NAMES:
         return np.zeros(len(flat))
-    from headstart.similarity.text import embed_each
+    from headstart.text.embeddings import embed_each
 
     rows = np.unique(flat)
     vectors = embed_each([sense_text(lex, row) for row in rows.tolist()], "senses")
