@@ -58,6 +58,64 @@ def test_importing_the_product_and_the_cli_loads_no_lab_module():
     assert out.stdout.strip() == "[]"
 
 
+# The name side, lowest layer first: a package (or module) here imports none of its own layer or of a
+# higher one; WordNet and the text model know nothing of senses, senses nothing of the families.
+LAYERS = (("evidence", "text", "wordnet"), ("senses",), ("similarity",))
+
+
+def upward_imports(package: str, tree: ast.AST) -> list[int]:
+    """Lines of `tree` (code of `package`, one of LAYERS) importing a package of its own layer or a
+    higher one, at any depth (inside functions and TYPE_CHECKING blocks too)."""
+    level = {name: i for i, names in enumerate(LAYERS) for name in names}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        named = {m.split(".")[1] for m in modules if m.startswith("headstart.")}
+        if any(other in level and other != package and level[other] >= level[package] for other in named):
+            found.append(node.lineno)
+    return sorted(found)
+
+
+def layer_files(name: str) -> list[Path]:
+    return sorted((PACKAGE / name).rglob("*.py")) if (PACKAGE / name).is_dir() else [PACKAGE / f"{name}.py"]
+
+
+def test_upward_imports_are_found_in_every_spelling():
+    tree = ast.parse("from headstart.similarity import FAMILIES\nimport headstart.similarity.families\n"
+                     "from headstart import similarity\ndef f():\n    from headstart.text import embed\n"
+                     "from headstart.wordnet import MEASURES\nfrom headstart.senses.rows import class_rows\n"
+                     "from headstart import transfer\n")
+    assert upward_imports("senses", tree) == [1, 2, 3]
+    assert upward_imports("wordnet", tree) == [1, 2, 3, 5, 7]
+
+
+def test_the_name_side_imports_only_lower_layers():
+    scanned, offenders = 0, []
+    for name in (name for names in LAYERS for name in names):
+        for path in layer_files(name):
+            scanned += 1
+            offenders += [f"{path.relative_to(PACKAGE)}:{line}"
+                          for line in upward_imports(name, ast.parse(path.read_text(encoding="utf-8")))]
+    assert scanned > 15  # the scan sees the packages
+    assert offenders == [], f"imports of the same or a higher layer: {offenders}"
+
+
+def test_the_name_side_packages_hand_names_on_only():
+    """Their __init__.py holds imports and __all__, no logic, and __all__ names what it imports."""
+    for name in ("senses", "similarity", "text", "wordnet"):
+        tree = ast.parse((PACKAGE / name / "__init__.py").read_text(encoding="utf-8"))
+        body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        assert all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body[:-1]), name
+        assert isinstance(body[-1], ast.Assign) and body[-1].targets[0].id == "__all__", name
+        module = __import__(f"headstart.{name}", fromlist=["__all__"])
+        assert module.__all__ and all(hasattr(module, public) for public in module.__all__), name
+
+
 def test_the_lab_method_lists_are_registered_methods():
     from headstart.lab.bench import DEMO, BenchConfig
     from headstart.lab.peers import DEFAULT_METHOD, PEERS
