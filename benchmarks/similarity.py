@@ -3,7 +3,7 @@
     python benchmarks/similarity.py [--pairs 20000] [--repeats 3] > docs/results/similarity.md
     python benchmarks/similarity.py --names 100,1000,10000 [--repeats 3] >> docs/results/similarity.md
 
-Ours: ``headstart.similarity.wordnet_matrix(ids, ids, measure)`` after the one-time load (timed
+Ours: ``headstart.wordnet.wordnet_matrix(ids, ids, measure)`` after the one-time load (timed
 separately: a cold parse into an empty cache dir, then a warm load from the disk cache).
 NLTK: the per-pair ``Synset.<measure>_similarity`` loop on a seeded random sample of ``--pairs``
 (target, source) pairs from the same grid, extrapolated linearly to the full 1,000,000 pairs.
