@@ -40,8 +40,9 @@ import torch
 
 import headstart
 from headstart import transfer
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
+from headstart.protocol import few_shot_indices
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence, class_senses, source_texts
 from headstart.similarity.mixed import mixed_rows

@@ -138,7 +138,8 @@ def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
 
 @pytest.mark.slow
 def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.sources import load_source
 
     source = load_source("efficientnet-lite0")

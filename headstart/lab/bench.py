@@ -27,13 +27,15 @@ from tqdm.auto import tqdm
 
 from headstart.backends import resolve as resolve_placement
 from headstart.cache import atomic_write
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
 from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import Scorer, create_method, fit_head
+from headstart.protocol import (TEST_SUBSET_SEED, TRAIN_SEED_OFFSET, few_shot_indices, test_indices,
+                                 unlabelled_indices)
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
 from headstart.similarity import Evidence, name_senses
 from headstart.sources import load_source
@@ -41,9 +43,6 @@ from headstart.train import EVAL_EPOCHS
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
-TEST_SUBSET_SEED = 20190901  # one fixed test subset for every run of a given --test-size
-TRAIN_SEED_OFFSET = 1_000_003  # training randomness has its own seed, apart from subset sampling
-UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
 
 
 @dataclass
@@ -70,21 +69,6 @@ class BenchConfig:
 # `headstart demo`, the README's main job: the default against the basic heads and two families.
 DEMO = dict(model=DEFAULT_MODEL, dataset="fashion-mnist", methods=[*BASIC_HEADS, "wup", "text", DEFAULT_METHOD],
             shots=list(SHOTS), seeds=5, resolution=224, test_size=2000)
-
-
-def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:
-    """All test images, or a class-balanced fixed subset of about `test_size`."""
-    if test_size is None or test_size >= len(labels):
-        return np.arange(len(labels))
-    per_class = max(1, test_size // len(np.unique(labels)))
-    return few_shot_indices(labels, per_class, TEST_SUBSET_SEED)
-
-
-def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
-    """`count` training-split indices drawn at random (no class balance: unlabelled images come as
-    they come) with their own seed, sorted; the same for every shot count of a seed."""
-    rng = np.random.default_rng(seed + UNLABELLED_SEED_OFFSET)
-    return np.sort(rng.choice(n_images, size=min(count, n_images), replace=False))
 
 
 def naming_recipe(methods) -> Recipe:
