@@ -1,9 +1,9 @@
 """Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
 
-    python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
-    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9 \
-        [--held-out-out HELD_DIR]
-    python benchmarks/lodo.py table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
+    python -m headstart.lab.lodo grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
+    python -m headstart.lab.lodo choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 \
+        --check-seeds 5-9 [--held-out-out HELD_DIR]
+    python -m headstart.lab.lodo table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
 (a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
-from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
 from headstart.lab.peers import ROBUSTNESS_PEERS
 from headstart.lab.suite import load_suite, slug
 from headstart.methods import create_method, fit_head
+from headstart.protocol import TRAIN_SEED_OFFSET, few_shot_indices, test_indices
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.similarity import Evidence
 from headstart.sources import load_source
@@ -230,7 +230,7 @@ def table(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m headstart.lab.lodo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grid")
     g.add_argument("suite")
