@@ -41,6 +41,9 @@ from headstart.similarity import Evidence, name_senses
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS
 
+# The lab's bench as the CLI, the suite and benchmarks/ use it; the rest is this module's own.
+__all__ = ["COLUMNS", "DEMO", "BenchConfig", "machine_description", "run_bench", "settings"]
+
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
 
