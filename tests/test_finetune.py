@@ -10,7 +10,9 @@ from torch import nn
 
 from headstart.data.features import extract
 from headstart.estimator import with_backbone
+from headstart.errors import UserError
 from headstart.finetune import (
+    FINETUNE_PARAMETERS,
     FinetuneConfig,
     augment,
     finetune,
@@ -199,3 +201,35 @@ def test_the_fit_report_says_the_decision_once(tmp_path):
                             "test_accuracy": 0.5, "finetune": {"message": message}})
     report = fit_report(tmp_path / "run", meta)
     assert f"- {message}\n" in report and report.count("full fine-tuning") == 1
+
+
+@pytest.mark.parametrize("field, value, valid", [
+    ("epochs", -1, "an integer >= 0"),
+    ("epochs", 1.5, "an integer >= 0"),
+    ("batch_size", 0, "an integer >= 1"),
+    ("optimizer", "adam", "one of 'adamw', 'sgd'"),
+    ("lr", 0.0, "None or a number > 0"),
+    ("backbone_lr_scale", -0.1, "a number >= 0"),
+    ("weight_decay", float("nan"), "a number >= 0"),
+    ("momentum", 1.5, "a number >= 0 and <= 1"),
+    ("resolution", 8, "None or an integer >= 16 and <= 1024"),
+    ("val_fraction", 0.0, "a number > 0 and < 1"),
+    ("val_fraction", 1.0, "a number > 0 and < 1"),
+    ("min_per_class", 1, "an integer >= 2"),
+    ("augment", "yes", "True or False"),
+    ("crop_scale", (0.0, 1.0), "a list of 2, each a number > 0 and <= 1"),
+    ("crop_scale", (0.6,), "a list of 2, each a number > 0 and <= 1"),
+    ("seed", -1, "an integer >= 0"),
+    ("eval_batch_size", 0, "an integer >= 1"),
+    ("device", 0, "None or a device name"),
+    ("progress", None, "True or False"),
+])
+def test_a_finetune_config_refuses_each_value_outside_its_table(field, value, valid):
+    with pytest.raises(UserError, match=f"^FinetuneConfig parameter '{field}' must be {valid}, got "):
+        FinetuneConfig(**{field: value})
+
+
+def test_every_finetune_field_has_its_constraint_and_the_edges_are_accepted():
+    assert set(FINETUNE_PARAMETERS) == set(vars(FinetuneConfig()))
+    FinetuneConfig(epochs=0, lr=None, momentum=1.0, resolution=16, val_fraction=0.01, min_per_class=2,
+                   crop_scale=[1.0, 1.0], seed=0, device=torch.device("cpu"), optimizer="sgd")
