@@ -48,7 +48,8 @@ FINETUNE_PARAMETERS = {
     "min_per_class": [Interval(Integral, 2)],  # an image on each side of the validation split
     "augment": [_YES_NO], "crop_scale": [ListOf(Interval(Real, 0, 1, open_low=True), 2, 2)],
     "seed": [Interval(Integral, 0)], "eval_batch_size": [_AT_LEAST_1],
-    "device": [None, Kind((str, torch.device), "a device name")], "progress": [_YES_NO],
+    "device": [None, Kind((str, torch.device), "a device name")],
+    "progress": [None, _YES_NO],  # None (as the estimator passes its own): no bar
 }
 
 

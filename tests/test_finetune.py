@@ -222,7 +222,7 @@ def test_the_fit_report_says_the_decision_once(tmp_path):
     ("seed", -1, "an integer >= 0"),
     ("eval_batch_size", 0, "an integer >= 1"),
     ("device", 0, "None or a device name"),
-    ("progress", None, "True or False"),
+    ("progress", "yes", "None or True or False"),
 ])
 def test_a_finetune_config_refuses_each_value_outside_its_table(field, value, valid):
     with pytest.raises(UserError, match=f"^FinetuneConfig parameter '{field}' must be {valid}, got "):
@@ -232,4 +232,17 @@ def test_a_finetune_config_refuses_each_value_outside_its_table(field, value, va
 def test_every_finetune_field_has_its_constraint_and_the_edges_are_accepted():
     assert set(FINETUNE_PARAMETERS) == set(vars(FinetuneConfig()))
     FinetuneConfig(epochs=0, lr=None, momentum=1.0, resolution=16, val_fraction=0.01, min_per_class=2,
-                   crop_scale=[1.0, 1.0], seed=0, device=torch.device("cpu"), optimizer="sgd")
+                   crop_scale=[1.0, 1.0], seed=0, device=torch.device("cpu"), optimizer="sgd", progress=None)
+
+
+@pytest.mark.slow
+def test_the_estimator_passes_its_progress_setting_into_the_fine_tuning():
+    # HeadStart hands its own `progress` (None: decided by the input's size) to FinetuneConfig: a
+    # table that refused None would break every full fine-tune of the library
+    from headstart import HeadStart
+
+    images, labels = colour_images(4)
+    model = HeadStart(tiny_source(), method="logreg", full_finetune=True, epochs=2, progress=None,
+                      finetune_config=FinetuneConfig(epochs=1, batch_size=6))
+    model.fit(images, labels, ["red", "green", "blue"])
+    assert model.predict(images[:1]).shape == (1,)
