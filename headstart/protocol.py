@@ -4,7 +4,7 @@ subsets here, so their rows are paired; `fit --max-per-class` and `export-images
 same way. numpy only.
 
 A changed constant or draw changes every committed result: the bench's configuration id records
-`TEST_SUBSET_SEED`, and tests/test_bench.py and tests/test_lodo.py reproduce committed rows."""
+`TEST_SUBSET_SEED`, and tests/test_lodo.py reproduces committed grid rows to the bit."""
 
 from __future__ import annotations
 
