@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.augment import augmented_data, view_rows, with_views
 from headstart.data.features import FeatureCache
 from headstart.evidence import Evidence
-from headstart.lab.bench import TRAIN_SEED_OFFSET, machine_description, test_indices
+from headstart.lab.bench import machine_description
 from headstart.lab.suite import slug
 from headstart.methods import create_method, fit_head
+from headstart.protocol import TRAIN_SEED_OFFSET, few_shot_indices, test_indices
 from headstart.sources import load_source
 from headstart.train import accuracy
 

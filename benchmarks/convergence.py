@@ -70,7 +70,8 @@ def own_loop_runs(datasets: list[str]) -> dict[str, list[dict]]:
 
     import torch
 
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.data.features import FeatureCache
     from headstart.evidence import Evidence
     from headstart.methods import Scorer, execute

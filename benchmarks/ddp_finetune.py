@@ -36,7 +36,8 @@ def run_once(args) -> dict:
     import torch
 
     from headstart import distributed
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.process_settings import configure
     from headstart.finetune import FinetuneConfig, train_full
     from headstart.sources import load_source

@@ -21,7 +21,8 @@ import torch
 
 
 def dump(args) -> None:
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.data.features import FeatureCache
     from headstart.sources import load_source
 

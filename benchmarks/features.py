@@ -43,10 +43,11 @@ import headstart
 from headstart.backends import resolve, runner_for
 from headstart.backends.runner import TorchRunner
 from headstart.lab.bench import machine_description
-from headstart.data import few_shot_indices, load_dataset, load_image_folder, loading
+from headstart.data import load_dataset, load_image_folder, loading
 from headstart.data.dataset import Split
 from headstart.data.features import extract
 from headstart.process_settings import configure
+from headstart.protocol import few_shot_indices
 from headstart.sources.efficientnet_lite import build_reference
 
 

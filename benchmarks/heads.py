@@ -23,11 +23,12 @@ import torch
 
 import headstart
 from headstart.lab.bench import machine_description
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
 from headstart.evidence import Evidence
 from headstart.methods import create_method, cross_validated_logreg, execute
 from headstart.process_settings import configure
+from headstart.protocol import few_shot_indices
 from headstart.train import accuracy
 
 

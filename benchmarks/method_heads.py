@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-TRAIN_SEED_OFFSET = 1_000_003  # the bench's (headstart.lab.bench); repeated so old versions need no lab
+TRAIN_SEED_OFFSET = 1_000_003  # headstart.protocol's; repeated so versions before it run this too
 
 
 def fit(args) -> None:

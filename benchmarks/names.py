@@ -40,9 +40,10 @@ import torch
 
 import headstart
 from headstart import transfer
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
 from headstart.evidence import Evidence
+from headstart.protocol import few_shot_indices
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.senses import class_senses, source_texts
 from headstart.senses.mixed import mixed_rows

@@ -877,11 +877,12 @@ def _mode(path: Path) -> int:
 
 def hash_cost() -> list[str]:
     """What hashing every image's bytes (the dataset key) costs per 1,000 images, warm page cache."""
-    from headstart.data.folder import _files, file_digest
+    from headstart.data.folder import file_digest
 
     lines = []
     for name in ("caltech50", "cifar10-small"):
-        files = _files(ROOT.parent / "shared" / "datasets" / name)[:1000]
+        folder = ROOT.parent / "shared" / "datasets" / name
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))[:1000]
         for path in files:  # reads the files into the page cache, as a second run finds them
             path.read_bytes()
         start = time.perf_counter()

@@ -11,8 +11,7 @@ import sys
 
 import numpy as np
 
-from headstart.lab.report import final_accuracies
-from headstart.lab.report.results import read_results
+from headstart.lab.report import final_accuracies, read_results
 
 
 def main(folders: list[str]) -> None:

@@ -15,7 +15,8 @@ import torch
 
 
 def choices(dataset: str, seeds: int = 5) -> list[tuple[float, float]]:
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.data.features import FeatureCache
     from headstart.evidence import Evidence
     from headstart.few_shot import normalised, tip_adapter_choice

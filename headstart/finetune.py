@@ -18,6 +18,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 from typing import Callable, Sequence
 
 import numpy as np
@@ -30,13 +31,26 @@ from headstart import distributed
 from headstart.backends import resolve_device
 from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
-from headstart.defaults import HEAD_EPOCHS
-from headstart.errors import UserError
+from headstart.defaults import HEAD_EPOCHS, MAX_RESOLUTION, MIN_RESOLUTION
+from headstart.params import Interval, Kind, ListOf, OneOf, check_parameters
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, linear_head, top1
 
 HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
 OPTIMIZERS = ("adamw", "sgd")
+_AT_LEAST_1, _AT_LEAST_0, _YES_NO = Interval(Integral, 1), Interval(Real, 0), Kind((bool,), "True or False")
+# What each field of FinetuneConfig accepts (`headstart.params.check_parameters`)
+FINETUNE_PARAMETERS = {
+    "epochs": [Interval(Integral, 0)], "batch_size": [_AT_LEAST_1], "optimizer": [OneOf(OPTIMIZERS)],
+    "lr": [None, Interval(Real, 0, open_low=True)], "backbone_lr_scale": [_AT_LEAST_0], "weight_decay": [_AT_LEAST_0],
+    "momentum": [Interval(Real, 0, 1)], "resolution": [None, Interval(Integral, MIN_RESOLUTION, MAX_RESOLUTION)],
+    "val_fraction": [Interval(Real, 0, 1, open_low=True, open_high=True)],
+    "min_per_class": [Interval(Integral, 2)],  # an image on each side of the validation split
+    "augment": [_YES_NO], "crop_scale": [ListOf(Interval(Real, 0, 1, open_low=True), 2, 2)],
+    "seed": [Interval(Integral, 0)], "eval_batch_size": [_AT_LEAST_1],
+    "device": [None, Kind((str, torch.device), "a device name")],
+    "progress": [None, _YES_NO],  # None (as the estimator passes its own): no bar
+}
 
 
 @dataclass
@@ -63,10 +77,7 @@ class FinetuneConfig:
     progress: bool = False  # a bar of the training steps on stderr (rank 0)
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise UserError(f"unknown optimizer {self.optimizer!r}; choose from: {', '.join(OPTIMIZERS)}")
-        if not 0 < self.val_fraction < 1:
-            raise UserError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        check_parameters(vars(self), FINETUNE_PARAMETERS, "FinetuneConfig")
 
     def head_lr(self) -> float:
         if self.lr is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from headstart import distributed
-from headstart.data import Split, few_shot_indices, load_image_folder
+from headstart.data import Split, load_image_folder
 from headstart.data.augment import augmented_data, view_rows
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
@@ -21,6 +21,7 @@ from headstart.errors import UserError
 from headstart.evaluate import confusion_matrix, precision_recall
 from headstart.held_out import data_root, training_files
 from headstart.predictions import top_classes
+from headstart.protocol import few_shot_indices
 from headstart.run_folder import RunMeta
 from headstart.safe_text import markdown, markdown_code
 

@@ -1,13 +1,15 @@
 """Parameter checks as data, in the scikit-learn manner: a table maps each parameter to what it
 accepts, and one function checks a set of values against it. The estimator checks its constructor
 parameters with it when it fits; `headstart.methods.create_method` checks method options with it,
-`headstart.recipe.Recipe` its fields."""
+`headstart.recipe.Recipe` and `headstart.finetune.FinetuneConfig` their fields, the lab's bench its
+configuration and the suite its file."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from numbers import Integral
+from typing import Callable
 
 from headstart.errors import UserError
 
@@ -83,12 +85,34 @@ class Names:
         return "a non-empty list of " + ", ".join(self.choices)
 
 
-def check_parameters(values: dict, constraints: dict, owner: str) -> None:
+@dataclass(frozen=True)
+class ListOf:
+    """A list or tuple of `min_items` to `max_items` (None: any number) values that `item` accepts."""
+
+    item: object
+    min_items: int = 1
+    max_items: int | None = None
+
+    def accepts(self, value) -> bool:
+        return (isinstance(value, (list, tuple)) and self.min_items <= len(value)
+                and (self.max_items is None or len(value) <= self.max_items) and all(map(self.item.accepts, value)))
+
+    def __str__(self) -> str:
+        if self.max_items == self.min_items:
+            size = f"a list of {self.min_items}"
+        else:
+            size = "a non-empty list" if self.min_items == 1 and self.max_items is None else "a list"
+        return f"{size}, each {self.item}"
+
+
+def check_parameters(values: dict, constraints: dict, owner: str,
+                     spelling: Callable[[str], str] = lambda name: f"parameter {name!r}") -> None:
     """Raise ParameterError for the first value that none of its constraints accepts (None in a
-    constraint list accepts None); the message names the parameter, the valid range and the value."""
+    constraint list accepts None); the message names the parameter as `spelling` writes it (the
+    command line's option, a file's key), the valid range and the value."""
     for name, value in values.items():
         allowed = constraints[name]
         if any(c is None and value is None or c is not None and c.accepts(value) for c in allowed):
             continue
         valid = " or ".join("None" if c is None else str(c) for c in allowed)
-        raise ParameterError(f"{owner} parameter {name!r} must be {valid}, got {value!r}")
+        raise ParameterError(f"{owner} {spelling(name)} must be {valid}, got {value!r}")

@@ -13,13 +13,14 @@ import dataclasses
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-from headstart.params import Interval, Names, OneOf, check_parameters
+from headstart.params import Interval, Kind, Names, OneOf, check_parameters
 
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
 IMAGES_STARTS = ("zero", "imprint", "imprint-faded", "imprint-shots")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
 _AT_LEAST_1, _AT_LEAST_0 = Interval(Integral, 1), Interval(Real, 0)
-# What each checked field accepts (`headstart.params.check_parameters`; the booleans and vote_measure go unchecked)
+_YES_NO = Kind((bool,), "True or False")
+# What each field accepts (`headstart.params.check_parameters`)
 RECIPE_PARAMETERS = {
     "families": [Names(SEMANTIC_FAMILIES)], "names_only_families": [Names(SEMANTIC_FAMILIES)], "top_k": [_AT_LEAST_1],
     "coverage_power": [None, _AT_LEAST_0], "shots_coverage_power": [None, _AT_LEAST_0],
@@ -27,7 +28,8 @@ RECIPE_PARAMETERS = {
     "prior_decay": [_AT_LEAST_0], "images_start": [OneOf(IMAGES_STARTS)],
     "images_pseudo_shots": [Interval(Real, 0, open_low=True)],  # n0 / (n0 + k - 1) at k = 1
     "closeness_weight": [_AT_LEAST_0], "gloss_weight": [_AT_LEAST_0], "lexfile_smoothing": [_AT_LEAST_0],
-    "vote_top_k": [_AT_LEAST_1],
+    "vote_top_k": [_AT_LEAST_1], "exact_rows": [_YES_NO], "images_compete": [_YES_NO],
+    "vote_measure": [OneOf(tuple(f for f in SEMANTIC_FAMILIES if f != "text"))],  # a WordNet measure
 }
 
 
@@ -89,7 +91,7 @@ class Recipe:
     def __post_init__(self) -> None:
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "names_only_families", tuple(self.names_only_families))
-        check_parameters({name: getattr(self, name) for name in RECIPE_PARAMETERS}, RECIPE_PARAMETERS, "recipe")
+        check_parameters(vars(self), RECIPE_PARAMETERS, "recipe")
 
     def as_dict(self) -> dict:
         """JSON-ready form (tuples as lists), as run.json and the bench's configuration id hold it."""

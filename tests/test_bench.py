@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from headstart import transfer
-from headstart.lab.bench import BenchConfig, run_bench, settings, unlabelled_indices
-from headstart.data import few_shot_indices
+from headstart.lab.bench import BenchConfig, run_bench, settings
+from headstart.protocol import few_shot_indices, unlabelled_indices
 from headstart.data.features import FeatureCache
 from headstart.errors import UserError
 from headstart.evidence import Evidence

@@ -9,7 +9,7 @@ import fcntl
 import pytest
 
 from headstart import HeadStart
-from headstart.lab.bench import BenchConfig, run_bench
+from headstart.lab.bench import BENCH_PARAMETERS, DEMO, BenchConfig, run_bench
 from headstart.errors import UserError
 from test_faults import TINY_BENCH, write_images
 
@@ -89,3 +89,40 @@ def test_rows_duplicated_by_two_benches_are_kept_once_on_resume(tmp_path):
         f.write(complete)
     run_bench(BenchConfig(out=str(tmp_path / "B"), **TINY_BENCH), progress=False)
     assert results.read_text() == complete
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("shots", [], "--shots must be a non-empty list, each an integer >= 0, got []"),
+    ("shots", [0, -1], "--shots must be a non-empty list, each an integer >= 0, got [0, -1]"),
+    ("seeds", 0, "--seeds must be an integer >= 1, got 0"),
+    ("seed_start", -1, "--seed-start must be an integer >= 0, got -1"),
+    ("test_size", 0, "--test-size must be None or an integer >= 1, got 0"),
+    ("epochs", -1, "--epochs must be an integer >= 0, got -1"),
+    ("unlabelled", -1, "--unlabelled must be an integer >= 0, got -1"),
+    ("resolution", 2000, "--resolution must be None or an integer >= 16 and <= 1024, got 2000"),
+    ("methods", [], "--methods must be a non-empty list, each a method name"),
+    ("methods", "logreg", "--methods must be a non-empty list, each a method name"),
+    ("eval_epochs", [-5], "--eval-epochs must be a list, each an integer >= 0, got [-5]"),
+    ("overrides", None, "--overrides must be a dict of class name -> WordNet synset id, got None"),
+    ("method_options", [], "--method-options must be a dict of method name -> its options, got []"),
+    ("out", 3, "--out must be a folder path (str), got 3"),
+    ("model", None, "--model must be a model name, got None"),
+    ("dataset", 7, "--dataset must be a dataset name or path, got 7"),
+    ("device", 0, "--device must be None or a device name, got 0"),
+])
+def test_a_bench_refuses_each_value_outside_its_table_before_any_work(tmp_path, field, value, message):
+    # in one line naming the option, before a model is loaded or a folder made
+    config = BenchConfig(model="no-such-model", out=str(tmp_path / "b"))
+    setattr(config, field, value)
+    with pytest.raises(UserError) as refused:
+        run_bench(config)
+    assert str(refused.value).startswith("bench " + message)
+    assert not (tmp_path / "b").exists()
+
+
+def test_every_bench_field_has_its_constraint_and_the_demo_passes():
+    from headstart.lab.bench import check_config
+
+    assert set(BENCH_PARAMETERS) == set(vars(BenchConfig()))
+    check_config(BenchConfig(**DEMO))
+    check_config(BenchConfig(shots=[0], seeds=1, test_size=1, epochs=0, eval_epochs=[], resolution=16, device="cpu"))

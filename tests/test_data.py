@@ -6,11 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from headstart.data import few_shot_indices, load_dataset, load_image_folder
+from headstart.data import load_dataset, load_image_folder
 from headstart.data.dataset import stratified_split
 from headstart.data.fashion_mnist import CLASS_NAMES, read_idx
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
+from headstart.protocol import few_shot_indices
 
 
 def test_read_idx_parses_header_and_body(tmp_path):

@@ -18,8 +18,9 @@ from torch import nn
 
 import headstart
 from headstart import HeadStart, SourceModel
-from headstart.data import few_shot_indices, load_image_folder
+from headstart.data import load_image_folder
 from headstart.errors import UserError
+from headstart.protocol import few_shot_indices
 from conftest import shared_dataset
 from own_models import HFStyle, convnet
 

@@ -10,7 +10,9 @@ from torch import nn
 
 from headstart.data.features import extract
 from headstart.estimator import with_backbone
+from headstart.errors import UserError
 from headstart.finetune import (
+    FINETUNE_PARAMETERS,
     FinetuneConfig,
     augment,
     finetune,
@@ -138,7 +140,8 @@ def test_a_helpful_fine_tune_is_kept_and_its_reported_accuracy_is_real():
 
 @pytest.mark.slow
 def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.sources import load_source
 
     source = load_source("efficientnet-lite0")
@@ -198,3 +201,48 @@ def test_the_fit_report_says_the_decision_once(tmp_path):
                             "test_accuracy": 0.5, "finetune": {"message": message}})
     report = fit_report(tmp_path / "run", meta)
     assert f"- {message}\n" in report and report.count("full fine-tuning") == 1
+
+
+@pytest.mark.parametrize("field, value, valid", [
+    ("epochs", -1, "an integer >= 0"),
+    ("epochs", 1.5, "an integer >= 0"),
+    ("batch_size", 0, "an integer >= 1"),
+    ("optimizer", "adam", "one of 'adamw', 'sgd'"),
+    ("lr", 0.0, "None or a number > 0"),
+    ("backbone_lr_scale", -0.1, "a number >= 0"),
+    ("weight_decay", float("nan"), "a number >= 0"),
+    ("momentum", 1.5, "a number >= 0 and <= 1"),
+    ("resolution", 8, "None or an integer >= 16 and <= 1024"),
+    ("val_fraction", 0.0, "a number > 0 and < 1"),
+    ("val_fraction", 1.0, "a number > 0 and < 1"),
+    ("min_per_class", 1, "an integer >= 2"),
+    ("augment", "yes", "True or False"),
+    ("crop_scale", (0.0, 1.0), "a list of 2, each a number > 0 and <= 1"),
+    ("crop_scale", (0.6,), "a list of 2, each a number > 0 and <= 1"),
+    ("seed", -1, "an integer >= 0"),
+    ("eval_batch_size", 0, "an integer >= 1"),
+    ("device", 0, "None or a device name"),
+    ("progress", "yes", "None or True or False"),
+])
+def test_a_finetune_config_refuses_each_value_outside_its_table(field, value, valid):
+    with pytest.raises(UserError, match=f"^FinetuneConfig parameter '{field}' must be {valid}, got "):
+        FinetuneConfig(**{field: value})
+
+
+def test_every_finetune_field_has_its_constraint_and_the_edges_are_accepted():
+    assert set(FINETUNE_PARAMETERS) == set(vars(FinetuneConfig()))
+    FinetuneConfig(epochs=0, lr=None, momentum=1.0, resolution=16, val_fraction=0.01, min_per_class=2,
+                   crop_scale=[1.0, 1.0], seed=0, device=torch.device("cpu"), optimizer="sgd", progress=None)
+
+
+@pytest.mark.slow
+def test_the_estimator_passes_its_progress_setting_into_the_fine_tuning():
+    # HeadStart hands its own `progress` (None: decided by the input's size) to FinetuneConfig: a
+    # table that refused None would break every full fine-tune of the library
+    from headstart import HeadStart
+
+    images, labels = colour_images(4)
+    model = HeadStart(tiny_source(), method="logreg", full_finetune=True, epochs=2, progress=None,
+                      finetune_config=FinetuneConfig(epochs=1, batch_size=6))
+    model.fit(images, labels, ["red", "green", "blue"])
+    assert model.predict(images[:1]).shape == (1,)

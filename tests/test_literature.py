@@ -111,7 +111,8 @@ def test_clap_s_head_is_linear_on_the_features_and_agrees_with_its_cosine_classi
 
 @pytest.mark.slow
 def test_simpleshot_tracks_imprint_and_lr_l2n_tracks_logreg_on_a_real_folder(lite0):
-    from headstart.data import few_shot_indices, load_dataset
+    from headstart.data import load_dataset
+    from headstart.protocol import few_shot_indices
     from headstart.data.features import FeatureCache
 
     data = load_dataset(str(shared_dataset("trashnet")))

@@ -1,26 +1,20 @@
-"""The leave-one-dataset-out research of the default (benchmarks/lodo.py): its committed grids stay
+"""The leave-one-dataset-out research of the default (headstart.lab.lodo): its committed grids stay
 runnable and reproduce their committed rows, whatever the default becomes since."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import shared_dataset
+from headstart.lab import lodo
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = sorted((ROOT / "benchmarks" / "suites").glob("grid-*.json"))
-
-
-def lodo():
-    spec = importlib.util.spec_from_file_location("lodo", ROOT / "benchmarks" / "lodo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def committed_rows(folder: str) -> dict:
@@ -31,7 +25,7 @@ def committed_rows(folder: str) -> dict:
 @pytest.mark.parametrize("grid", GRIDS, ids=lambda p: p.name)
 def test_every_committed_grid_names_valid_recipes_once(grid):
     names = [entry["name"] for entry in json.loads(grid.read_text())]
-    recipes = lodo().load_grid(str(grid))
+    recipes = lodo.load_grid(str(grid))
     assert len(set(names)) == len(names) and list(recipes) == names
 
 
@@ -44,12 +38,11 @@ def test_every_committed_grid_names_valid_recipes_once(grid):
 def test_a_committed_grid_row_is_reproduced_to_the_bit(grid, folder, recipe, tmp_path):
     # a grid entry overrides today's default: were a constant of the default changed without the
     # committed grids saying what they ran with, their rows would no longer be what the entry runs
-    module = lodo()
     dataset = shared_dataset("intel-scenes")
     suite = {"model": "efficientnet-lite0", "resolution": 224, "epochs": 100, "seeds": 10, "shots": [2],
              "datasets": [{"dataset": str(dataset)}]}
-    recipes = module.load_grid(str(ROOT / "benchmarks" / "suites" / grid))
-    module.run_grid(suite, {recipe: recipes[recipe]}, [0], tmp_path)
+    recipes = lodo.load_grid(str(ROOT / "benchmarks" / "suites" / grid))
+    lodo.run_grid(suite, {recipe: recipes[recipe]}, [0], tmp_path)
     with (tmp_path / "grid.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     assert row["accuracy"] == committed_rows(folder)[(recipe, "intel-scenes", 2, 0)]
@@ -72,7 +65,7 @@ def test_the_held_out_rows_are_the_chosen_recipes_in_the_defaults_place(tmp_path
         writer.writerows(rows)
     grid = {("d", 1, 0): 0.25, ("d", 1, 1): 0.75, ("d", 2, 0): 0.125}  # no row for 2 shots, seed 1
     out = tmp_path / "held" / "d" / "results.csv"
-    lodo().write_held_out(suite, grid, "R1", "d", [1, 2], [0, 1], out)
+    lodo.write_held_out(suite, grid, "R1", "d", [1, 2], [0, 1], out)
     with out.open() as f:
         written = list(csv.DictReader(f))
     assert {(r["method"], r["shots"], r["seed"], r["accuracy"], r["config"])
@@ -81,3 +74,20 @@ def test_the_held_out_rows_are_the_chosen_recipes_in_the_defaults_place(tmp_path
             ("headstart", "2", "0", "0.125000", "R1")}
     assert {(r["shots"], r["seed"]) for r in written if r["method"] == "lin"} == {("1", "0"), ("1", "1"), ("2", "0")}
     assert all(r["final"] == "1" for r in written)
+
+
+def test_the_documented_command_prints_the_table(tmp_path, monkeypatch, capsys):
+    # docs/results/suite9.md runs `python -m headstart.lab.lodo table ...`: the module is the command
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps({"shots": [1], "datasets": [{"dataset": "fashion-mnist"}]}))
+    results = tmp_path / "out" / "fashion-mnist" / "results.csv"
+    results.parent.mkdir(parents=True)
+    results.write_text("method,shots,seed,final,accuracy\n" + "".join(
+        f"{method},1,{seed},1,{accuracy}\n"
+        for method, accuracies in (("headstart", (0.6, 0.7)), ("logreg", (0.5, 0.6)))
+        for seed, accuracy in enumerate(accuracies)))
+    monkeypatch.setattr(sys, "argv", ["lodo", "table", str(suite), "--suite-out", str(tmp_path / "out")])
+    lodo.main()
+    printed = capsys.readouterr().out
+    assert "| fashion-mnist | headstart | 65.0 |" in printed
+    assert "|  | best fixed peer | 55.0 (logreg) |" in printed and "|  | Δ (pp, 95 % CI) | +10.0 |" in printed

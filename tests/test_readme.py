@@ -64,7 +64,8 @@ def test_the_command_line_examples_and_the_onnx_round_trip(tmp_path, monkeypatch
 
 @pytest.mark.slow
 def test_the_python_example(tmp_path, monkeypatch):
-    from headstart.data import few_shot_indices, load_image_folder
+    from headstart.data import load_image_folder
+    from headstart.protocol import few_shot_indices
 
     data = load_image_folder(shared_dataset("caltech50"))
     chosen = [data.class_names.index(name) for name in ("ant", "butterfly", "strawberry")]

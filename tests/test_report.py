@@ -6,10 +6,12 @@ import base64
 import csv
 import json
 import math
+import os
 import random
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -348,3 +350,17 @@ def test_plot_titles_name_datasets_not_paths():
     assert dataset_name("../shared/datasets/caltech50") == "caltech50"
     assert dataset_name("../shared/datasets/caltech50/") == "caltech50"
     assert dataset_name("fashion-mnist") == "fashion-mnist" and dataset_name("data/l.csv") == "l.csv"
+
+
+def test_the_report_needs_no_torch_and_no_product_module():
+    # the report is rebuilt anywhere its CSV is copied to, with numpy, scipy and matplotlib only: a lab
+    # list or helper that reached the method registry would load torch and most of the product (the
+    # report's modules import nothing inside their functions but scipy.stats and matplotlib's colormaps)
+    code = ("import sys, headstart.lab.report; "
+            "print(' '.join(sorted(m for m in sys.modules if m == 'torch' or m.startswith('headstart'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    loaded = set(done.stdout.split())
+    assert "headstart.lab.report.page" in loaded and "torch" not in loaded
+    assert {m for m in loaded if not m.startswith("headstart.lab")} \
+        == {"headstart", "headstart.errors", "headstart.extras", "headstart.defaults"}

@@ -198,6 +198,10 @@ def test_method_options_are_checked_where_methods_are_created():
     (dict(images_start="prototypes"),
      "recipe parameter 'images_start' must be one of 'zero', 'imprint', 'imprint-faded', 'imprint-shots'"),
     (dict(images_pseudo_shots=0.0), "recipe parameter 'images_pseudo_shots' must be a number > 0, got 0.0"),
+    (dict(vote_measure="text"), "recipe parameter 'vote_measure' must be one of 'path', 'wup', 'lch', 'res', 'jcn', "
+                                "'lin', got 'text'"),
+    (dict(exact_rows=1), "recipe parameter 'exact_rows' must be True or False, got 1"),
+    (dict(images_compete="no"), "recipe parameter 'images_compete' must be True or False, got 'no'"),
 ])
 def test_a_recipe_checks_its_own_fields(fields, message):
     with pytest.raises(UserError, match=message):
@@ -208,8 +212,10 @@ def test_a_recipe_checks_its_own_fields(fields, message):
 def test_every_parameter_and_method_option_has_its_constraint():
     from headstart.estimator import PARAMETERS
     from headstart.methods import METHODS, OPTIONS
+    from headstart.recipe import RECIPE_PARAMETERS
 
     assert set(PARAMETERS) == set(HeadStart().get_params())
+    assert set(RECIPE_PARAMETERS) == set(vars(Recipe()))
     for kind in METHODS.values():
         assert set(kind.defaults) <= set(OPTIONS), kind.name
         create_method(kind.name)  # the defaults are within the ranges

@@ -67,3 +67,26 @@ def test_a_suite_file_is_data_relative_to_itself_with_its_own_seeds(tmp_path, mo
         load_suite(path)
     with pytest.raises(UserError, match="cannot read the suite file"):
         load_suite(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("suite, message", [
+    ({"seeds": 0}, ': "seeds" must be an integer >= 1, got 0'),
+    ({"shots": [1, -2]}, ': "shots" must be a non-empty list, each an integer >= 0, got [1, -2]'),
+    ({"epochs": "100"}, ": \"epochs\" must be an integer >= 0, got '100'"),
+    ({"resolution": 4}, ': "resolution" must be None or an integer >= 16 and <= 1024, got 4'),
+    ({"test_size": 0}, ': "test_size" must be None or an integer >= 1, got 0'),
+    ({"methods": []}, ': "methods" must be a non-empty list, each a method name'),
+    ({"model": ["a"]}, ': "model" must be a model name, got'),
+    ({"seed": 5}, ': the key "seed" is unknown: use "about", "datasets", "model"'),
+    ({"datasets": [{"dataset": "fashion-mnist", "seeds": 0}]},
+     ", dataset 'fashion-mnist': \"seeds\" must be an integer >= 1, got 0"),
+    ({"datasets": [{"dataset": "fashion-mnist", "shots": [1]}]},
+     ", dataset 'fashion-mnist': the key \"shots\" is unknown: use \"dataset\", \"seeds\""),
+    ({"datasets": [{"dataset": 3}]}, ', dataset 3: "dataset" must be "fashion-mnist" or a folder relative to the'),
+])
+def test_a_suite_file_refuses_each_value_outside_its_table(tmp_path, suite, message):
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"datasets": [{"dataset": "fashion-mnist"}], **suite}))
+    with pytest.raises(UserError) as refused:
+        load_suite(path)
+    assert str(refused.value).startswith(f"suite file {path}{message}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from headstart.data.dataset import Split, TargetData, few_shot_indices
+from headstart.data.dataset import Split, TargetData
 from headstart.data.fashion_mnist import load_fashion_mnist
 from headstart.data.folder import load_image_folder
 from headstart.errors import UserError
@@ -24,4 +24,4 @@ def load_dataset(name_or_path: str) -> TargetData:
     )
 
 
-__all__ = ["Split", "TargetData", "few_shot_indices", "load_dataset", "load_image_folder", "load_fashion_mnist"]
+__all__ = ["Split", "TargetData", "load_dataset", "load_image_folder", "load_fashion_mnist"]

@@ -37,22 +37,6 @@ class TargetData:
         return {"train": self.train, "test": self.test}[name]
 
 
-def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
-    """`shots` indices per class drawn without replacement with their own seed (BiT-style
-    examples_per_class_seed), sorted. Classes with fewer images give all they have.
-
-    Subsets are nested: for one seed, the 5-shot subset contains the 2-shot one (the first
-    `shots` of one seeded permutation per class), so curves over shots compare like with like and
-    cached features are reused.
-    """
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        chosen.append(rng.permutation(members)[:shots])
-    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
-
-
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded per-class split -> (train indices, test indices); every class keeps >= 1 of each
     when it has >= 2 images."""

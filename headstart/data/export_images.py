@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from headstart.data.dataset import TargetData, few_shot_indices
+from headstart.data.dataset import TargetData
 from headstart.errors import UserError
+from headstart.protocol import few_shot_indices
 
 
 def folder_name(class_name: str) -> str:

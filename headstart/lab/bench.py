@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -27,24 +28,28 @@ from tqdm.auto import tqdm
 
 from headstart.backends import resolve as resolve_placement
 from headstart.cache import atomic_write
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
-from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
+from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS, MAX_RESOLUTION, MIN_RESOLUTION
 from headstart.errors import UserError
 from headstart.estimator import check_resolution
 from headstart.evidence import Evidence
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import Scorer, create_method, fit_head
+from headstart.params import Interval, Kind, ListOf, check_parameters
+from headstart.protocol import (TEST_SUBSET_SEED, TRAIN_SEED_OFFSET, few_shot_indices, test_indices,
+                                 unlabelled_indices)
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe
 from headstart.senses import name_senses
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS
 
+# The lab's bench as the CLI, the suite and benchmarks/ use it; the rest is this module's own.
+__all__ = ["BENCH_PARAMETERS", "COLUMNS", "DEMO", "BenchConfig", "check_config", "machine_description", "run_bench",
+           "settings"]
+
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
-TEST_SUBSET_SEED = 20190901  # one fixed test subset for every run of a given --test-size
-TRAIN_SEED_OFFSET = 1_000_003  # training randomness has its own seed, apart from subset sampling
-UNLABELLED_SEED_OFFSET = 2_000_003  # so does the draw of unlabelled images
 
 
 @dataclass
@@ -68,24 +73,31 @@ class BenchConfig:
     precision: str | None = None  # fp32 (default) or bf16 / fp16 autocast: a result setting when mixed
 
 
+_AT_LEAST_0, _AT_LEAST_1 = Interval(Integral, 0), Interval(Integral, 1)
+# What each field of BenchConfig accepts (`headstart.params.check_parameters`, before any work); the
+# registries check what they decide (method names and options, datasets, models, devices).
+BENCH_PARAMETERS = {
+    "model": [Kind((str,), "a model name")], "dataset": [Kind((str,), "a dataset name or path")],
+    "methods": [ListOf(Kind((str,), "a method name (see `headstart methods`)"))], "shots": [ListOf(_AT_LEAST_0)],
+    "seeds": [_AT_LEAST_1], "seed_start": [_AT_LEAST_0],
+    "resolution": [None, Interval(Integral, MIN_RESOLUTION, MAX_RESOLUTION)],
+    "test_size": [None, _AT_LEAST_1],  # None: the whole test set
+    "epochs": [_AT_LEAST_0], "unlabelled": [_AT_LEAST_0],  # training images per seed given without labels
+    "overrides": [Kind((dict,), "a dict of class name -> WordNet synset id")],
+    "method_options": [Kind((dict,), "a dict of method name -> its options")], "eval_epochs": [ListOf(_AT_LEAST_0, 0)],
+    "out": [Kind((str,), "a folder path (str)")], "device": [None, Kind((str,), "a device name")],
+    "backend": [None, Kind((str,), "a backend name")], "precision": [None, Kind((str,), "a precision name")],
+}
+
+
+def check_config(config: BenchConfig) -> None:
+    """Refuse a value outside BENCH_PARAMETERS in one line naming its command-line option."""
+    check_parameters(vars(config), BENCH_PARAMETERS, "bench", lambda name: "--" + name.replace("_", "-"))
+
+
 # `headstart demo`, the README's main job: the default against the basic heads and two families.
 DEMO = dict(model=DEFAULT_MODEL, dataset="fashion-mnist", methods=[*BASIC_HEADS, "wup", "text", DEFAULT_METHOD],
             shots=list(SHOTS), seeds=5, resolution=224, test_size=2000)
-
-
-def test_indices(labels: np.ndarray, test_size: int | None) -> np.ndarray:
-    """All test images, or a class-balanced fixed subset of about `test_size`."""
-    if test_size is None or test_size >= len(labels):
-        return np.arange(len(labels))
-    per_class = max(1, test_size // len(np.unique(labels)))
-    return few_shot_indices(labels, per_class, TEST_SUBSET_SEED)
-
-
-def unlabelled_indices(n_images: int, count: int, seed: int) -> np.ndarray:
-    """`count` training-split indices drawn at random (no class balance: unlabelled images come as
-    they come) with their own seed, sorted; the same for every shot count of a seed."""
-    rng = np.random.default_rng(seed + UNLABELLED_SEED_OFFSET)
-    return np.sort(rng.choice(n_images, size=min(count, n_images), replace=False))
 
 
 def naming_recipe(methods) -> Recipe:
@@ -226,18 +238,9 @@ def run_bench(config: BenchConfig, progress: bool = True, announce=None) -> Path
 
 
 def _run_bench(config: BenchConfig, progress: bool, announce, held: contextlib.ExitStack) -> Path:
+    check_config(config)
     methods = [create_method(name, **config.method_options.get(name, {})) for name in dict.fromkeys(config.methods)]
     shot_counts = list(dict.fromkeys(config.shots))  # a repeated method or shot count would repeat its rows
-    if not shot_counts or min(shot_counts) < 0:
-        raise UserError("--shots must be a list of integers >= 0, e.g. 0,1,5")
-    if config.seeds < 1:
-        raise UserError("--seeds must be >= 1")
-    if config.unlabelled < 0:
-        raise UserError("--unlabelled must be >= 0 (a number of training images given without labels)")
-    if config.test_size is not None and config.test_size < 1:
-        raise UserError("--test-size must be >= 1 (or left out for the whole test set)")
-    if config.epochs < 0:
-        raise UserError("--epochs must be >= 0")
     placement = resolve_placement(config.device, config.backend, config.precision)  # decided once, here
     source = load_source(config.model)
     data = load_dataset(config.dataset)

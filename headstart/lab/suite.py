@@ -22,15 +22,24 @@ from pathlib import Path
 
 from headstart.errors import UserError
 from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
-from headstart.lab.bench import BenchConfig, run_bench
+from headstart.lab.bench import BENCH_PARAMETERS, BenchConfig, run_bench
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, LITERATURE_PEERS, SEMANTIC_PEERS, SHOTS
 from headstart.lab.report import write_report
+from headstart.params import Kind, ListOf, check_parameters
+
+__all__ = ["SUITE_DEFAULTS", "SuiteConfig", "adhoc_suite", "load_suite", "run_suite", "slug", "suite_config"]
 
 # The basic heads, the seed paper's names-only transfer-init families (each alone, no prior) and the
 # literature's few-shot peers.
 PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS, *LITERATURE_PEERS]
 SUITE_DEFAULTS = {"model": DEFAULT_MODEL, "resolution": 224, "epochs": HEAD_EPOCHS, "seeds": 10,
                   "shots": list(SHOTS), "methods": PEER_METHODS + [DEFAULT_METHOD], "test_size": None}
+# What a suite file's keys and each of its datasets' keys accept (`headstart.params.check_parameters`):
+# what the bench accepts for the same setting ("datasets" is checked first, for its shape).
+SUITE_PARAMETERS = {"about": [Kind((str,), "a description")], "datasets": [ListOf(Kind((dict,), "an object"))],
+                    **{key: BENCH_PARAMETERS[key] for key in SUITE_DEFAULTS}}
+DATASET_PARAMETERS = {"dataset": [Kind((str,), '"fashion-mnist" or a folder relative to the suite file')],
+                      "seeds": BENCH_PARAMETERS["seeds"]}
 
 
 @dataclass
@@ -70,10 +79,21 @@ def load_suite(path: str | Path) -> dict:
     if not (isinstance(entries, list) and entries and all(isinstance(e, dict) and "dataset" in e for e in entries)):
         raise UserError(f'{path} is not a suite file: it must be a JSON object with "datasets": '
                         '[{"dataset": "fashion-mnist" or a folder relative to the file}, ...]')
+    check_keys(suite, SUITE_PARAMETERS, f"suite file {path}:")
+    for entry in entries:
+        check_keys(entry, DATASET_PARAMETERS, f"suite file {path}, dataset {entry['dataset']!r}:")
     for entry in entries:
         if entry["dataset"] != "fashion-mnist":
             entry["dataset"] = os.path.relpath(os.path.normpath(path.parent.resolve() / entry["dataset"]))
     return {**SUITE_DEFAULTS, **suite}
+
+
+def check_keys(values: dict, table: dict, where: str) -> None:
+    """Refuse an unknown key of a suite file or a value outside `table`, in one line naming the key."""
+    unknown = sorted(set(values) - set(table))
+    if unknown:
+        raise UserError(f'{where} the key "{unknown[0]}" is unknown: use ' + ", ".join(f'"{key}"' for key in table))
+    check_parameters(values, table, where, lambda key: f'"{key}"')
 
 
 def adhoc_suite(datasets: list[str]) -> dict:

@@ -2,7 +2,7 @@
 
 Each candidate sense of an ambiguous class gives a different transferred row (the recipe's
 ``vote_measure`` and ``vote_top_k``: Lin, top-3 source rows, the best single names-only head on
-Fashion-MNIST, docs/results/suite-research.md). The sense whose row, beside the other classes' rows,
+Fashion-MNIST, docs/results/archive/suite-research.md). The sense whose row, beside the other classes' rows,
 explains the class's training images best — the highest sum of log p(class | image) — wins,
 added to its names-only score (a log-probability), so one clear image outweighs a weak names-only
 preference and a confusing image does not overturn a strong one. Only training images (and

@@ -1,9 +1,9 @@
 """Choose the default's recipe leave-one-dataset-out, and score it on the dataset it was not chosen on.
 
-    python benchmarks/lodo.py grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
-    python benchmarks/lodo.py choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 --check-seeds 5-9 \
-        [--held-out-out HELD_DIR]
-    python benchmarks/lodo.py table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
+    python -m headstart.lab.lodo grid SUITE.json GRID.json --seeds 0-4 --out DIR      # recipes x datasets
+    python -m headstart.lab.lodo choose SUITE.json DIR [DIR ...] --suite-out SUITE_DIR --seeds 0-4 \
+        --check-seeds 5-9 [--held-out-out HELD_DIR]
+    python -m headstart.lab.lodo table SUITE.json --suite-out SUITE_DIR         # the default vs the best fixed peer
 
 `grid` runs the default method (`create_method("headstart", recipe=...)`) with every recipe of GRID
 (a JSON list of `Recipe` field overrides, each with a "name") on every dataset of the suite file, on
@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from headstart.data import few_shot_indices, load_dataset
+from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
 from headstart.evidence import Evidence
-from headstart.lab.bench import TRAIN_SEED_OFFSET, test_indices
-from headstart.lab.peers import ROBUSTNESS_PEERS
+from headstart.lab.peers import DEFAULT_METHOD, ROBUSTNESS_PEERS
 from headstart.lab.suite import load_suite, slug
 from headstart.methods import create_method, fit_head
+from headstart.protocol import TRAIN_SEED_OFFSET, few_shot_indices, test_indices
 from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.sources import load_source
 from headstart.train import accuracy
@@ -94,7 +94,7 @@ def run_grid(suite: dict, recipes: dict[str, Recipe], seeds: list[int], out: Pat
                         recipe = recipes[recipe_name]
                         evidence = Evidence(source, data.class_names, cache.get(idx, progress=False),
                                             torch.from_numpy(data.train.labels[idx]), recipe=recipe)
-                        method = create_method("headstart", recipe=recipe)
+                        method = create_method(DEFAULT_METHOD, recipe=recipe)
                         _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, suite["epochs"],
                                                  lambda w, b: accuracy(w, b, test_x, test_y), ())
                         writer.writerow({"recipe": recipe_name, "dataset": name, "shots": shots, "seed": seed,
@@ -180,12 +180,12 @@ def write_held_out(suite_results: Path, acc: dict, recipe: str, dataset: str, sh
     with suite_results.open() as f:
         reader = csv.DictReader(f)
         columns, finals = reader.fieldnames, [r for r in reader if r["final"] == "1"]
-    kept = [r for r in finals if int(r["shots"]) in shots and int(r["seed"]) in seeds and r["method"] != "headstart"
+    kept = [r for r in finals if int(r["shots"]) in shots and int(r["seed"]) in seeds and r["method"] != DEFAULT_METHOD
             and (dataset, int(r["shots"]), int(r["seed"])) in acc]
     chosen = {}
     for r in kept:  # the default's row takes its cell's columns (model, resolution, test size) from a peer's
         key = (int(r["shots"]), int(r["seed"]))
-        chosen.setdefault(key, {**r, "method": "headstart", "seconds": "",
+        chosen.setdefault(key, {**r, "method": DEFAULT_METHOD, "seconds": "",
                                 "accuracy": f"{acc[(dataset, *key)]:.6f}", "config": recipe})
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
@@ -214,15 +214,15 @@ def table(args) -> None:
     print("| dataset | | " + " | ".join(map(str, shots)) + " |")
     print("|---|---|" + "---:|" * len(shots))
     for d in datasets:
-        rows = {"headstart": [], "best fixed peer": [], "Δ (pp, 95 % CI)": []}
+        rows = {DEFAULT_METHOD: [], "best fixed peer": [], "Δ (pp, 95 % CI)": []}
         for s in shots:
-            seeds = sorted(k[3] for k in finals if k[:3] == (d, "headstart", s))
-            mine = [finals[(d, "headstart", s, x)] for x in seeds]
+            seeds = sorted(k[3] for k in finals if k[:3] == (d, DEFAULT_METHOD, s))
+            mine = [finals[(d, DEFAULT_METHOD, s, x)] for x in seeds]
             peers = {p: [finals[(d, p, s, x)] for x in seeds] for p in PEERS
                      if all((d, p, s, x) in finals for x in seeds)}
             best = max(peers, key=lambda p: np.mean(peers[p]))
             mean, half = paired(mine, peers[best])
-            rows["headstart"].append(f"{100 * np.mean(mine):.1f}")
+            rows[DEFAULT_METHOD].append(f"{100 * np.mean(mine):.1f}")
             rows["best fixed peer"].append(f"{100 * np.mean(peers[best]):.1f} ({best})")
             rows["Δ (pp, 95 % CI)"].append(f"{mean:+.1f}" + (f" ± {half:.1f}" if half >= 0.05 else ""))
         for i, (label, cells) in enumerate(rows.items()):
@@ -230,7 +230,7 @@ def table(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m headstart.lab.lodo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grid")
     g.add_argument("suite")

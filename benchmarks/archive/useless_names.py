@@ -1,7 +1,7 @@
 """The default with names that carry no semantics (nosem) or mislead (shifted): it must fall back to
 logistic regression and never lose to it.
 
-    python benchmarks/useless_names.py [--out docs/results] [--seeds 10] [--resolution 224]
+    python benchmarks/archive/useless_names.py [--out docs/results] [--seeds 10] [--resolution 224]
 
 The same Fashion-MNIST images (`headstart export-images --train-per-class 50 --test-per-class 100
 --seed 7`) in two folders whose class folders are renamed: nonsense words (no synset, so only text
