@@ -39,6 +39,8 @@ from headstart.similarity import Evidence, name_senses
 from headstart.sources import load_source
 from headstart.train import EVAL_EPOCHS
 
+__all__ = ["BenchConfig", "run_bench"]
+
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final",
            "resolution", "test_size", "seconds", "config"]
 TEST_SUBSET_SEED = 20190901  # one fixed test subset for every run of a given --test-size

@@ -26,6 +26,8 @@ from headstart.lab.bench import BenchConfig, run_bench
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, LITERATURE_PEERS, SEMANTIC_PEERS, SHOTS
 from headstart.lab.report import write_report
 
+__all__ = ["SuiteConfig", "load_suite", "run_suite", "suite_config"]
+
 # The basic heads, the seed paper's names-only transfer-init families (each alone, no prior) and the
 # literature's few-shot peers.
 PEER_METHODS = [*BASIC_HEADS, *SEMANTIC_PEERS, *LITERATURE_PEERS]
