@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 import tempfile
 import warnings
 
@@ -10,18 +9,6 @@ import pytest
 os.environ.setdefault("HEADSTART_CACHE", tempfile.mkdtemp(prefix="headstart-test-cache-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-
-
-# The real-photo folders live beside the checkout (../shared/datasets, as on CI); a checkout
-# without them skips the tests that read them, saying why, instead of failing on a missing path.
-SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-def shared_dataset(name: str) -> Path:
-    folder = SHARED_DATASETS / name
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is not here (the shared datasets sit beside the checkout on CI)")
-    return folder
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from headstart.data.features import FeatureCache
 from headstart.errors import InputError
 from headstart.fit import fit_folder
 from headstart.params import ParameterError
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 R = 64
 ROOT = Path(__file__).resolve().parents[1]

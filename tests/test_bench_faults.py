@@ -11,7 +11,7 @@ import pytest
 from headstart import HeadStart
 from headstart.lab.bench import BenchConfig, run_bench
 from headstart.errors import UserError
-from test_faults import TINY_BENCH, write_images
+from helpers import TINY_BENCH, write_images
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from PIL import Image
 
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
-from test_faults import write_images
-from test_finetune import tiny_source
+from helpers import tiny_source, write_images
 
 
 @pytest.fixture
@@ -126,7 +125,7 @@ import sys, warnings
 import numpy as np, torch
 from headstart.data.dataset import Split, TargetData
 from headstart.data.features import FeatureCache, extract
-from test_finetune import tiny_source
+from helpers import tiny_source
 
 rng = np.random.default_rng(0)
 images = [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(4096)]

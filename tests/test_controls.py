@@ -19,7 +19,7 @@ from headstart.data import load_image_folder
 from headstart.data.features import extract
 from headstart.params import ParameterError
 from headstart.train import EarlyStopping, HeadTraining, logistic_regression, weighted_cross_entropy
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 R = 96
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ import headstart
 from headstart import HeadStart, SourceModel
 from headstart.data import few_shot_indices, load_image_folder
 from headstart.errors import UserError
-from conftest import shared_dataset
+from helpers import shared_dataset
 from own_models import HFStyle, convnet
 
 CLASSES = [0, 3, 8, 18, 43]  # Faces, ant, butterfly, flamingo, strawberry

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_dataset
+from helpers import shared_dataset
 from headstart.evaluate import calibration, confusion_matrix, top_k_accuracy
 
 CLASSES = ["ant", "butterfly", "strawberry"]

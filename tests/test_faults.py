@@ -17,18 +17,7 @@ from PIL import Image
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
-from test_finetune import tiny_source
-
-
-def write_images(folder, per_class=4, classes=("cat", "dog"), size=20, seed=0):
-    rng = np.random.default_rng(seed)
-    for c, name in enumerate(classes):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            image = rng.integers(0, 120, (size, size, 3), dtype=np.uint8)
-            image[..., c % 3] += 120
-            Image.fromarray(image).save(folder / name / f"{i}.png")
-    return folder
+from helpers import TINY_BENCH, tiny_source, write_images, write_split_folder
 
 
 @pytest.fixture
@@ -38,13 +27,6 @@ def tiny():
 
 def caches(source, data, root):
     return FeatureCache(source, data, "train", root=root), FeatureCache(source, data, "test", root=root)
-
-
-def write_split_folder(root, per_class=3, classes=("cat", "dog")):
-    """train/ and test/ of the same size, as `headstart export` writes them."""
-    write_images(root / "train", per_class, classes, seed=0)
-    write_images(root / "test", per_class, classes, seed=1)
-    return root
 
 
 @pytest.mark.parametrize("name, layout", [("eq.v1", "split"), ("eq.v1", "flat"), ("plain", "flat"),
@@ -194,10 +176,6 @@ def test_long_and_non_utf8_folder_names_get_their_own_cache_files(tmp_path, tiny
     assert train.path != test.path and len(train.path.name) < 100
     assert torch.allclose(train.get(progress=False), extract(tiny, data.train.load(np.arange(len(data.train)))),
                           atol=1e-6)
-
-
-TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],
-                  seeds=2, resolution=32, test_size=20, epochs=2, eval_epochs=[0, 2])
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from headstart import few_shot
 from headstart.errors import UserError
 from headstart.methods import METHODS, Scorer, fit_head, get_method
 from headstart.similarity import Evidence
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 LITERATURE = ("simpleshot", "lr-l2n", "tip-adapter", "lp-plus-plus", "clap")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = sorted((ROOT / "benchmarks" / "suites").glob("grid-*.json"))

@@ -10,7 +10,7 @@ from headstart.similarity import Evidence, class_senses, sense_table
 from headstart.similarity import wordnet_data as D
 from headstart.similarity.names import edits1, read_name, spelling, tokens
 from headstart.similarity.nouns import lexicon, taxonomy
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_dataset
+from helpers import shared_dataset
 from headstart.data.images import open_image
 from headstart.pixels import prepare, resize_taps
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import headstart
-from conftest import shared_dataset
+from helpers import shared_dataset
 from headstart import HeadStart, SourceModel
 from headstart.data.features import extract
 from headstart.data.images import open_image
