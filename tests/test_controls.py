@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +18,9 @@ from headstart.data import load_image_folder
 from headstart.data.features import extract
 from headstart.params import ParameterError
 from headstart.train import EarlyStopping, HeadTraining, logistic_regression, weighted_cross_entropy
-from helpers import shared_dataset
+from helpers import ROOT, shared_dataset
 
 R = 96
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_weighted_cross_entropy_counts_a_weight_of_two_as_the_sample_twice():

@@ -22,9 +22,8 @@ from headstart.data.folder import ImageFiles
 from headstart.data.images import open_image, reduced
 from headstart.pixels import to_rgb
 from headstart.preprocessing import resize_batch
-from helpers import colour_images, tiny_source
+from helpers import ROOT, colour_images, tiny_source
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def awkward_files(folder: Path) -> list[Path]:

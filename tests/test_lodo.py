@@ -6,13 +6,11 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-from helpers import shared_dataset
+from helpers import ROOT, shared_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 GRIDS = sorted((ROOT / "benchmarks" / "suites").glob("grid-*.json"))
 
 

@@ -18,8 +18,8 @@ import headstart
 from headstart import HeadStart, SourceModel
 from headstart.errors import UserError
 from own_models import convnet
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 

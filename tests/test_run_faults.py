@@ -17,8 +17,8 @@ import pytest
 
 from headstart import HeadStart
 from headstart.errors import UserError
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_run(folder, classes=("cat", "dog", "car")):

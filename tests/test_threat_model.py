@@ -21,8 +21,8 @@ from PIL import Image
 from headstart import HeadStart
 from headstart.errors import UserError
 from headstart.safe_text import visible
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ESC = "\x1b"
 HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-", "@x", "\tTab", "\rcr", "<img src=x onerror=alert(1)>",
            f"{ESC}[31mred{ESC}[0m{ESC}]0;title\a", "a|b", "two\nlines", "[x](javascript:alert(1))"]
