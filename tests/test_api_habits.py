@@ -38,6 +38,7 @@ def images(tmp_path_factory):
     return np.stack(arrays), paths, np.array(labels)
 
 
+@pytest.mark.slow
 def test_file_paths_are_images_everywhere(source, images):
     arrays, paths, labels = images
     by_array = HeadStart(source, "imprint").fit(arrays, labels)

@@ -71,6 +71,7 @@ def test_repeated_methods_and_shots_give_each_row_once(tmp_path):
     assert len(keys) == len(set(keys)) == 2 * len(TINY_BENCH["eval_epochs"])
 
 
+@pytest.mark.slow
 def test_a_second_bench_into_a_folder_in_use_is_refused(tmp_path):
     out = tmp_path / "B"
     out.mkdir()

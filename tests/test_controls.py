@@ -242,6 +242,7 @@ def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(i
     assert "Method `logreg` records no trust decision" in (tmp_path / "logreg" / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_bad_class_weight_on_the_command_line_is_one_line_naming_the_fix(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     result = subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(tmp_path / "data"), "--out",

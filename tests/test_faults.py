@@ -378,6 +378,7 @@ def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
 
 
+@pytest.mark.slow
 def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch):
     import headstart.run_folder
     from headstart import HeadStart
@@ -395,6 +396,7 @@ def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
+@pytest.mark.slow
 def test_a_run_is_never_written_over_a_folder_that_is_not_a_run(tmp_path):
     from headstart import HeadStart
 
@@ -440,7 +442,7 @@ def run_main(monkeypatch, capsys, *args):
     (["similar", "--classes", ""], "--classes"),
     (["similar", "--classes", ",,,"], "--classes"),
     (["init", "--classes", "cat", "--out", "x"], "at least two"),
-    (["init", "--classes", "cat,Cat", "--out", "x"], "duplicate class names"),
+    pytest.param(["init", "--classes", "cat,Cat", "--out", "x"], "duplicate class names", marks=pytest.mark.slow),
     (["export", "no-such-run", "--onnx", "m.onnx"], "not a headstart run"),
     (["predict", "no-such-run", "x.png"], "not a headstart run"),
 ])
@@ -450,6 +452,7 @@ def test_bad_numbers_and_names_are_one_line_errors(monkeypatch, capsys, tmp_path
     assert code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_files_and_folders_in_the_wrong_place_are_one_line_errors(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     Path("afile").write_text("x")

@@ -4,6 +4,8 @@ Read with `ast`, code run in a subprocess from a string included."""
 
 import ast
 
+import pytest
+
 from helpers import TESTS
 
 
@@ -43,3 +45,57 @@ def test_an_import_of_a_test_file_is_found():
                "import tests.test_cli\n")
     assert imports_of_test_files(planted) == ["conftest", "test_finetune", "tests.test_cli"]
     assert imports_of_test_files("from helpers import tiny_source\nfrom own_models import convnet\n") == []
+
+
+PLANTED = """
+import time
+
+import pytest
+
+
+def test_quick():
+    pass
+
+
+def test_sleepy():
+    time.sleep(0.25)
+
+
+@pytest.mark.slow
+def test_slow_and_marked():
+    time.sleep(0.25)
+"""
+
+
+@pytest.fixture
+def planted(pytester, monkeypatch):
+    """A project with the tests' conftest, a quick test, an unmarked 0.25 s one and a marked 0.25 s
+    one; the fast lane's limit set to 0.1 s."""
+    monkeypatch.setenv("HEADSTART_FAST_LIMIT_S", "0.1")
+    pytester.makeconftest((TESTS / "conftest.py").read_text())
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntestpaths = ["tests"]\nmarkers = ["slow: slow"]\n')
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_planted.py").write_text(PLANTED)
+    return pytester
+
+
+def listed(result) -> list[str]:
+    return [line.split()[-1] for line in result.stdout.lines if "s tests/" in line]
+
+
+@pytest.mark.slow  # each runs a pytest session: about 1 s, 3 s on the busy 2-core machine
+def test_a_slow_unmarked_test_fails_the_fast_lane(planted):
+    result = planted.runpytest("-m", "not slow")
+    result.assert_outcomes(passed=2, deselected=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "this fails the fast lane" in result.stdout.str()
+    assert listed(result) == ["tests/test_planted.py::test_sleepy"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["-m", "not slow", "-k", "sleepy"], []], ids=["part of the fast lane", "everything"])
+def test_other_runs_only_list_it_and_a_marked_test_is_not_listed(planted, args):
+    result = planted.runpytest(*args)
+    assert result.ret == pytest.ExitCode.OK
+    assert "not checked: not the whole fast lane" in result.stdout.str()
+    assert listed(result) == ["tests/test_planted.py::test_sleepy"]

@@ -75,6 +75,7 @@ def test_clap_starts_at_the_rows_and_a_strong_constraint_keeps_it_there():
     assert ((10 * unit @ nn.functional.normalize(free, dim=1).T).argmax(dim=1) == labels).float().mean() == 1.0
 
 
+@pytest.mark.slow
 def test_lp_plus_plus_lowers_the_loss_from_its_start():
     x, labels = tiny_task()
     unit = few_shot.normalised(x)

@@ -38,6 +38,7 @@ def test_lexicon_senses_equal_nltk(lex):
     assert dict(lex.senses("face"))[tax.index["face.n.01"]] == wn.lemma("face.n.01.face").count()
 
 
+@pytest.mark.slow
 def test_base_forms_follow_morphy(lex):
     wn = D.wordnet()
     for word in ["faces", "geese", "boxes", "churches", "women", "berries", "scissors", "axes", "bus", "glasses"]:
@@ -149,6 +150,7 @@ def test_calibrate_keeps_order_and_takes_the_reference_scale():
     assert mapped.min() >= 0
 
 
+@pytest.mark.slow
 def test_mixed_rows_per_class(lite0):
     from headstart.similarity import similarity, source_texts
     from headstart.similarity.mixed import calibrate

@@ -125,6 +125,7 @@ def mode(path):
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_run_folders_and_exports_follow_the_umask(tmp_path, umask_022):
     from headstart.export import export_torchscript
 
