@@ -3,10 +3,11 @@ fixtures, so no test file imports another test file (nor conftest, which pytest 
 Read with `ast`, code run in a subprocess from a string included."""
 
 import ast
+from pathlib import Path
 
 import pytest
 
-from helpers import TESTS
+from helpers import ROOT, TESTS
 
 
 def names_of_test_files() -> set[str]:
@@ -45,6 +46,13 @@ def test_an_import_of_a_test_file_is_found():
                "import tests.test_cli\n")
     assert imports_of_test_files(planted) == ["conftest", "test_finetune", "tests.test_cli"]
     assert imports_of_test_files("from helpers import tiny_source\nfrom own_models import convnet\n") == []
+
+
+
+def test_test_folders_mirror_the_packages():
+    """tests/data/ holds the tests of headstart/data/, and so on: a folder of tests names a package."""
+    folders = {path.parent.relative_to(TESTS) for path in TESTS.rglob("test_*.py")} - {Path(".")}
+    assert sorted(str(f) for f in folders if not (ROOT / "headstart" / f / "__init__.py").is_file()) == []
 
 
 PLANTED = """
