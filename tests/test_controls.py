@@ -51,6 +51,7 @@ def contradicting_validation():
     return x, torch.tensor([0, 1]), stop
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epochs_head_when_the_last_is_worse():
     x, y, stop = contradicting_validation()
     init = (torch.zeros(2, 2), torch.zeros(2))

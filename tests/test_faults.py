@@ -350,6 +350,7 @@ def test_a_bad_head_file_is_one_clear_error(run_folder, tmp_path, tensors, messa
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_folder, tmp_path):
     from safetensors.torch import save_file
 
@@ -366,6 +367,7 @@ def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_fo
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     """A stale backbone.safetensors of an earlier --full-finetune run must not survive a plain fit."""
     from headstart import HeadStart

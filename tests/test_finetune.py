@@ -132,6 +132,7 @@ def test_the_keep_or_drop_decision_is_said_with_its_numbers():
     assert "noisy" not in kept and "ties" not in kept
 
 
+@pytest.mark.slow
 def test_fine_tuning_shows_its_progress_on_stderr_unless_asked_not_to(capsys):
     source = tiny_source()
     images, labels = colour_images(4)

@@ -80,6 +80,7 @@ def test_class_names_reordered_in_a_run_of_a_method_that_reads_no_names_are_refu
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_run_is_not_written_over_the_users_other_files(runs, tmp_path):
     folder = copy(runs[0], tmp_path)
     (folder / "notes.txt").write_text("my notes on this run")

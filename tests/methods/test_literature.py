@@ -64,6 +64,7 @@ def test_clap_weights_are_the_names_probability_of_the_right_class_per_class():
     assert torch.allclose(weights, torch.stack([(p + 0.5) / 2, p, torch.tensor(0.0)]))
 
 
+@pytest.mark.slow
 def test_clap_starts_at_the_rows_and_a_strong_constraint_keeps_it_there():
     x, labels = tiny_task()
     unit = few_shot.normalised(x, x.mean(dim=0))

@@ -124,6 +124,7 @@ def test_images_choose_the_sense_they_show(lite0, caltech_features):
     assert only_chair[0].synset_name == "crane.n.04" and "images" not in only_chair[0].how
 
 
+@pytest.mark.slow
 def test_sense_table_one_line_per_class(lite0):
     table = sense_table(class_senses(Evidence.names_only(lite0, ["garfield", "Faces_easy", "flamingo_head"])))
     lines = table.splitlines()
@@ -172,6 +173,7 @@ def test_mixed_rows_per_class(lite0):
                                                    source_texts(lite0))))
 
 
+@pytest.mark.slow
 def test_sources_without_synset_labels_get_text_rows_against_their_names():
     from torch import nn
 
