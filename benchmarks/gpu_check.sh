@@ -72,7 +72,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import torch, onnxruntime; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'onnxruntime', onnxruntime.__version__)"
 
 # Each step bounded so all fit in one 10-minute call; a failing step does not skip the next.
-timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_backends.py -rs 2>&1 | tee "$OUT/test.log" || true
+timeout 120 python3 -m pytest -q -p no:cacheprovider tests/backends/test_backends.py -rs 2>&1 | tee "$OUT/test.log" || true
 timeout 240 python3 benchmarks/features.py --images 512 --gpu-images 4096 --rounds 3 --resolution 224 --folder "$FOLDER" \
   --amp-accuracy 2>&1 | tee "$OUT/features-gpu.md" || true
 start=$(date +%s)

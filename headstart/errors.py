@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["InputError", "NotFittedError", "UserError"]  # noqa: F822  NotFittedError: made on first use (below)
+
 
 class UserError(Exception):
     """A problem with the user's input; the CLI prints the message (which names the fix) and exits 2."""

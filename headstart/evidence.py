@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet
     from headstart.sources.model import SourceModel
 
 
+__all__ = ["Evidence"]
+
 @dataclass
 class Evidence:
     """What a similarity family may look at: the source model, the target class names (with

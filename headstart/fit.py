@@ -141,3 +141,6 @@ def predict(run: str | Path | HeadStart, images: Sequence, top: int = 3) -> list
     """Top-`top` (class name, probability) for each image (PIL / uint8 arrays)."""
     estimator = run if isinstance(run, HeadStart) else HeadStart.load(run)
     return top_classes(estimator, estimator.predict_proba(images), top)
+
+
+__all__ = ["FitResult", "fit_folder", "init_head", "predict"]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-AVERAGES = ("macro_avg", "weighted_avg")
+_AVERAGES = ("macro_avg", "weighted_avg")
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -63,7 +63,7 @@ def format_report(report: dict, digits: int = 2) -> str:
     lines = [head, ""] + [line(name, row) for name, row in report["per_class"].items()] + [""]
     total = sum(row["support"] for row in report["per_class"].values())
     lines.append(f"{'accuracy':>{width}}{'':>20}{report['accuracy']:>10.{digits}f}{total:>10}")
-    lines += [line(name.replace("_", " "), report[name]) for name in AVERAGES]
+    lines += [line(name.replace("_", " "), report[name]) for name in _AVERAGES]
     return "\n".join(lines)
 
 

@@ -180,7 +180,7 @@ def _resize_rows(x: np.ndarray, size: int, resized: int, first: int, interpolati
     return out
 
 
-def resize_image(image: np.ndarray, size: int, resize: Resize = Resize()) -> np.ndarray:
+def _resize_image(image: np.ndarray, size: int, resize: Resize = Resize()) -> np.ndarray:
     """One uint8 image [H, W, C] (C = 3, or 1 for gray) -> float32 [3, size, size] on the 0-255 scale:
     the antialiased resize and centre crop of `resize` (an axis already of the resized size is left
     alone), clamped to 0..255. The width first, as torch does, so that the float32 roundings come in
@@ -203,10 +203,10 @@ def resize_image(image: np.ndarray, size: int, resize: Resize = Resize()) -> np.
 def prepare(images: Sequence[np.ndarray], size: int, mean: Sequence[float], std: Sequence[float],
             resize: Resize = Resize()) -> np.ndarray:
     """uint8 images [H, W, C] (any sizes) -> the network's input float32 [N, 3, size, size]:
-    resized and cropped (`resize_image`), then (x - mean) / std per channel on the 0-255 scale."""
+    resized and cropped (`_resize_image`), then (x - mean) / std per channel on the 0-255 scale."""
     batch = np.empty((len(images), 3, size, size), dtype=np.float32)
     for i, image in enumerate(images):
-        batch[i] = resize_image(image, size, resize)
+        batch[i] = _resize_image(image, size, resize)
     batch -= np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
     batch /= np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
     return batch

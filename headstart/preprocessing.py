@@ -52,7 +52,7 @@ def resize_batch(images: Sequence, size: int, device: torch.device | None = None
     return out.clamp_(0, 255)
 
 
-def resize_matrix(ramp: torch.Tensor, size: int, resized: torch.Tensor, first: torch.Tensor,
+def _resize_matrix(ramp: torch.Tensor, size: int, resized: torch.Tensor, first: torch.Tensor,
                   cubic: bool = False) -> torch.Tensor:
     """The antialiased resize of `resize_batch` along one axis as a matrix [size, n]: row i weighs the
     n input pixels for output pixel first + i of the resize to `resized` pixels, with PIL's and
@@ -74,12 +74,12 @@ def resize_matrix(ramp: torch.Tensor, size: int, resized: torch.Tensor, first: t
 
 def _axis(ramp: torch.Tensor, short: torch.Tensor, size: int, scaled: int, keep_aspect: bool,
           cubic: bool) -> torch.Tensor:
-    """`resize_matrix` of one axis under `Resize.geometry`'s resize and centre crop, computed in the
+    """`_resize_matrix` of one axis under `Resize.geometry`'s resize and centre crop, computed in the
     graph from the axis' length (ramp) and the image's shorter side (short, float64 [1])."""
     n = ramp[-1:].double() + 0.5
     resized = torch.floor(scaled * n / short) if keep_aspect else torch.full_like(n, float(scaled))
     first = torch.round((resized - size) / 2.0)  # half to even, as Python's round in torchvision's crop
-    return resize_matrix(ramp, size, resized.float(), first.float(), cubic)
+    return _resize_matrix(ramp, size, resized.float(), first.float(), cubic)
 
 
 def resize_uint8_images(images: torch.Tensor, size: int, crop_pct: float = 1.0, keep_aspect: bool = False,

@@ -15,6 +15,8 @@ from numbers import Integral, Real
 
 from headstart.params import Interval, Kind, Names, OneOf, check_parameters
 
+__all__ = ["DEFAULT_RECIPE", "Recipe"]
+
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
 IMAGES_STARTS = ("zero", "imprint", "imprint-faded", "imprint-shots")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")

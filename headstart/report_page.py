@@ -13,10 +13,10 @@ from headstart.cache import atomic_write
 from headstart.data.images import open_image
 
 PAGE_FILE, THUMBNAIL_DIR = "misclassified.html", "thumbnails"
-THUMBNAIL_PX = 160  # longest side
-MAX_SHOWN = 500  # images on the page; the rest are counted
+_THUMBNAIL_PX = 160  # longest side
+_MAX_SHOWN = 500  # images on the page; the rest are counted
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+_STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 .grid{display:flex;flex-wrap:wrap;gap:12px}
 .card{width:180px;border:1px solid #ccc;border-radius:6px;padding:8px;font-size:13px}
 .card img{display:block;width:160px;height:160px;object-fit:contain;background:#eee;margin:0 auto 6px}
@@ -25,9 +25,9 @@ ol{margin:4px 0 0;padding-left:18px}"""
 
 
 def thumbnail(image: Path, out: Path) -> None:
-    """A small JPEG of `image` at `out` (longest side THUMBNAIL_PX)."""
+    """A small JPEG of `image` at `out` (longest side _THUMBNAIL_PX)."""
     picture = open_image(image)
-    picture.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    picture.thumbnail((_THUMBNAIL_PX, _THUMBNAIL_PX))
     atomic_write(out, lambda f: picture.save(f, "JPEG", quality=85))  # a planted link is replaced, not followed
 
 
@@ -49,7 +49,7 @@ def _short(image: str) -> str:
 def write_page(result: dict, out: Path) -> list[Path]:
     """DIR/misclassified.html and its thumbnails from `evaluate`'s result (its "misclassified"
     rows, largest loss first); returns the files written."""
-    rows = result["misclassified"][:MAX_SHOWN]
+    rows = result["misclassified"][:_MAX_SHOWN]
     if rows:
         (out / THUMBNAIL_DIR).mkdir(parents=True, exist_ok=True)
     written, cards = [], []
@@ -62,7 +62,7 @@ def write_page(result: dict, out: Path) -> list[Path]:
     more = len(result["misclassified"]) - len(rows)
     title = f"Misclassified images of {result['data']}"
     page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{escape(title)}</title>",
-            f"<style>{STYLE}</style></head><body>", f"<h1>{escape(title)}</h1>",
+            f"<style>{_STYLE}</style></head><body>", f"<h1>{escape(title)}</h1>",
             f"<p>{len(result['misclassified'])} of {result['n']} images wrong; accuracy "
             f"{100 * result['accuracy']:.1f} % (95 % CI {100 * low:.1f}–{100 * high:.1f} %). Largest loss "
             "(least probability on the true class) first.</p>",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SourceLabels:
+class _SourceLabels:
     """What the semantic families read of a source: its labels and names. A built-in source's
     weights (and the network code they need, and torch) are never loaded for `similar`."""
 
@@ -36,7 +36,7 @@ def similar_classes(model: str | SourceModel, class_names: list[str], measure: s
     optionally writes a heatmap of the union of top sources. overrides: name -> synset id (see
     `naming.load_overrides`). With ``measure="text"`` every row is text: no synsets are reported.
     Numpy only; the text model loads for text rows whose embeddings are not cached yet."""
-    source = SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
+    source = _SourceLabels(model, *source_labels(model)) if isinstance(model, str) else model
     if measure == "text":
         matrix = name_text_rows(source, class_names)
         senses = [ClassSense(name, None, None, "", "text", "text embedding of the name (--measure text)")

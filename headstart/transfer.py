@@ -7,6 +7,10 @@ import math
 import torch
 from torch import nn
 
+__all__ = ["class_means", "class_means_weight", "class_trust", "combine", "imprint", "leave_one_out_prototype_logits",
+           "mix_rows", "names_share", "random_head", "recentre", "scale_rows", "top_k_weights", "with_rows",
+           "zero_head"]
+
 
 def top_k_weights(similarity: torch.Tensor, top_k: int = 5) -> torch.Tensor:
     """Keep each row's `top_k` largest similarities and normalise them to sum to 1
@@ -78,7 +82,7 @@ def scale_rows(head: tuple[torch.Tensor, torch.Tensor], rows: list[int],
     return w, b
 
 
-def best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def _best_temperature_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """p(label | x) [N] under softmax(logits / T), T the maximum-likelihood temperature on a
     log grid around the logits' spread: a well-ranked but mis-scaled head is judged by its
     ranking. logits: [N, C]; labels: [N]."""
@@ -109,8 +113,8 @@ def names_share(names_logits: torch.Tensor, image_logits: torch.Tensor, labels: 
     counted = torch.bincount(labels)[labels] > 1
     if not counted.any():
         return 1.0
-    names = best_temperature_probabilities(names_logits[counted], labels[counted]).mean().item()
-    images = best_temperature_probabilities(image_logits[counted], labels[counted]).mean().item()
+    names = _best_temperature_probabilities(names_logits[counted], labels[counted]).mean().item()
+    images = _best_temperature_probabilities(image_logits[counted], labels[counted]).mean().item()
     return names / max(names + images, 1e-12)
 
 
@@ -119,7 +123,7 @@ def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
     """How well a head predicts labelled samples it never saw, per class, in [0, 1].
 
     Each sample scores q = (p - 1/C) / (1 - 1/C) clipped to [0, 1], p its label's probability at
-    the best temperature (`best_temperature_probabilities`): 0 at or below chance, 1 certain. The
+    the best temperature (`_best_temperature_probabilities`): 0 at or below chance, 1 certain. The
     task's trust is the mean q; a class's is the mean q of its samples shrunk toward the task's by
     `shrinkage` pseudo-samples (one shot per class is one noisy sample).
     logits: [N, C] of the head on the samples; labels: [N] -> (trust [C], task trust).
@@ -127,7 +131,7 @@ def class_trust(logits: torch.Tensor, labels: torch.Tensor, n_classes: int,
     if len(labels) == 0:
         return torch.zeros(n_classes), 0.0
     chance = 1.0 / n_classes
-    q = ((best_temperature_probabilities(logits, labels) - chance) / (1 - chance)).clamp(0, 1)
+    q = ((_best_temperature_probabilities(logits, labels) - chance) / (1 - chance)).clamp(0, 1)
     task = q.mean().item()
     sums = torch.zeros(n_classes).index_add_(0, labels, q)
     counts = torch.bincount(labels, minlength=n_classes).float()

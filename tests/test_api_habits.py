@@ -13,6 +13,7 @@ from PIL import Image
 from headstart import HeadStart, SourceModel
 from headstart.errors import InputError, UserError
 from own_models import convnet
+from helpers import ROOT, TESTS
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ def images(tmp_path_factory):
     return np.stack(arrays), paths, np.array(labels)
 
 
+@pytest.mark.slow
 def test_file_paths_are_images_everywhere(source, images):
     arrays, paths, labels = images
     by_array = HeadStart(source, "imprint").fit(arrays, labels)
@@ -102,7 +104,7 @@ def test_cli_predict_on_many_images_shows_a_bar_unless_quiet(tmp_path):
 
     for i in range(70):  # more than one batch of 64
         Image.fromarray(np.full((24, 24, 3), 3 * i, np.uint8)).save(tmp_path / f"{i}.png")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
     cli = lambda *args: subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], env=env,  # noqa: E731
                                        capture_output=True, text=True, timeout=600, check=True)
     cli("init", "--model", "own_models:tiny_imagenet_source", "--classes", "cat,dog", "--out", tmp_path / "run", "-q")

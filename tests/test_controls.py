@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +18,9 @@ from headstart.data import load_image_folder
 from headstart.data.features import extract
 from headstart.params import ParameterError
 from headstart.train import EarlyStopping, HeadTraining, logistic_regression, weighted_cross_entropy
-from conftest import shared_dataset
+from helpers import ROOT, shared_dataset
 
 R = 96
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_weighted_cross_entropy_counts_a_weight_of_two_as_the_sample_twice():
@@ -53,6 +51,7 @@ def contradicting_validation():
     return x, torch.tensor([0, 1]), stop
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epochs_head_when_the_last_is_worse():
     x, y, stop = contradicting_validation()
     init = (torch.zeros(2, 2), torch.zeros(2))
@@ -245,6 +244,7 @@ def test_the_model_card_gives_glosses_per_class_metrics_and_the_trust_decision(i
     assert "Method `logreg` records no trust decision" in (tmp_path / "logreg" / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_bad_class_weight_on_the_command_line_is_one_line_naming_the_fix(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     result = subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(tmp_path / "data"), "--out",

@@ -22,7 +22,7 @@ from headstart.finetune import FinetuneConfig, finetune, train_full
 from headstart.estimator import HeadStart
 from headstart.run_folder import Run, RunMeta, save_run
 from headstart.sources import list_sources, register_source
-from test_finetune import colour_images, finetuned_accuracy, tiny_source, zero_head_fitter
+from helpers import colour_images, finetuned_accuracy, tiny_source, zero_head_fitter
 
 TINY = "tiny-test-ddp"
 CONFIG = FinetuneConfig(epochs=2, batch_size=6, lr=3e-2, backbone_lr_scale=1.0)

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from headstart import HeadStart, SourceModel
 from headstart.data import load_image_folder
 from headstart.errors import UserError
 from headstart.protocol import few_shot_indices
-from conftest import shared_dataset
+from helpers import TESTS, shared_dataset
 from own_models import HFStyle, convnet
 
 CLASSES = [0, 3, 8, 18, 43]  # Faces, ant, butterfly, flamingo, strawberry
@@ -232,7 +231,7 @@ def test_a_run_of_an_own_model_reloads_by_spec_or_by_the_model(tmp_path):
 
 
 def run_cli(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
     result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
                             timeout=600, env=env)
     if check:

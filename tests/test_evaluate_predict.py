@@ -9,19 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import shared_dataset
+from helpers import ROOT, TESTS, shared_dataset
 from headstart.evaluate import calibration, confusion_matrix, top_k_accuracy
 
 CLASSES = ["ant", "butterfly", "strawberry"]
 
 
 def run_cli(*args, check=True, **env_vars):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
            **env_vars}
     result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
                             timeout=600, env=env)

@@ -17,18 +17,7 @@ from PIL import Image
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
-from test_finetune import tiny_source
-
-
-def write_images(folder, per_class=4, classes=("cat", "dog"), size=20, seed=0):
-    rng = np.random.default_rng(seed)
-    for c, name in enumerate(classes):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            image = rng.integers(0, 120, (size, size, 3), dtype=np.uint8)
-            image[..., c % 3] += 120
-            Image.fromarray(image).save(folder / name / f"{i}.png")
-    return folder
+from helpers import TINY_BENCH, tiny_source, write_images, write_split_folder
 
 
 @pytest.fixture
@@ -38,13 +27,6 @@ def tiny():
 
 def caches(source, data, root):
     return FeatureCache(source, data, "train", root=root), FeatureCache(source, data, "test", root=root)
-
-
-def write_split_folder(root, per_class=3, classes=("cat", "dog")):
-    """train/ and test/ of the same size, as `headstart export` writes them."""
-    write_images(root / "train", per_class, classes, seed=0)
-    write_images(root / "test", per_class, classes, seed=1)
-    return root
 
 
 @pytest.mark.parametrize("name, layout", [("eq.v1", "split"), ("eq.v1", "flat"), ("plain", "flat"),
@@ -194,10 +176,6 @@ def test_long_and_non_utf8_folder_names_get_their_own_cache_files(tmp_path, tiny
     assert train.path != test.path and len(train.path.name) < 100
     assert torch.allclose(train.get(progress=False), extract(tiny, data.train.load(np.arange(len(data.train)))),
                           atol=1e-6)
-
-
-TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],
-                  seeds=2, resolution=32, test_size=20, epochs=2, eval_epochs=[0, 2])
 
 
 @pytest.mark.slow
@@ -372,6 +350,7 @@ def test_a_bad_head_file_is_one_clear_error(run_folder, tmp_path, tensors, messa
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_folder, tmp_path):
     from safetensors.torch import save_file
 
@@ -388,6 +367,7 @@ def test_a_run_loaded_with_another_model_or_a_foreign_backbone_is_refused(run_fo
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     """A stale backbone.safetensors of an earlier --full-finetune run must not survive a plain fit."""
     from headstart import HeadStart
@@ -400,6 +380,7 @@ def test_a_new_run_replaces_every_file_of_the_old_one(run_folder, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
 
 
+@pytest.mark.slow
 def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch):
     import headstart.run_folder
     from headstart import HeadStart
@@ -417,6 +398,7 @@ def test_a_killed_save_leaves_the_previous_run(run_folder, tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
+@pytest.mark.slow
 def test_a_run_is_never_written_over_a_folder_that_is_not_a_run(tmp_path):
     from headstart import HeadStart
 
@@ -462,7 +444,7 @@ def run_main(monkeypatch, capsys, *args):
     (["similar", "--classes", ""], "--classes"),
     (["similar", "--classes", ",,,"], "--classes"),
     (["init", "--classes", "cat", "--out", "x"], "at least two"),
-    (["init", "--classes", "cat,Cat", "--out", "x"], "duplicate class names"),
+    pytest.param(["init", "--classes", "cat,Cat", "--out", "x"], "duplicate class names", marks=pytest.mark.slow),
     (["export", "no-such-run", "--onnx", "m.onnx"], "not a headstart run"),
     (["predict", "no-such-run", "x.png"], "not a headstart run"),
 ])
@@ -472,6 +454,7 @@ def test_bad_numbers_and_names_are_one_line_errors(monkeypatch, capsys, tmp_path
     assert code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_files_and_folders_in_the_wrong_place_are_one_line_errors(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     Path("afile").write_text("x")

@@ -22,9 +22,8 @@ from headstart.data.folder import ImageFiles
 from headstart.data.images import open_image, reduced
 from headstart.pixels import to_rgb
 from headstart.preprocessing import resize_batch
-from test_finetune import colour_images, tiny_source
+from helpers import ROOT, colour_images, tiny_source
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def awkward_files(folder: Path) -> list[Path]:
@@ -89,6 +88,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
 
+@pytest.mark.slow
 def test_a_huge_declared_png_is_decoded_reduced_in_little_memory(tmp_path):
     """12000 x 12000 gray (144 million pixels, under PIL's bomb limit): decoding and resizing it once
     took 3.4 GB more than the imports (float copies of the full image); now the decoded image itself."""

@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from headstart.data.features import extract
-from headstart.estimator import with_backbone
 from headstart.errors import UserError
 from headstart.finetune import (
     FINETUNE_PARAMETERS,
@@ -18,49 +16,8 @@ from headstart.finetune import (
     finetune,
     train_full,
 )
-from headstart.sources.model import SourceModel
-from headstart.train import accuracy, logistic_regression
-
-
-def tiny_source(n_source_classes: int = 4, seed: int = 0) -> SourceModel:
-    """A conv net small enough to fine-tune in well under a second, with non-trivial BN statistics."""
-    torch.manual_seed(seed)
-    net = nn.Sequential(
-        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, n_source_classes))
-    for layer in net.modules():
-        if isinstance(layer, nn.BatchNorm2d):
-            layer.running_mean.uniform_(-0.5, 0.5)
-            layer.running_var.uniform_(0.5, 2.0)
-    return SourceModel.from_module(net, name="tiny", resolution=24)
-
-
-def colour_images(per_class: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """3 easy classes (reddish, greenish, bluish 16x16 noise images) -> (images, labels [N])."""
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for c in range(3):
-        for _ in range(per_class):
-            image = rng.integers(0, 90, size=(16, 16, 3))
-            image[..., c] += 160
-            images.append(image.astype(np.uint8))
-            labels.append(c)
-    return images, np.array(labels)
-
-
-def zero_head_fitter(features: torch.Tensor, labels: torch.Tensor):
-    """A useless head-only stage (always predicts class 0), so fine-tuning has room to win."""
-    return torch.zeros(3, features.shape[1]), torch.zeros(3)
-
-
-def finetuned_accuracy(source: SourceModel, state: dict | None, head, images, labels) -> float:
-    """Top-1 accuracy of `finetune`'s result (backbone state or None, head (W [C, D], b [C])) on images
-    with labels [N], as a fitted HeadStart scores it: the state loaded into a copy of the source
-    (`with_backbone`), features extracted, the head applied."""
-    network = source if state is None else with_backbone(source, state)
-    features = extract(network, images, backend="torch")
-    return accuracy(*head, features, torch.as_tensor(np.asarray(labels)))
+from headstart.train import logistic_regression
+from helpers import colour_images, finetuned_accuracy, tiny_source, zero_head_fitter
 
 
 def test_augment_keeps_shape_is_seeded_and_changes_images():
@@ -178,6 +135,7 @@ def test_the_keep_or_drop_decision_is_said_with_its_numbers():
     assert "noisy" not in kept and "ties" not in kept
 
 
+@pytest.mark.slow
 def test_fine_tuning_shows_its_progress_on_stderr_unless_asked_not_to(capsys):
     source = tiny_source()
     images, labels = colour_images(4)

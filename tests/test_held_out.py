@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import ROOT, TESTS
+
 CLASSES = ["cat", "dog", "bird"]
 # the runs name a test model as code (own_models:...), which evaluate runs only with --allow-code
 MODEL = ("--model", "own_models:tiny_imagenet_source", "--method", "logreg", "--epochs", "20")
@@ -25,7 +27,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def run_cli(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
     result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
                             timeout=600, env=env)
     if check:

@@ -18,8 +18,8 @@ import headstart
 from headstart import HeadStart, SourceModel
 from headstart.errors import UserError
 from own_models import convnet
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
@@ -57,6 +57,7 @@ def test_the_core_leaves_the_lab_and_the_plots_to_extras():
 WITHOUT = "import sys\nfor _m in {modules!r}: sys.modules[_m] = None\n"
 
 
+@pytest.mark.slow
 def test_the_product_imports_without_scipy_or_matplotlib():
     code = WITHOUT.format(modules=["scipy", "matplotlib"]) + (
         "import headstart.cli, headstart.estimator, headstart.fit, headstart.evaluate, headstart.export, "

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_dataset
+from helpers import TESTS, shared_dataset
 from headstart.data.images import open_image
 from headstart.pixels import prepare, resize_taps
 
-TESTS = Path(__file__).parent
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
 
 

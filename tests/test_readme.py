@@ -8,15 +8,14 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_dataset
+from helpers import ROOT, shared_dataset
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def section(title: str) -> str:
@@ -44,7 +43,7 @@ def try_commands() -> list[list[str]]:
 @pytest.mark.slow
 def test_the_command_line_examples_and_the_onnx_round_trip(tmp_path, monkeypatch):
     env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     commands = try_commands()
     assert [c[:2] for c in commands] == [["headstart", "export-images"], ["headstart", "fit"], ["headstart", "predict"],
                                           ["headstart", "evaluate"], ["headstart", "export"]]

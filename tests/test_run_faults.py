@@ -17,8 +17,8 @@ import pytest
 
 from headstart import HeadStart
 from headstart.errors import UserError
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_run(folder, classes=("cat", "dog", "car")):
@@ -80,6 +80,7 @@ def test_class_names_reordered_in_a_run_of_a_method_that_reads_no_names_are_refu
         HeadStart.load(folder)
 
 
+@pytest.mark.slow
 def test_a_run_is_not_written_over_the_users_other_files(runs, tmp_path):
     folder = copy(runs[0], tmp_path)
     (folder / "notes.txt").write_text("my notes on this run")
@@ -125,6 +126,7 @@ def mode(path):
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_run_folders_and_exports_follow_the_umask(tmp_path, umask_022):
     from headstart.export import export_torchscript
 

@@ -123,6 +123,7 @@ def test_cross_validation_grid_search_and_pipeline_with_string_labels(source, an
     assert set(pipeline.predict(x)) <= {"bird", "cat", "dog"}
 
 
+@pytest.mark.slow
 def test_the_default_method_finds_sources_from_the_labels_themselves():
     features = torch.randn(6, 1280)
     clf = HeadStart(epochs=2).fit(features, ["dog", "cat", "dog", "cat", "dog", "cat"])

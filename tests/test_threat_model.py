@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headstart import HeadStart
+from headstart import HeadStart, Predictor
 from headstart.errors import UserError
 from headstart.safe_text import visible
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ESC = "\x1b"
 HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-", "@x", "\tTab", "\rcr", "<img src=x onerror=alert(1)>",
            f"{ESC}[31mred{ESC}[0m{ESC}]0;title\a", "a|b", "two\nlines", "[x](javascript:alert(1))"]
@@ -30,9 +30,13 @@ HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-", "@x", "\tTab", "\rcr", "<img 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A real run of three classes (names only, 32 px)."""
-    return HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog", "car"]).save(
+    """A real run of three classes (names only, 32 px). The ONNX exports that predict makes of it and of
+    a received copy (cached by run.json) are made here, once, not inside the first test that predicts."""
+    folder = HeadStart("efficientnet-lite0", resolution=32).fit(None, None, ["cat", "dog", "car"]).save(
         tmp_path_factory.mktemp("threat") / "run")
+    for predicted in (folder, received(folder, tmp_path_factory.mktemp("warm"))):
+        Predictor(predicted)
+    return folder
 
 
 def received(run, tmp_path, name="received", **changes) -> Path:
@@ -201,6 +205,7 @@ def test_p3_an_output_is_never_an_input_nor_inside_the_run(run, tmp_path, monkey
 # -- 4. a planted link is replaced, never followed -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_p4_a_link_planted_where_evaluate_writes_is_replaced_not_followed(run, tmp_path, monkeypatch, capsys):
     data, out = labelled(tmp_path / "data"), tmp_path / "eval"
     out.mkdir()
@@ -220,6 +225,7 @@ def test_p4_a_link_planted_where_evaluate_writes_is_replaced_not_followed(run, t
 TERMINAL_NAMES = [f"{ESC}[2J{ESC}]0;owned\a", "two\nlines\rback", "right\u202eleft"]
 
 
+@pytest.mark.slow
 def test_p5_class_names_never_reach_the_terminal_as_control_codes(run, tmp_path, monkeypatch, capsys):
     folder = renamed(run, tmp_path, TERMINAL_NAMES)
     data = labelled(tmp_path / "data", TERMINAL_NAMES)
@@ -281,6 +287,7 @@ def test_p6_class_names_stay_text_in_the_model_card_and_report(run, tmp_path):
 
 
 @pytest.mark.parametrize("names", [HOSTILE[:3], HOSTILE[3:6]])
+@pytest.mark.slow
 def test_p7_no_csv_cell_starts_a_spreadsheet_formula(run, tmp_path, monkeypatch, capsys, names):
     folder = renamed(run, tmp_path, names)
     images = [f"./{image(tmp_path / n).name}" for n in ("=2+5.png", "-1.png", "plain.png")]  # ./: not an option
@@ -300,6 +307,7 @@ def test_p7_no_csv_cell_starts_a_spreadsheet_formula(run, tmp_path, monkeypatch,
 # -- 8-9. received datasets ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_p8_file_names_stay_text_in_the_terminal_and_the_csv(run, tmp_path, monkeypatch, capsys):
     names = [f"{ESC}[2Jwipe.png", "=HYPERLINK(1).png", "@SUM(1).png"]
     for n in names:

@@ -12,6 +12,7 @@ def blobs(n_per_class=20, dim=5, seed=0):
     return centers[labels] + torch.randn(len(labels), dim, generator=g), labels
 
 
+@pytest.mark.slow
 def test_logistic_regression_matches_scikit_learn():
     from sklearn.linear_model import LogisticRegression
 

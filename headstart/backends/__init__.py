@@ -15,7 +15,7 @@ from headstart.backends.placement import Placement, resolve, resolve_device
 from headstart.backends.runner import CheckedRunner, Runner, TorchRunner
 from headstart.sources.model import SourceModel
 
-MAX_RUNNERS = 8  # a fine-tuning run makes a new model per candidate; keep memory bounded
+_MAX_RUNNERS = 8  # a fine-tuning run makes a new model per candidate; keep memory bounded
 _RUNNERS: OrderedDict[tuple, Runner] = OrderedDict()
 
 
@@ -24,7 +24,7 @@ def runner_for(source: SourceModel, resolution: int, placement: Placement) -> Ru
     key = (source.cache_key(resolution), str(placement.device), placement.backend, placement.precision)
     if key not in _RUNNERS:
         _RUNNERS[key] = _build(source, resolution, placement)
-        while len(_RUNNERS) > MAX_RUNNERS:
+        while len(_RUNNERS) > _MAX_RUNNERS:
             _RUNNERS.popitem(last=False)
     _RUNNERS.move_to_end(key)
     return _RUNNERS[key]

@@ -21,8 +21,8 @@ from headstart.data.dataset import Split, TargetData
 from headstart.pixels import to_uint8_hwc
 
 MAX_VIEWS = 16
-AREA = (0.35, 1.0)
-RATIO = (3 / 4, 4 / 3)
+_AREA = (0.35, 1.0)
+_RATIO = (3 / 4, 4 / 3)
 VERSION = 1  # in the cache key: a change of the views above must not read the old ones' features
 
 
@@ -37,8 +37,8 @@ def view(image, index: int, view_number: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, index, view_number])
     height, width = array.shape[:2]
     for _ in range(10):  # torchvision's tries; then the whole image
-        area = height * width * rng.uniform(*AREA)
-        ratio = math.exp(rng.uniform(math.log(RATIO[0]), math.log(RATIO[1])))
+        area = height * width * rng.uniform(*_AREA)
+        ratio = math.exp(rng.uniform(math.log(_RATIO[0]), math.log(_RATIO[1])))
         w, h = round(math.sqrt(area * ratio)), round(math.sqrt(area / ratio))
         if 0 < w <= width and 0 < h <= height:
             top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))

@@ -1,6 +1,6 @@
 """Decoding one image file: 8-bit RGB, upright, with one clear error for a file that does not decode.
 
-A very large image (more than LARGE_PIXELS) is decoded at a reduced size, never below KEEP_SIDE pixels
+A very large image (more than LARGE_PIXELS) is decoded at a reduced size, never below _KEEP_SIDE pixels
 a side (twice the largest resolution a run may have): a JPEG by its decoder's 1/2..1/8 scaling, any
 other format by box-averaging right after decoding. A 137 kB PNG declaring 12000 x 12000 pixels thus
 costs the decoded image once, not the 4 GB of float copies its full size took. Images up to
@@ -20,7 +20,7 @@ from headstart.pixels import to_rgb
 
 DECODE_VERSION = 2  # EXIF orientation applied, 16-bit images scaled to 8 bits
 LARGE_PIXELS = 64 * 1024 * 1024  # above this, decode reduced (8192 x 8192; phone photos have 12 to 50 million)
-KEEP_SIDE = 2048  # a reduced image keeps at least this many pixels a side (MAX_RESOLUTION is 1024)
+_KEEP_SIDE = 2048  # a reduced image keeps at least this many pixels a side (MAX_RESOLUTION is 1024)
 
 
 def display_name(name: str) -> str:
@@ -37,7 +37,7 @@ def load_image(path: str | Path) -> np.ndarray:
     return np.asarray(open_image(Path(path)))
 
 
-def reduced(image: Image.Image, large_pixels: int = LARGE_PIXELS, keep_side: int = KEEP_SIDE) -> Image.Image:
+def reduced(image: Image.Image, large_pixels: int = LARGE_PIXELS, keep_side: int = _KEEP_SIDE) -> Image.Image:
     """`image` (opened, not yet loaded) as is when it has at most `large_pixels` pixels, else reduced by
     a whole factor per axis that leaves at least `keep_side` pixels a side."""
     width, height = image.size

@@ -28,7 +28,7 @@ from headstart.preprocessing import to_uint8_hwc
 from headstart.sources.model import SourceModel
 
 # Workers pay when preparing a batch costs more than this share of the network's time on it.
-WORKERS_PAY_FROM = 0.2
+_WORKERS_PAY_FROM = 0.2
 WORKERS_ENV = "HEADSTART_DECODE_WORKERS"  # a number: always that many workers (0: none), no rule
 
 
@@ -53,7 +53,7 @@ class _Decoded:
         self.arrays = arrays
 
 
-class PreparedBatches(Dataset):
+class _PreparedBatches(Dataset):
     """Item b: the model input [n, 3, R, R] of images[b * batch_size : (b + 1) * batch_size], or with
     `decode_only` those images decoded but not resized (`_Decoded`: a GPU resizes them)."""
 
@@ -115,10 +115,10 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
 
     The first batch is prepared here. The rest are prepared by up to `workers` processes while the
     caller works on earlier ones; with `only_if_they_pay`, only when preparing the first batch took
-    more than `WORKERS_PAY_FROM` of the caller's time on it (the network's): for in-memory images
+    more than `_WORKERS_PAY_FROM` of the caller's time on it (the network's): for in-memory images
     that only need resizing, extra processes would just add transfers. Close the iterator (or
     exhaust it) to stop the workers."""
-    batches = PreparedBatches(source, images, resolution, batch_size, decode_only=device is not None)
+    batches = _PreparedBatches(source, images, resolution, batch_size, decode_only=device is not None)
     if not len(batches):
         return
 
@@ -134,7 +134,7 @@ def prepared_batches(source: SourceModel, images, resolution: int, batch_size: i
     yield batches.rows(0), first
     consuming = time.perf_counter() - yielded
     done = 1
-    pays = not only_if_they_pay or preparing > WORKERS_PAY_FROM * consuming
+    pays = not only_if_they_pay or preparing > _WORKERS_PAY_FROM * consuming
     if workers > 0 and len(batches) > 1 and pays and _can_fork():
         with contextlib.closing(_from_workers(batches, range(1, len(batches)), workers)) as parallel:
             try:
@@ -151,7 +151,7 @@ class _WorkersFailed(Exception):
     """The worker processes could not start or died; the message says why."""
 
 
-def _from_workers(batches: PreparedBatches, which: range, workers: int) -> Iterator:
+def _from_workers(batches: _PreparedBatches, which: range, workers: int) -> Iterator:
     """batches[b] for b in `which`, in order, prepared by forked DataLoader workers."""
     loader = DataLoader(batches, batch_size=None, sampler=which, num_workers=min(workers, len(which)),
                         multiprocessing_context="fork", prefetch_factor=2)

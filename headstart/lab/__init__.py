@@ -6,5 +6,7 @@ lab is one line naming the extra, before any work."""
 
 from headstart.extras import require
 
+__all__: list[str] = []  # no names of its own; its public modules are bench, suite and report (README)
+
 for _module in ("scipy", "matplotlib"):
     require(_module, "the benchmarking side (bench, suite, report, lodo, demo)", "lab")

@@ -33,6 +33,7 @@ def _has_ancestor(synset_name: str, ancestor: str) -> bool:
 
 @pytest.fixture(scope="module")
 def fashion(imagenet_ids):
+    D.synset("entity.n.01")  # WordNet's synsets and glosses load here (seconds), not in the first test reading them
     return {r.name: r for r in find_senses(FASHION_MNIST, imagenet_ids)}
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,10 +20,9 @@ from headstart.data.features import FeatureCache
 from headstart.errors import InputError
 from headstart.fit import fit_folder
 from headstart.params import ParameterError
-from conftest import shared_dataset
+from helpers import ROOT, shared_dataset
 
 R = 64
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def picture(seed: int = 0, shape=(40, 60, 3)) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from headstart import HeadStart
 from headstart.lab.bench import BENCH_PARAMETERS, DEMO, BenchConfig, run_bench
 from headstart.errors import UserError
-from test_faults import TINY_BENCH, write_images
+from helpers import TINY_BENCH, write_images
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def test_repeated_methods_and_shots_give_each_row_once(tmp_path):
     assert len(keys) == len(set(keys)) == 2 * len(TINY_BENCH["eval_epochs"])
 
 
+@pytest.mark.slow
 def test_a_second_bench_into_a_folder_in_use_is_refused(tmp_path):
     out = tmp_path / "B"
     out.mkdir()

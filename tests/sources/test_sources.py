@@ -5,12 +5,7 @@ from torch import nn
 
 import headstart
 from headstart.errors import UserError
-
-
-def sample_photos():
-    from sklearn.datasets import load_sample_images
-
-    return load_sample_images().images  # china.jpg (a temple by a lake), flower.jpg (a daisy)
+from helpers import sample_photos
 
 
 def test_registry_lists_the_three_lite_models():

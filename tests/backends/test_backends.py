@@ -17,8 +17,7 @@ from headstart.backends import onnx_runner, resolve, resolve_device, runner_for
 from headstart.backends.runner import CheckedRunner, Runner, TorchRunner, agree
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
-from test_finetune import tiny_source
-from test_sources import sample_photos
+from helpers import sample_photos, tiny_source
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import headstart
-from conftest import shared_dataset
+from helpers import shared_dataset
 from headstart import HeadStart, SourceModel
 from headstart.data.features import extract
 from headstart.data.images import open_image
@@ -81,6 +81,7 @@ def test_a_pretrained_cfg_asking_for_bicubic_and_a_crop_gives_the_features_of_a_
 
 @pytest.mark.parametrize("resize", [CROP, Resize(0.875, False, "bicubic"), Resize(0.9, True, "bilinear"),
                                     Resize(1.0, True, "bicubic"), Resize(interpolation="bicubic"), Resize()])
+@pytest.mark.slow
 def test_the_numpy_and_the_exported_resize_equal_torchs(resize):
     """pixels.prepare (the Predictor's) within 1e-4 on the 0-255 scale; the exports' matrix resize
     within 1e-3 (as for the default resize): real photos, upscaled and downscaled, odd shapes."""

@@ -11,7 +11,7 @@ from headstart.senses import class_senses, sense_table
 from headstart.senses.names import edits1, read_name, spelling, tokens
 from headstart.wordnet import data as D
 from headstart.wordnet.nouns import lexicon, taxonomy
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 
 
@@ -39,6 +39,7 @@ def test_lexicon_senses_equal_nltk(lex):
     assert dict(lex.senses("face"))[tax.index["face.n.01"]] == wn.lemma("face.n.01.face").count()
 
 
+@pytest.mark.slow
 def test_base_forms_follow_morphy(lex):
     wn = D.wordnet()
     for word in ["faces", "geese", "boxes", "churches", "women", "berries", "scissors", "axes", "bus", "glasses"]:
@@ -124,6 +125,7 @@ def test_images_choose_the_sense_they_show(lite0, caltech_features):
     assert only_chair[0].synset_name == "crane.n.04" and "images" not in only_chair[0].how
 
 
+@pytest.mark.slow
 def test_sense_table_one_line_per_class(lite0):
     table = sense_table(class_senses(Evidence.names_only(lite0, ["garfield", "Faces_easy", "flamingo_head"])))
     lines = table.splitlines()
@@ -150,6 +152,7 @@ def test_calibrate_keeps_order_and_takes_the_reference_scale():
     assert mapped.min() >= 0
 
 
+@pytest.mark.slow
 def test_mixed_rows_per_class(lite0):
     from headstart.senses import source_texts
     from headstart.senses.mixed import calibrate
@@ -172,6 +175,7 @@ def test_mixed_rows_per_class(lite0):
                                                    source_texts(lite0))))
 
 
+@pytest.mark.slow
 def test_sources_without_synset_labels_get_text_rows_against_their_names():
     from torch import nn
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import shared_dataset
 from headstart.lab import lodo
+from helpers import ROOT, shared_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 GRIDS = sorted((ROOT / "benchmarks" / "suites").glob("grid-*.json"))
 
 

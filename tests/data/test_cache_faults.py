@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,7 @@ from PIL import Image
 
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
-from test_faults import write_images
-from test_finetune import tiny_source
+from helpers import ROOT, TESTS, tiny_source, write_images
 
 
 @pytest.fixture
@@ -126,7 +124,7 @@ import sys, warnings
 import numpy as np, torch
 from headstart.data.dataset import Split, TargetData
 from headstart.data.features import FeatureCache, extract
-from test_finetune import tiny_source
+from helpers import tiny_source
 
 rng = np.random.default_rng(0)
 images = [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(4096)]
@@ -156,7 +154,7 @@ def small_tmpfs(tmp_path):
 def test_a_full_disk_under_the_cache_is_bypassed_not_a_crash(small_tmpfs):
     """4096 rows of 16 floats (256 KiB of values) do not fit: the sparse file is created, its pages
     cannot all be. The map once died there with SIGBUS; the next run must not crash either."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(Path(__file__).parent)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
     for attempt in ("first", "next"):
         result = subprocess.run([sys.executable, "-c", FILL_CACHE, str(small_tmpfs)], env=env, capture_output=True,
                                 text=True, timeout=120)

@@ -16,7 +16,7 @@ from headstart.data import load_image_folder, loading
 from headstart.data.features import extract
 from headstart.data.loading import prepared_batches
 from headstart.errors import UserError
-from test_finetune import tiny_source
+from helpers import tiny_source
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from headstart.errors import UserError
 from headstart.lab.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
-from test_faults import write_split_folder
+from helpers import write_split_folder
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from headstart import few_shot
 from headstart.errors import UserError
 from headstart.evidence import Evidence
 from headstart.methods import METHODS, Scorer, fit_head, get_method
-from conftest import shared_dataset
+from helpers import shared_dataset
 
 LITERATURE = ("simpleshot", "lr-l2n", "tip-adapter", "lp-plus-plus", "clap")
 
@@ -64,6 +64,7 @@ def test_clap_weights_are_the_names_probability_of_the_right_class_per_class():
     assert torch.allclose(weights, torch.stack([(p + 0.5) / 2, p, torch.tensor(0.0)]))
 
 
+@pytest.mark.slow
 def test_clap_starts_at_the_rows_and_a_strong_constraint_keeps_it_there():
     x, labels = tiny_task()
     unit = few_shot.normalised(x, x.mean(dim=0))
@@ -75,6 +76,7 @@ def test_clap_starts_at_the_rows_and_a_strong_constraint_keeps_it_there():
     assert ((10 * unit @ nn.functional.normalize(free, dim=1).T).argmax(dim=1) == labels).float().mean() == 1.0
 
 
+@pytest.mark.slow
 def test_lp_plus_plus_lowers_the_loss_from_its_start():
     x, labels = tiny_task()
     unit = few_shot.normalised(x)

@@ -152,6 +152,7 @@ def test_ic_measures_equal_reference(wn, tax, measure, ic):
     np.testing.assert_allclose(_pairwise(pairs, measure, ic), ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_hyponym_counts_match_downward_closure(tax):
     closure = _closure_factory(_hyponyms(D.corpus_dir()))
     ref = np.array([len(closure(o)) for o in tax.offsets.tolist()])
