@@ -31,7 +31,7 @@ from headstart.data import few_shot_indices, load_dataset
 from headstart.data.features import FeatureCache
 from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS
 from headstart.errors import UserError
-from headstart.estimator import check_resolution
+from headstart.inputs import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import Scorer, create_method, fit_head
 from headstart.recipe import DEFAULT_RECIPE, NAMING_FIELDS, Recipe

@@ -33,7 +33,8 @@ class Evidence:
     optional name -> synset overrides), the few labelled training features [N, D] / [N] and
     optionally features of unlabelled target images [M, D]; the recipe whose constants choose the
     names' senses; sample_weight [N]: how much each labelled image counts in the training loss
-    (None: 1 each)."""
+    (None: 1 each); senses: each name's sense from the names alone as the fit decided it
+    (`headstart.fit_context`; None: looked up here)."""
 
     source: SourceModel
     class_names: list[str]
@@ -43,6 +44,7 @@ class Evidence:
     unlabelled: torch.Tensor | None = None
     recipe: Recipe = DEFAULT_RECIPE
     sample_weight: torch.Tensor | None = None
+    senses: tuple | None = None
 
     @classmethod
     def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,
@@ -100,7 +102,7 @@ def class_senses(evidence: Evidence) -> list:
     ``name_senses``; when the evidence holds training or unlabelled images, they vote among
     each class's credible senses (``vote.image_vote``), cached per image set."""
     key = _names_key(evidence.source, evidence.class_names, evidence.overrides, evidence.recipe)
-    senses = list(_names_only(*key))
+    senses = list(_names_only(*key) if evidence.senses is None else evidence.senses)
     has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
     if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in senses):
         return senses
