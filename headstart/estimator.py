@@ -245,7 +245,8 @@ class HeadStart:
             Precomputed features of the `augment` views of each image, image-major
             (`headstart.data.augment.view_rows` order); computed from `X` when not given.
         context : headstart.fit_context.FitContext, optional
-            What `check` decided for these class names (saves deciding it again).
+            What `check` decided for these class names (saves deciding it again; its parameters
+            are the ones `check` checked); without `y`, its class names are the default.
 
         Returns
         -------
@@ -264,7 +265,7 @@ class HeadStart:
             label_classes(y, image_count(X) if x is None else len(x), class_names)
         if context is None:  # every decision before any work
             context = self._decide(names)
-        elif list(context.class_names) != list(names):
+        elif names is not None and list(context.class_names) != [str(n) for n in names]:
             raise InputError(f"the context was decided for the classes {', '.join(context.class_names)}, not "
                              f"{', '.join(map(str, names))}: pass the one check() made for these classes")
         method, source = context.method, context.source

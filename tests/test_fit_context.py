@@ -81,3 +81,14 @@ def test_a_folder_fit_looks_the_names_senses_up_once(tmp_path, monkeypatch, lite
     assert looked_up == [("cat", "dog")]  # decided by check(), carried to the head by the Evidence
     assert [c["name"] for c in result.meta.classes] == ["cat", "dog"] and result.meta.resolution == 32
     assert result.estimator.resolution_ == 32
+
+
+def test_a_fit_uses_the_context_check_made_and_refuses_one_of_other_classes(monkeypatch):
+    clf = HeadStart(small_source(), "imprint", epochs=1, resolution=24)
+    context = clf.check(["cat", "dog"], shots=2)
+    assert (context.resolution, context.class_names, context.method.name) == (24, ("cat", "dog"), "imprint")
+    monkeypatch.setattr(E, "decide", lambda *args: pytest.fail("the fit decided again"))
+    x, y = images(4)
+    assert clf.fit(x, y, ["cat", "dog"], context=context).resolution_ == 24
+    with pytest.raises(UserError, match="the context was decided for the classes cat, dog, not cat, cow"):
+        clf.fit(x, y, ["cat", "cow"], context=context)
