@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from headstart import distributed
+from headstart.card import class_table, sense_cells
 from headstart.data import few_shot_indices, load_image_folder
 from headstart.data.augment import augmented_data, view_rows
 from headstart.data.features import FeatureCache
@@ -18,7 +19,6 @@ from headstart.data.folder import UnlabelledImages
 from headstart.defaults import DEFAULT_METHOD, HEAD_EPOCHS
 from headstart.estimator import HeadStart
 from headstart.errors import UserError
-from headstart.card import class_table, sense_cells
 from headstart.evaluate import confusion_matrix, precision_recall
 from headstart.held_out import data_root, training_files
 from headstart.predictions import top_classes
