@@ -27,12 +27,11 @@ def model_card(meta) -> str:
              f"a new last layer on the pretrained source model {model}, each class's row started from the "
              f"source classes most similar to its name (method {markdown_code(meta.method)}), then trained on the "
              "labelled images, if any.", "",
-             "## Classes", "", "| label | name | resolved to | from | how |", "|---|---|---|---|---|"]
+             "## Classes", ""]
     labels = meta.labels if meta.labels is not None else meta.class_names
     senses = meta.classes or [{} for _ in meta.class_names]
-    lines += ["| " + " | ".join(markdown(v) for v in (label, name, c.get("synset") or "-", c.get("source", ""),
-                                                     c.get("how", ""))) + " |"
-              for label, name, c in zip(labels, meta.class_names, senses)]
+    lines += class_table(["label", "name", "resolved to", "from", "how"],
+                         [(label, name, *sense_cells(c)) for label, name, c in zip(labels, meta.class_names, senses)])
     lines += _meanings(meta.class_names, senses) + _trust(meta)
     lines += ["", "## Input and preprocessing", "",
               f"Decoded RGB images, {Resize.from_record(meta.resize).words(meta.resolution)}, then normalised "
@@ -71,6 +70,17 @@ def model_card(meta) -> str:
               "```", "", "```python", "from headstart import HeadStart",
               "clf = HeadStart.load(\"RUN\")", "clf.predict(images)  # labels", "```", ""]
     return "\n".join(lines)
+
+
+def class_table(header: list[str], rows) -> list[str]:
+    """A markdown table of the classes, one line per row of cells, every cell escaped (`safe_text`)."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(markdown(v) for v in row) + " |" for row in rows)]
+
+
+def sense_cells(sense: dict) -> tuple:
+    """The cells of a class's sense (run.json's "classes" entry): synset (or "-"), source, how."""
+    return sense.get("synset") or "-", sense.get("source", ""), sense.get("how", "")
 
 
 def _meanings(class_names: list[str], senses: list[dict]) -> list[str]:

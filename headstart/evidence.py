@@ -22,7 +22,8 @@ class Evidence:
     optional name -> synset overrides), the few labelled training features [N, D] / [N] and
     optionally features of unlabelled target images [M, D]; the recipe whose constants choose the
     names' senses; sample_weight [N]: how much each labelled image counts in the training loss
-    (None: 1 each)."""
+    (None: 1 each); senses: each name's sense from the names alone as the fit decided it
+    (`headstart.fit_context`; None: looked up)."""
 
     source: SourceModel
     class_names: list[str]
@@ -32,6 +33,7 @@ class Evidence:
     unlabelled: torch.Tensor | None = None
     recipe: Recipe = DEFAULT_RECIPE
     sample_weight: torch.Tensor | None = None
+    senses: tuple | None = None
 
     @classmethod
     def names_only(cls, source: SourceModel, class_names: list[str], overrides: dict[str, str] | None = None,

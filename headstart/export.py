@@ -1,7 +1,7 @@
 """A fitted classifier as a standalone file: ONNX (for onnxruntime and other runtimes) or
 TorchScript (for torch without headstart). Both take decoded uint8 RGB images [N, H, W, 3] of any
 size, resize and normalise them inside exactly as headstart does, and return probabilities [N, C].
-Each file describes itself (`HeadStart.description()`: class names, resolution, preprocessing): ONNX
+Each file describes itself (`description`: class names, resolution, preprocessing): ONNX
 in `metadata_props` under the key "headstart" (a JSON value), TorchScript in the extra file
 "headstart.json".
 
@@ -20,11 +20,26 @@ import torch
 
 from headstart.cache import atomic_write
 from headstart.errors import UserError
-from headstart.run_folder import META_FILE, RUN_FILES
+from headstart.preprocessing import description as preprocessing
+from headstart.run_folder import META_FILE, RUN_FILES, json_labels
 
 ONNX_OPSET = 17
 METADATA_KEY = "headstart"
 TORCHSCRIPT_EXTRA_FILE = "headstart.json"
+
+
+def description(estimator) -> dict:
+    """What an exported model of a fitted `headstart.HeadStart` says about itself: classes, input,
+    preprocessing, output."""
+    from headstart import __version__
+
+    source = estimator.source_
+    return {"format": "headstart-export", "headstart": __version__, "model": source.spec,
+            "model_key": estimator.model_key_, "class_names": list(estimator.class_names_),
+            "labels": json_labels(estimator.classes_), "resolution": estimator.resolution_,
+            "input": "images: uint8 [N, H, W, 3], decoded RGB, any H and W",
+            "output": "probabilities: float32 [N, C], columns in class_names order",
+            "preprocessing": preprocessing(estimator.resolution_, source.mean, source.std, source.resize)}
 
 
 def _example(estimator) -> torch.Tensor:
@@ -90,7 +105,7 @@ def export_onnx(estimator, path: str | Path) -> Path:
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
         raise UserError(f"this model cannot be exported to ONNX ({str(error).splitlines()[0]}); "
                         "try --torchscript") from None
-    data = with_metadata(data, METADATA_KEY, json.dumps(estimator.description()))
+    data = with_metadata(data, METADATA_KEY, json.dumps(description(estimator)))
     atomic_write(path, lambda f: f.write(data))
     return path
 
@@ -123,7 +138,7 @@ def export_torchscript(estimator, path: str | Path) -> Path:
     except RuntimeError as error:
         raise UserError(f"this model cannot be traced to TorchScript ({str(error).splitlines()[0]}); "
                         "use --onnx or the run's safetensors files") from None
-    extra = {TORCHSCRIPT_EXTRA_FILE: json.dumps(estimator.description())}
+    extra = {TORCHSCRIPT_EXTRA_FILE: json.dumps(description(estimator))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is kept for runtimes without torch.export
         atomic_write(path, lambda f: torch.jit.save(scripted, f, _extra_files=extra))

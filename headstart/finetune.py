@@ -144,15 +144,17 @@ def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
 
 
 def method_head(method, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
-                epochs: int = HEAD_EPOCHS, seed: int = 0) -> HeadFitter:
+                epochs: int = HEAD_EPOCHS, seed: int = 0, senses: Sequence | None = None) -> HeadFitter:
     """The head-only stage of `headstart fit` as a function of the training features
     ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
-    features alone (so the validation images never leak into it), then trained as `fit` trains it."""
+    features alone (so the validation images never leak into it), then trained as `fit` trains it.
+    senses: the names' senses as the fit decided them (`headstart.fit_context`); None: looked up."""
     from headstart.evidence import Evidence
     from headstart.methods import fit_head
 
     def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
-        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}), recipe=method.recipe)
+        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}), recipe=method.recipe,
+                            senses=senses)
         return fit_head(method, evidence, seed, epochs)[0]
 
     return fit
@@ -185,20 +187,24 @@ def sharded_outputs(model: nn.Module, source: SourceModel, images: Sequence, ind
         np.asarray(indices, dtype=np.int64), to_all=True)
 
 
-def training_device(config: FinetuneConfig) -> torch.device:
-    """Where fine-tuning runs: the config's device (the estimator's resolved placement), else this
-    process's device (its own GPU under torchrun)."""
+def training_device(config: FinetuneConfig, device: torch.device | None = None) -> torch.device:
+    """Where fine-tuning runs: `device` (the caller's resolved placement), else the config's,
+    else this process's device (its own GPU under torchrun)."""
+    if device is not None:
+        return device
     return resolve_device(config.device) if config.device else distributed.device()
 
 
 def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indices: np.ndarray,
-               head: Head, config: FinetuneConfig) -> tuple[Classifier, list[float]]:
+               head: Head, config: FinetuneConfig,
+               device: torch.device | None = None) -> tuple[Classifier, list[float]]:
     """Train backbone + head on images[indices] (labels [len(images)]) from `head` (W [C, D], b [C])
     -> (the trained Classifier on the CPU, mean training loss per epoch).
 
     One process or one DDP replica per rank; the replicas start from rank 0's weights and stay equal.
+    device: where it trains (see `training_device`).
     """
-    device = training_device(config)
+    device = training_device(config, device)
     world, rank = distributed.world_size(), distributed.rank()
     model = Classifier(copy.deepcopy(source.backbone), linear_head(head)).to(device)
     model.train()
@@ -257,7 +263,8 @@ def train_full(source: SourceModel, images: Sequence, labels: torch.Tensor, indi
 
 def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
              config: FinetuneConfig | None = None, fit_head: HeadFitter | None = None, *,
-             features: torch.Tensor) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
+             features: torch.Tensor, device: torch.device | None = None
+             ) -> tuple[dict | None, torch.Tensor, torch.Tensor, dict]:
     """LP-FT with a never-worse guard.
 
     source: the pretrained model (left untouched); images: N uint8 / PIL images; labels [N] in
@@ -266,7 +273,8 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     the non-validation part so both candidates see the same images (default: logistic regression,
     see `method_head` for `fit`'s methods). features: frozen features [N, D] of the images at
     config.resolution, as the caller extracted them (`headstart.data.features`: the FeatureCache,
-    sharded across ranks under torchrun, or `extract`).
+    sharded across ranks under torchrun, or `extract`). device: where the network trains
+    (`training_device`: the caller's resolved placement, else config.device, else this process's).
 
     Returns (backbone_state, W [C, D], b [C], report). When the full network wins on validation,
     backbone_state is its backbone's state dict (for `save_run`) and (W, b) its head, both trained on
@@ -298,8 +306,8 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     lp_b = distributed.broadcast_tensor(lp_head[1].float() if lp_head else None)
     head_only = accuracy(lp_w, lp_b, features[val_idx], labels[val_idx])
 
-    model, losses = train_full(source, images, labels, fit_idx, (lp_w, lp_b), config)
-    device = training_device(config)
+    device = training_device(config, device)
+    model, losses = train_full(source, images, labels, fit_idx, (lp_w, lp_b), config, device)
     logits = sharded_outputs(model.to(device), source, images, val_idx, config.resolution, config.eval_batch_size,
                              device)
     full = top1(logits, labels[val_idx])

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from headstart import distributed
-from headstart.data import Split, load_image_folder
+from headstart.card import class_table, sense_cells
+from headstart.data import load_image_folder
 from headstart.data.augment import augmented_data, view_rows
 from headstart.data.features import FeatureCache
 from headstart.data.folder import UnlabelledImages
@@ -22,7 +23,7 @@ from headstart.evaluate import confusion_matrix, precision_recall
 from headstart.held_out import data_root, training_files
 from headstart.predictions import top_classes
 from headstart.protocol import few_shot_indices
-from headstart.run_folder import RunMeta
+from headstart.run_folder import RunMeta, fitted_run, save_run
 from headstart.safe_text import markdown, markdown_code
 
 
@@ -58,12 +59,11 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAU
                           full_finetune=full_finetune, finetune_config=finetune_config, progress=progress,
                           device=device, backend=backend, precision=precision, method_options=method_options,
                           **controls)
-    source = estimator.source_model()
-    resolution = resolution or source.resolution
     chosen = training_indices(data.train.labels, max_per_class, estimator.random_state)
-    train = Split(data.train.name, data.train.labels[chosen], lambda idx: data.train.load(chosen[list(idx)]))
-    estimator.check(data.class_names, shots=int(np.bincount(train.labels, minlength=len(data.class_names)).min()))
-    placement = estimator.placement()  # decided once: the caches, the head and fine-tuning all use it
+    train = data.train.subset(chosen)
+    # decided once: the caches, the head, fine-tuning and the run all use it
+    context = estimator.check(data.class_names, int(np.bincount(train.labels, minlength=len(data.class_names)).min()))
+    source, resolution, placement = context.source, context.resolution, context.placement
     batch_size = estimator.batch_size
     train_x = FeatureCache(source, data, "train", resolution, placement=placement).get(chosen, batch_size, progress)
     view_x = None
@@ -74,7 +74,7 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAU
     test_x = FeatureCache(source, data, "test", resolution, placement=placement).get(None, batch_size, progress)
     train_y, test_y = torch.from_numpy(train.labels), torch.from_numpy(data.test.labels)
     estimator.fit(train if full_finetune else train_x, train_y, data.class_names,
-                  features=train_x, validation=(test_x, test_y), view_features=view_x)
+                  features=train_x, validation=(test_x, test_y), view_features=view_x, context=context)
     history = estimator.history_
     metrics = {"accuracy_before_training": history[0][1], "test_accuracy": history[-1][1],
                "train_images": len(train_y), "test_images": len(test_y), "history": history}
@@ -89,9 +89,10 @@ def fit_folder(model, data_dir: str | Path, out: str | Path, method: str = DEFAU
                                             data.class_names)
     estimator.training_["max_per_class"], estimator.metrics_ = max_per_class, metrics
     files = training_files(data, data_root(data_dir))  # evaluate leaves the training images out by these
-    out, meta = Path(out), estimator.run_meta(metrics, str(data_dir), files)
+    out, run = Path(out), fitted_run(estimator, metrics, str(data_dir), files)
+    meta = run.meta
     if distributed.is_main():  # one writer under torchrun
-        estimator.save(out, metrics, fit_report(out, meta), data=meta.training["data"], files=files)
+        save_run(out, run, fit_report(out, meta))
     distributed.barrier()
     return FitResult(out, meta, estimator)
 
@@ -115,10 +116,8 @@ def fit_report(out: Path, meta: RunMeta) -> str:
              f"{markdown(meta.method)}",
              f"- test accuracy before training: {100 * m['accuracy_before_training']:.1f} %",
              f"- test accuracy after training: {100 * m['test_accuracy']:.1f} %", "",
-             *([f"- {markdown(m['finetune']['message'])}", ""] if "finetune" in m else []),
-             "| class | synset | from | how |", "|---|---|---|---|"]
-    lines += ["| " + " | ".join(markdown(v) for v in (c["name"], c.get("synset") or "-", c.get("source", ""),
-                                                     c.get("how", ""))) + " |" for c in meta.classes]
+             *([f"- {markdown(m['finetune']['message'])}", ""] if "finetune" in m else [])]
+    lines += class_table(["class", "synset", "from", "how"], [(c["name"], *sense_cells(c)) for c in meta.classes])
     return "\n".join(lines) + "\n"
 
 
@@ -132,9 +131,9 @@ def init_head(model, class_names: Sequence[str], out: str | Path, method: str = 
                           precision=precision, method_options=method_options)
     pool = None if unlabelled is None else UnlabelledImages(unlabelled)
     estimator.fit(None, None, class_names, unlabelled=pool)
-    meta = estimator.run_meta()
-    estimator.save(out)
-    return FitResult(Path(out), meta, estimator)
+    run = fitted_run(estimator)
+    save_run(out, run)
+    return FitResult(Path(out), run.meta, estimator)
 
 
 def predict(run: str | Path | HeadStart, images: Sequence, top: int = 3) -> list[list[tuple[str, float]]]:

@@ -11,6 +11,9 @@ write and `predict`, `export` and `HeadStart.load` read:
     report.md           a human-readable summary (fit)
     README.md           the model card (`headstart.card`), made from run.json
 
+`fitted_run` makes the run of a fitted `HeadStart` (what `HeadStart.save` and `headstart fit` write)
+and `fitted_attributes` turns one read back, with its model, into a fitted `HeadStart`'s (`HeadStart.load`).
+
 A folder is written whole: into a temporary sibling, then renamed into place, so a killed write
 leaves the previous run intact and no file of an earlier run (a stale backbone, the files of an
 `evaluate --out RUN`, which described the old weights) survives; a folder holding files headstart
@@ -24,6 +27,8 @@ is a warning, the run still loads.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -39,10 +44,11 @@ from safetensors import SafetensorError
 
 from headstart.cache import umask
 from headstart.card import model_card
-from headstart.defaults import MAX_RESOLUTION, MIN_RESOLUTION
-from headstart.errors import UserError
+from headstart.defaults import HEAD_EPOCHS, LEARNING_RATE, MAX_RESOLUTION, MIN_RESOLUTION
+from headstart.errors import InputError, UserError
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or written: `load_meta` runs without it
+    import numpy as np
     import torch
 
 FORMAT, VERSION = "headstart-run", 3
@@ -91,6 +97,39 @@ class Run:
     weight: torch.Tensor
     bias: torch.Tensor
     backbone_state: dict | None = None
+
+
+def fitted_run(fitted, metrics: dict | None = None, data: str | None = None, files: dict | None = None) -> Run:
+    """The run of a fitted `headstart.HeadStart`: what run.json records, its head and fine-tuned
+    backbone. data: where the training images came from (None: arrays in memory); files: which
+    files it trained on and held out (`headstart.held_out.training_files`); metrics: None keeps
+    the estimator's `metrics_` (a loaded run's, so that load -> save keeps them)."""
+    import torch
+
+    from headstart import __version__
+
+    source = fitted.source_
+    training = {"epochs": fitted.epochs, "learning_rate": fitted.learning_rate, "seed": fitted.random_state,
+                "data": data, **getattr(fitted, "training_", {}), **({"files": files} if files is not None else {})}
+    meta = RunMeta(model=source.spec, model_key=fitted.model_key_, model_digest=fitted.model_digest_,
+                   resolution=fitted.resolution_,
+                   feature_dim=source.feature_dim, mean=list(source.mean), std=list(source.std),
+                   class_names=list(fitted.class_names_), labels=json_labels(fitted.classes_), method=fitted.method,
+                   options=fitted.method_options_, classes=fitted.senses_, record=fitted.record_,
+                   metrics=dict(getattr(fitted, "metrics_", {}) if metrics is None else metrics),
+                   training=training, resize=source.resize.record(),
+                   versions={"headstart": __version__, "torch": torch.__version__})
+    return Run(meta, fitted.head_.weight.detach(), fitted.head_.bias.detach(), fitted.backbone_state_)
+
+
+def json_labels(classes: np.ndarray) -> list:
+    """classes_ as JSON values for run.json (numpy scalars become Python ones)."""
+    import numpy as np
+
+    values = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if not all(isinstance(v, (str, int, float)) for v in values):
+        raise InputError("only string or number labels can be saved in a run folder")
+    return values
 
 
 def save_run(folder: str | Path, run: Run, report: str | None = None) -> Path:
@@ -162,6 +201,78 @@ def load_run(folder: str | Path) -> Run:
     backbone = _read_tensors(folder / BACKBONE_FILE) if BACKBONE_FILE in meta.files else None
     _check_digests(folder, meta, digests)  # after the checks above, whose messages say more about a damaged file
     return Run(meta, weight, bias, backbone)
+
+
+def fitted_attributes(run: Run, given, source, folder: str | Path) -> tuple[dict, dict]:
+    """(the constructor parameters, the fitted attributes but the head) of the `HeadStart` that
+    `run` (read from `folder`) holds, with `source` its model as loaded (a
+    `headstart.sources.model.SourceModel`; `given` as the caller named it); UserError when the
+    model is not the run's."""
+    import numpy as np
+
+    from headstart.pixels import Resize
+
+    meta = run.meta
+    identity = f"weights digest {meta.model_digest}" if meta.model_digest else f"weights key {meta.model_key}"
+    recorded = f"{meta.model or meta.model_key} ({identity})"
+    # runs that record the digest load with the same weights under any name or path; older ones
+    # with the model of the same name too
+    same = source.weights_digest == meta.model_digest if meta.model_digest else source.weights_key == meta.model_key
+    if not same or source.feature_dim != meta.feature_dim:
+        raise UserError(f"{folder} was made with model {recorded}, {meta.feature_dim} features, not "
+                        f"{source.spec or source.name} (weights digest {source.weights_digest}, "
+                        f"{source.feature_dim} features): load it with that model")
+    if not (_close(source.mean, meta.mean) and _close(source.std, meta.std)):
+        # the head was fitted on features of the recorded normalisation: another shifts every prediction
+        raise UserError(f"{folder} was made with normalisation mean {meta.mean}, std {meta.std} (0-255 scale), "
+                        f"not mean {list(source.mean)}, std {list(source.std)}: pass a source with the "
+                        "recorded one, e.g. SourceModel.from_module(..., mean=..., std=...)")
+    digest = source.weights_digest  # the source model's own, before a fine-tuned backbone replaces it
+    recorded_resize = Resize.from_record(meta.resize)
+    if source.resize != recorded_resize:  # the head was fitted on features of the recorded resize
+        source = copy.copy(source)  # the caller's model is left as it is
+        source.resize = recorded_resize
+    if run.backbone_state is not None:
+        source = with_backbone(source, run.backbone_state, where=Path(folder))
+    training = meta.training or {}
+    parameters = dict(source=given, method=meta.method, resolution=meta.resolution,
+                      epochs=training.get("epochs", HEAD_EPOCHS), random_state=training.get("seed", 0),
+                      method_options=dict(meta.options), learning_rate=training.get("learning_rate", LEARNING_RATE),
+                      class_weight=training.get("class_weight"), augment=training.get("augment", 0),
+                      **_stopping_parameters(training))
+    # runs written before labels were recorded predicted class indices: keep them
+    classes = np.arange(len(meta.class_names)) if meta.labels is None else np.asarray(meta.labels)
+    fitted = dict(source_=source, resolution_=meta.resolution, model_key_=meta.model_key, model_digest_=digest,
+                  class_names_=list(meta.class_names), senses_=list(meta.classes), classes_=classes,
+                  method_options_=dict(meta.options), record_=dict(meta.record), metrics_=dict(meta.metrics),
+                  backbone_state_=run.backbone_state)
+    return parameters, fitted
+
+
+def with_backbone(source, state: dict, where: Path | None = None):
+    """A copy of the `SourceModel` `source` whose backbone holds the fine-tuned `state` (of the run
+    in `where`)."""
+    backbone = copy.deepcopy(source.backbone)
+    try:
+        backbone.load_state_dict(state)
+    except (RuntimeError, KeyError) as error:
+        place = f"{where}: " if where else ""
+        raise UserError(f"{place}the fine-tuned backbone does not fit {source.name} "
+                        f"({str(error).splitlines()[0]}); fit the run again") from None
+    return dataclasses.replace(source, backbone=backbone)
+
+
+def _stopping_parameters(training: dict) -> dict:
+    """The early-stopping constructor parameters from run.json's training record."""
+    stop = training.get("early_stopping")
+    if not stop:
+        return {}
+    return {"early_stopping": True, "validation_fraction": stop["validation_fraction"],
+            "n_iter_no_change": stop["n_iter_no_change"]}
+
+
+def _close(values, recorded) -> bool:
+    return all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(values, recorded))
 
 
 def load_meta(folder: str | Path) -> RunMeta:

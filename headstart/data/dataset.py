@@ -21,6 +21,11 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, indices: np.ndarray, name: str | None = None) -> "Split":
+        """The images `indices` of this split, loaded on demand (named `name`, default this split's)."""
+        return Split(self.name if name is None else name, self.labels[indices],
+                     lambda idx: self.load(indices[list(idx)]))
+
 
 @dataclass
 class TargetData:

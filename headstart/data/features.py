@@ -269,7 +269,7 @@ class FeatureCache:
         return out
 
     def _subset(self, indices: np.ndarray) -> Split:
-        return Split(self.split.name, self.split.labels[indices], lambda idx: self.split.load(indices[list(idx)]))
+        return self.split.subset(indices)
 
     # -- writing --------------------------------------------------------------------------------
 

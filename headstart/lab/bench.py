@@ -32,8 +32,8 @@ from headstart.data import load_dataset
 from headstart.data.features import FeatureCache
 from headstart.defaults import DEFAULT_MODEL, HEAD_EPOCHS, MAX_RESOLUTION, MIN_RESOLUTION
 from headstart.errors import UserError
-from headstart.estimator import check_resolution
 from headstart.evidence import Evidence
+from headstart.inputs import check_resolution
 from headstart.lab.peers import BASIC_HEADS, DEFAULT_METHOD, SHOTS
 from headstart.methods import Scorer, create_method, fit_head
 from headstart.params import Interval, Kind, ListOf, check_parameters

@@ -53,7 +53,7 @@ def class_senses(evidence: Evidence) -> list:
     ``name_senses``; when the evidence holds training or unlabelled images, they vote among
     each class's credible senses (``vote.image_vote``), cached per image set."""
     key = _names_key(evidence.source, evidence.class_names, evidence.overrides, evidence.recipe)
-    senses = list(_names_only(*key))
+    senses = list(_names_only(*key) if evidence.senses is None else evidence.senses)
     has_unlabelled = evidence.unlabelled is not None and len(evidence.unlabelled) > 0
     if not (len(evidence.labels) or has_unlabelled) or not any(len(r.options) > 1 for r in senses):
         return senses

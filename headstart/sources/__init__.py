@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from headstart.errors import UserError
+from headstart.safe_text import visible
 from headstart.sources import huggingface
 from headstart.sources.imagenet import imagenet_labels
 
@@ -82,6 +83,40 @@ def load_source(spec: str) -> SourceModel:
     if not isinstance(model, SourceModel):
         raise UserError(f"{spec} returned a {type(model).__name__}: it must return a SourceModel or an nn.Module")
     return dataclasses.replace(model, spec=spec)
+
+
+def as_source(source: SourceModel | str) -> SourceModel:
+    """`source` itself, or the model a name or spec names (`load_source`)."""
+    if isinstance(source, str):
+        return load_source(source)
+    from headstart.sources.model import SourceModel
+
+    if isinstance(source, SourceModel):
+        return source
+    raise UserError(f"source must be a SourceModel or a model name, got {type(source).__name__}")
+
+
+def run_source(meta, folder, source: SourceModel | str | None = None,
+               allow_code: bool = False) -> tuple[SourceModel | str, SourceModel]:
+    """(the model as named, the model loaded) of a run folder's `meta` (`headstart.run_folder.RunMeta`):
+    `source` when given, else the model run.json names, whose spec is imported and called only
+    with `allow_code` when it is code (see `headstart.HeadStart.load`)."""
+    if source is not None:
+        return source, as_source(source)
+    identity = f"weights digest {meta.model_digest}" if meta.model_digest else f"weights key {meta.model_key}"
+    if meta.model is None:
+        raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
+                        "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
+    if runs_code(meta.model) and not allow_code:
+        raise UserError(f"{folder} names its model as code to run ({visible(meta.model)}), which headstart "
+                        "does not run for a run folder: if you trust the run and that code, pass "
+                        "--allow-code (HeadStart.load(folder, allow_code=True)), or pass the model "
+                        "(HeadStart.load(folder, source=...))")
+    try:
+        return meta.model, as_source(meta.model)
+    except UserError as error:
+        raise UserError(f"{folder} was made with model {meta.model} ({identity}), which does not load ({error}); if "
+                        "the model moved, pass it: --model hf:NEWPATH (HeadStart.load(folder, source=...))") from None
 
 
 def _cause(error: BaseException) -> str:
