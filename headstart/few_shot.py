@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from headstart.transfer import class_means
+from headstart.train import weighted_cross_entropy
+from headstart.transfer import class_means, logit_spread
 
 
 def normalised(features: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -34,12 +35,6 @@ def cache_affinity(unit: torch.Tensor, keys: torch.Tensor, beta: float) -> torch
     """Tip-Adapter's affinity exp(-beta (1 - cos)) of each normalised feature with each cache key.
     unit: [N, D]; keys: [M, D] -> [N, M]."""
     return torch.exp(-beta * (1 - unit @ keys.T))
-
-
-def logit_spread(logits: torch.Tensor) -> float:
-    """The names logits' typical spread: the mean over samples of their standard deviation over
-    classes (the unit in which Tip-Adapter's alpha is given here). logits: [N, C]."""
-    return logits.std(dim=1).mean().item() if logits.shape[1] > 1 else 1.0
 
 
 def tip_adapter_choice(names_logits: torch.Tensor, unit: torch.Tensor, labels: torch.Tensor, n_classes: int,
@@ -102,11 +97,13 @@ def clap_weights(names_logits: torch.Tensor, labels: torch.Tensor, n_classes: in
 
 def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, temperature: float,
          epochs: int = 300, lr: float = 0.1, momentum: float = 0.9,
-         on_epoch: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+         on_epoch: Callable[[int, torch.Tensor], None] | None = None,
+         sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """CLAP (Silva-Rodriguez et al. 2024): a cosine classifier, logits = temperature x cos(x, p_k), its
     prototypes p started at `rows` (unit names rows) and fitted on cross-entropy + mean_k lambda_k
     |p_k - rows_k|^2 by full-batch SGD (lr, momentum, cosine decay to 0 over `epochs`);
-    `on_epoch(epoch, p)` sees each epoch's prototypes (a learning curve).
+    `on_epoch(epoch, p)` sees each epoch's prototypes (a learning curve); sample_weight [N] weights the
+    cross-entropy as `train.weighted_cross_entropy` does.
     unit: [N, D] (CL2N); labels: [N]; rows: [C, D] unit; weights: lambda [C] -> prototypes [C, D]."""
     p = rows.clone().requires_grad_(True)
     optimiser = torch.optim.SGD([p], lr=lr, momentum=momentum)
@@ -116,8 +113,35 @@ def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: 
         optimiser.zero_grad()
         logits = temperature * unit @ nn.functional.normalize(p, dim=1).T
         penalty = (weights * (p - rows).pow(2).sum(dim=1)).mean()
-        (nn.functional.cross_entropy(logits, labels) + penalty).backward()
+        (weighted_cross_entropy(logits, labels, sample_weight) + penalty).backward()
         optimiser.step()
         if on_epoch is not None:
             on_epoch(epoch + 1, p.detach())
     return p.detach()
+
+
+def clap_head(features: torch.Tensor, labels: torch.Tensor, names: tuple[torch.Tensor, torch.Tensor],
+              mean: torch.Tensor | None = None, epochs: int = 300, lr: float = 0.1,
+              on_epoch: Callable[[int, tuple], None] | None = None,
+              sample_weight: torch.Tensor | None = None) -> tuple[tuple[torch.Tensor, torch.Tensor], dict]:
+    """CLAP's fit as a linear head on the features: the cosine classifier of `clap` on the features
+    centred on `mean` m (None: their own mean) and L2-normalised, started at the unit rows of the
+    names head (W_n, b_n), held near them per class by `clap_weights` of the names logits;
+    temperature = mean |x - m| x mean |W_n row|. temperature x cos(x - m, p_k) has the argmax of
+    (x - m) . p_k / |p_k|, so the head is W = mean |W_n row| x p / |p|, b = -W m (scaled as if every
+    |x - m| were the training mean). features: [N, D]; labels: [N] -> ((W [C, D], b [C]), what was
+    chosen: temperature, lambda); `on_epoch(epoch, head)` sees each epoch's head."""
+    w_n, b_n = names
+    mean = features.float().mean(dim=0) if mean is None else mean
+    unit = normalised(features, mean)
+    row_norm = w_n.norm(dim=1).mean().item()
+    temperature = (features - mean).norm(dim=1).mean().item() * row_norm
+    weights = clap_weights(features @ w_n.T + b_n, labels, len(w_n))
+
+    def head(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w = row_norm * nn.functional.normalize(p, dim=1)
+        return w, -w @ mean
+
+    p = clap(unit, labels, nn.functional.normalize(w_n, dim=1), weights, temperature, epochs, lr,
+             on_epoch=on_epoch and (lambda e, p: on_epoch(e, head(p))), sample_weight=sample_weight)
+    return head(p), {"temperature": round(temperature, 4), "lambda": [round(v, 4) for v in weights.tolist()]}

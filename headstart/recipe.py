@@ -29,6 +29,7 @@ RECIPE_PARAMETERS = {
     "trust_shrinkage": [_AT_LEAST_0], "trust_power": [_AT_LEAST_0], "prior_weight": [_AT_LEAST_0],
     "prior_decay": [_AT_LEAST_0], "images_start": [OneOf(IMAGES_STARTS)],
     "images_pseudo_shots": [Interval(Real, 0, open_low=True)],  # n0 / (n0 + k - 1) at k = 1
+    "cosine_share": [Interval(Real, 0, 1)], "cosine_epochs": [_AT_LEAST_1],
     "closeness_weight": [_AT_LEAST_0], "gloss_weight": [_AT_LEAST_0], "lexfile_smoothing": [_AT_LEAST_0],
     "vote_top_k": [_AT_LEAST_1], "exact_rows": [_YES_NO], "images_compete": [_YES_NO],
     "vote_measure": [OneOf(tuple(f for f in SEMANTIC_FAMILIES if f != "text"))],  # a WordNet measure
@@ -63,6 +64,11 @@ class Recipe:
         for the rest ("imprint"), the means only as far as both sides predict alike
         ("imprint-faded"), or the means as images_pseudo_shots shots per class against the k the
         images have ("imprint-shots": weight n0 / (n0 + k - 1) of the rest).
+        cosine_share: with labelled images, the trained head is blended with CLAP's fit of the names
+        head (``few_shot.clap_head``: a cosine classifier on centred, normalised features held near
+        the names' rows by the names' confidence on each class's shots, cosine_epochs full-batch
+        SGD epochs) — this share of it, each head's logits at the same spread (``transfer.blend``);
+        0 keeps the trained head alone.
 
     Names' senses (``headstart.senses.scores`` and ``vote``)
         closeness_weight, gloss_weight, lexfile_smoothing: weights of a sense's closeness to the
@@ -84,6 +90,8 @@ class Recipe:
     images_compete: bool = True
     images_start: str = "imprint-shots"
     images_pseudo_shots: float = 10.0
+    cosine_share: float = 0.7
+    cosine_epochs: int = 300
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0
     lexfile_smoothing: float = 1.0

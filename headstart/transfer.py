@@ -182,3 +182,22 @@ def random_head(n_classes: int, dim: int,
     w = torch.empty(n_classes, dim).uniform_(-bound, bound, generator=generator)
     b = torch.empty(n_classes).uniform_(-bound, bound, generator=generator)
     return w, b
+
+
+def logit_spread(logits: torch.Tensor) -> float:
+    """The logits' typical spread: the mean over samples of their standard deviation over classes
+    (1 with one class or no sample). logits: [N, C]."""
+    return logits.std(dim=1).mean().item() if logits.shape[1] > 1 and len(logits) else 1.0
+
+
+def blend(head: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor], share: float,
+          features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1 - share) x head + share x other, each first divided by its logits' spread on `features`
+    (`logit_spread`), so that neither outshouts the other by its scale: the mean of two classifiers'
+    logits, itself a linear head. heads: (W [C, D], b [C]); features: [N, D]."""
+    def unit(h):
+        spread = max(logit_spread(features @ h[0].T + h[1]), 1e-12)
+        return h[0] / spread, h[1] / spread
+
+    (w1, b1), (w2, b2) = unit(head), unit(other)
+    return (1 - share) * w1 + share * w2, (1 - share) * b1 + share * b2

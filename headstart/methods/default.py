@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from headstart import transfer
+from headstart import few_shot, transfer
 from headstart.evidence import Evidence
 from headstart.methods.registry import Plan, register, source_head
 from headstart.methods.transfer_init import transferred_head
 from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES, Recipe
 from headstart.senses import class_senses
 from headstart.similarity import similarity
-from headstart.train import Head
+from headstart.train import Head, single_thread
 
 
 def averaged_head(evidence: Evidence, families=SEMANTIC_FAMILIES, top_k: int = 3) -> Head:
@@ -103,12 +103,20 @@ def competing_start(evidence: Evidence, head: Head, share: float, recipe: Recipe
           "source class starting from that row, biases recentred on the target images; with labelled images "
           "it trusts the names as far as they predicted the shots (never seen by them) against the images "
           "alone, in its start and in its pull, the images' class means taking part of the start where both "
-          "predict alike (headstart.recipe.Recipe)",
+          "predict alike; the trained head is then blended with CLAP's fit of the names head "
+          "(headstart.recipe.Recipe)",
           recipe=DEFAULT_RECIPE)
 def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
     head, record = names_head(evidence, recipe)
     if len(evidence.labels) == 0:  # names only
         return Plan(head, record=record)
+    partner = None
+    if recipe.cosine_share > 0:  # CLAP's fit of the names head, blended with the trained one at the end
+        with single_thread():
+            partner, chosen = few_shot.clap_head(evidence.features, evidence.labels, head, evidence.target_mean(),
+                                                 recipe.cosine_epochs, sample_weight=evidence.sample_weight)
+        record.update(cosine_share=recipe.cosine_share,
+                      cosine_lambda=dict(zip(evidence.class_names, chosen["lambda"])))
     logits = evidence.features @ head[0].T + head[1]
     trust, task_trust = transfer.class_trust(logits, evidence.labels, evidence.n_classes, recipe.trust_shrinkage)
     strength = recipe.prior_weight * trust.pow(recipe.trust_power) / len(evidence.labels) ** recipe.prior_decay
@@ -124,6 +132,9 @@ def headstart_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
                 f"the names keep {100 * share:.0f} % of the start")
     if images_weight:
         why += f", the images' class means take {100 * images_weight:.0f} %"
+    if partner is not None:
+        why += f"; the trained head is blended with CLAP's fit of the names head ({100 * recipe.cosine_share:.0f} %)"
     record.update(task_trust=round(task_trust, 4), names_share=round(share, 4), images_share=round(images_weight, 4),
                   trust={name: round(t, 4) for name, t in zip(evidence.class_names, trust.tolist())}, why=why)
-    return Plan(head, prior=head, prior_strength=strength, record=record)
+    return Plan(head, prior=head, prior_strength=strength, record=record, partner=partner,
+                partner_share=recipe.cosine_share)

@@ -103,21 +103,8 @@ def clap_plan(evidence: Evidence, seed: int) -> Plan:
 
 def clap_fit(evidence: Evidence, on_epoch=None) -> Plan:
     """CLAP's plan; `on_epoch(epoch, plan)` sees the plan each epoch would give (a learning curve)."""
-    (w_n, _), logits = names_logits(evidence)
-    mean = evidence.target_mean()
-    unit = few_shot.normalised(evidence.features, mean)
-    row_norm = w_n.norm(dim=1).mean().item()
-    temperature = (evidence.features - mean).norm(dim=1).mean().item() * row_norm
-    weights = few_shot.clap_weights(logits, evidence.labels, evidence.n_classes)
-
-    def plan(p: torch.Tensor) -> Plan:
-        # temperature x cos(x - m, p_k) has the argmax of (x - m) . p_k / |p_k|: a linear head on the
-        # features, scaled as if every |x - m| were the training mean
-        w = row_norm * torch.nn.functional.normalize(p, dim=1)
-        return Plan((w, -w @ mean), trains=False,
-                    record={"temperature": round(temperature, 4), "lambda": [round(v, 4) for v in weights.tolist()]})
-
+    names, _ = names_logits(evidence)
     with single_thread():
-        p = few_shot.clap(unit, evidence.labels, torch.nn.functional.normalize(w_n, dim=1), weights, temperature,
-                          EPOCHS, on_epoch=on_epoch and (lambda e, p: on_epoch(e, plan(p))))
-    return plan(p)
+        head, record = few_shot.clap_head(evidence.features, evidence.labels, names, evidence.target_mean(), EPOCHS,
+                                          on_epoch=on_epoch and (lambda e, h: on_epoch(e, Plan(h, trains=False))))
+    return Plan(head, trains=False, record=record)

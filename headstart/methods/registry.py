@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from headstart import transfer
 from headstart.defaults import HEAD_EPOCHS
 from headstart.errors import UserError
 from headstart.evidence import Evidence
@@ -39,7 +40,9 @@ class Plan:
     record: what the method decided (families per class, fallbacks, constants), kept in run.json;
     features: None for a head on the source's features (every product method), else the map whose
     output the head reads — a literature peer's classifier that is no linear head on the features
-    (per-sample normalisation, a cache of the shots), measured by the bench only."""
+    (per-sample normalisation, a cache of the shots), measured by the bench only;
+    partner: a second, finished head on the same features that the trained one is blended with
+    (`transfer.blend`, `partner_share` of it) after training and at each point of a learning curve."""
 
     init: Head
     prior: Head | None = None
@@ -47,6 +50,8 @@ class Plan:
     trains: bool = True
     record: dict = field(default_factory=dict)
     features: FeatureMap | None = None
+    partner: Head | None = None
+    partner_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,22 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
     if plan.features is not None:  # the head reads mapped features: train and score on them
         features = plan.features(features)
         evaluate = evaluate.mapped(plan.features) if evaluate is not None else None
+    finish = _blended(plan, features)
+    scored = evaluate if evaluate is None or finish is None else (lambda w, b: evaluate(*finish(w, b)))
     with single_thread():
         if not plan.trains or len(labels) == 0:
             return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
         training = HeadTraining(epochs=epochs, lr=lr, prior_strength=plan.prior_strength, eval_epochs=eval_epochs,
                                 stopping=stopping)
-        return training.fit(features, labels, plan.init, plan.prior, evaluate, sample_weight)
+        head, history = training.fit(features, labels, plan.init, plan.prior, scored, sample_weight)
+    return (head if finish is None else finish(*head)), history
+
+
+def _blended(plan: Plan, features: torch.Tensor):
+    """(W, b) -> the head blended with the plan's partner on `features`; None without a partner."""
+    if plan.partner is None or plan.partner_share == 0:
+        return None
+    return lambda w, b: transfer.blend((w, b), plan.partner, plan.partner_share, features)
 
 
 def fit_head(method: "Method", evidence: Evidence, seed: int, epochs: int = HEAD_EPOCHS, evaluate=None,

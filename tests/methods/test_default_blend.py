@@ -1,0 +1,75 @@
+"""The default's blend with CLAP's fit of the names head (issue 32): the blend's math, the plan's
+partner applied after training and on each point of the learning curve, and the default as exactly
+its two parts (the trained head of `cosine_share=0`, `few_shot.clap_head` of the names head)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from headstart import few_shot, transfer
+from headstart.evidence import Evidence
+from headstart.methods import Plan, create_method, execute, fit_head, names_head
+from headstart.recipe import DEFAULT_RECIPE
+
+
+def task(n_classes=3, per_class=4, dim=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = 3 * torch.randn(n_classes, dim, generator=g)
+    labels = torch.arange(n_classes).repeat_interleave(per_class)
+    return centres[labels] + torch.randn(len(labels), dim, generator=g), labels
+
+
+def test_blend_weighs_two_heads_at_the_same_logit_spread():
+    x, _ = task()
+    g = torch.Generator().manual_seed(3)
+    head, other = (torch.randn(3, 8, generator=g), torch.randn(3, generator=g)), (torch.randn(3, 8, generator=g),
+                                                                                   torch.randn(3, generator=g))
+    loud = (100 * other[0], 100 * other[1])
+    for share in (0.0, 0.3, 1.0):  # a head's scale does not buy it a larger say
+        a, b = transfer.blend(head, other, share, x), transfer.blend(head, loud, share, x)
+        assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
+    alone = transfer.blend(head, other, 0.0, x)
+    assert torch.equal((x @ alone[0].T + alone[1]).argmax(1), (x @ head[0].T + head[1]).argmax(1))
+    assert abs(transfer.logit_spread(x @ alone[0].T + alone[1]) - 1.0) < 1e-5
+
+
+def test_a_plan_s_partner_is_blended_after_training_and_in_the_learning_curve():
+    x, labels = task()
+    init = (torch.zeros(3, 8), torch.zeros(3))
+    partner = (torch.randn(3, 8, generator=torch.Generator().manual_seed(5)), torch.zeros(3))
+    trained, _ = execute(Plan(init), x, labels, epochs=5)
+    seen = []
+    blended, history = execute(Plan(init, partner=partner, partner_share=0.4), x, labels,
+                               lambda w, b: seen.append((w, b)) or 0.5, epochs=5, eval_epochs=(0, 5))
+    expected = transfer.blend(trained, partner, 0.4, x)
+    assert torch.equal(blended[0], expected[0]) and torch.equal(blended[1], expected[1])
+    assert torch.equal(seen[-1][0], expected[0]) and [e for e, _ in history] == [0, 5]
+
+
+@pytest.mark.slow
+def test_the_default_is_its_trained_head_blended_with_clap_s_fit_of_its_names_head(lite0):
+    x, labels = task(n_classes=2, per_class=2, dim=lite0.feature_dim, seed=1)
+    evidence = Evidence(lite0, ["cat", "dog"], x.abs(), labels)
+    alone = create_method("headstart", recipe=dataclasses.replace(DEFAULT_RECIPE, cosine_share=0.0))
+    trained, _, plan = fit_head(alone, evidence, 0, epochs=20)
+    assert plan.partner is None and "cosine_share" not in plan.record
+    names, _ = names_head(evidence, DEFAULT_RECIPE)
+    clap, _ = few_shot.clap_head(evidence.features, labels, names, evidence.target_mean(), DEFAULT_RECIPE.cosine_epochs)
+    head, _, plan = fit_head(create_method("headstart"), evidence, 0, epochs=20)
+    expected = transfer.blend(trained, clap, DEFAULT_RECIPE.cosine_share, evidence.features)
+    assert torch.allclose(head[0], expected[0], atol=1e-6) and torch.allclose(head[1], expected[1], atol=1e-5)
+    assert plan.record["cosine_share"] == DEFAULT_RECIPE.cosine_share and "CLAP" in plan.record["why"]
+
+
+def test_clap_s_loss_weights_like_the_head_s():
+    x, labels = task()
+    unit, rows = few_shot.normalised(x, x.mean(0)), torch.nn.functional.normalize(torch.randn(3, 8), dim=1)
+    plain = few_shot.clap(unit, labels, rows, torch.ones(3), 5.0, epochs=10)
+    assert torch.allclose(few_shot.clap(unit, labels, rows, torch.ones(3), 5.0, epochs=10,
+                                        sample_weight=torch.ones(len(labels))), plain, atol=1e-6)
+    weights = torch.where(labels == 0, 3.0, 1.0)
+    assert not torch.allclose(few_shot.clap(unit, labels, rows, torch.ones(3), 5.0, epochs=10,
+                                            sample_weight=weights), plain, atol=1e-4)
