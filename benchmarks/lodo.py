@@ -158,6 +158,7 @@ def choose(args) -> None:
     print("| held-out dataset | recipe chosen on the other eight | " +
           " | ".join(f"{s}-shot margin over the strongest peer (which)" for s in shots) + " |")
     print("|---|---|" + "---:|" * len(shots))
+    held_out = defaultdict(list)  # shots -> the chosen recipe's accuracy on each held-out dataset
     for held in datasets:
         others = [d for d in datasets if d != held]
         best = max(by_recipe, key=lambda r: judged(r, others))
@@ -168,13 +169,17 @@ def choose(args) -> None:
                 cells.append("–")
                 continue
             strongest = min(cell[1], key=cell[1].get)
+            held_out[s].append(100 * np.mean([by_recipe[best][(held, s, x)] for x in checking if (held, s, x) in
+                                              by_recipe[best]]))
             cells.append(f"{cell[0]:+.1f} ({strongest})" + (
-                f": {100 * np.mean([by_recipe[best][(held, s, x)] for x in checking]):.1f} %, " +
-                ", ".join(f"{p} {m:+.1f}" for p, m in cell[1].items()) if args.by_peer else ""))
+                f": {held_out[s][-1]:.1f} %, " + ", ".join(f"{p} {m:+.1f}" for p, m in cell[1].items())
+                if args.by_peer else ""))
         print(f"| {held} | {best} | " + " | ".join(cells) + " |")
         if args.held_out_out:
             write_held_out(Path(args.suite_out) / held / "results.csv", by_recipe[best], best, held, shots, checking,
                            Path(args.held_out_out) / held / "results.csv")
+    print("\nHeld-out mean accuracy: " + ", ".join(f"{s} shots {np.mean(v):.2f} % ({len(v)} datasets)"
+                                                 for s, v in held_out.items()))
     ranked = sorted(by_recipe, key=lambda r: -judged(r, datasets))
     print("\nChosen on all datasets (choosing seeds), best first: " +
           ", ".join(f"{r} ({judged(r, datasets):+.2f})" for r in ranked[:8]))
