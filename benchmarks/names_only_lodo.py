@@ -138,7 +138,8 @@ def held_out_table(tasks: list[Task], candidates: dict[str, dict], title: str) -
         chosen_acc.append(acc)
         if margin(held, acc) < -TOLERANCE:
             failing.append(f"{held.name} {margin(held, acc):+.1f}")
-        print(f"| {held.name} | {best} | {acc:.1f} | " + " | ".join(f"{acc - held.peers[p]:+.1f}" for p in PEERS) + " |")
+        margins = " | ".join(f"{acc - held.peers[p]:+.1f}" for p in PEERS)
+        print(f"| {held.name} | {best} | {acc:.1f} | {margins} |")
     print(f"\nHeld-out mean {sum(chosen_acc) / len(chosen_acc):.2f} %; more than {TOLERANCE:g} pp behind a peer: "
           + (", ".join(failing) or "none"))
     ranked = sorted(candidates, key=lambda c: -score(candidates[c], tasks))[:5]
@@ -164,14 +165,16 @@ def main() -> None:
         today[t.name] = t.score(coverage_weights(t, BEFORE.names_only_families, BEFORE.coverage_power),
                                 BEFORE.names_only_top_k, BEFORE.exact_rows)
         assert today[t.name] == t.accuracy(names_head(t.evidence, BEFORE)[0]), t.name
-        now[t.name] = t.score(agreement_weights(t, r.names_only_top_k, r.names_only_agreement, r.names_only_text_votes),
-                              r.names_only_top_k, r.exact_rows)
+        weights = agreement_weights(t, r.names_only_top_k, r.names_only_agreement, r.names_only_text_votes)
+        now[t.name] = t.score(weights, r.names_only_top_k, r.exact_rows)
         assert abs(now[t.name] - t.accuracy(names_head(t.evidence, r)[0])) < 1e-9, t.name
-    print("| dataset | default before | default now | " + " | ".join(PEERS) + " |\n|---|---:|---:|" + "---:|" * len(PEERS))
+    print("| dataset | default before | default now | " + " | ".join(PEERS) + " |")
+    print("|---|---:|---:|" + "---:|" * len(PEERS))
     for t in tasks:
         print(f"| {t.name} | {today[t.name]:.1f} | {now[t.name]:.1f} | " +
               " | ".join(f"{t.peers[p]:.1f}" for p in PEERS) + " |")
-    print(f"\nMean: default before {sum(today.values()) / len(tasks):.2f} %, now {sum(now.values()) / len(tasks):.2f} %")
+    print(f"\nMean: default before {sum(today.values()) / len(tasks):.2f} %, "
+          f"now {sum(now.values()) / len(tasks):.2f} %")
     tables = [args.grid] if args.together else [[name] for name in args.grid]
     for names in tables:
         candidates = {c: {t.name: t.score(w(t), k, exact, equal) for t in tasks}

@@ -98,7 +98,8 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
     mean_feature = evidence.target_mean()
     if mean_feature is not None:
         head = transfer.recentre(*head, mean_feature)
-    made_of = {"families": list(families), "top_k": recipe.top_k if len(evidence.labels) else recipe.names_only_top_k, "recentred": mean_feature is not None,
+    top_k = recipe.top_k if len(evidence.labels) else recipe.names_only_top_k
+    made_of = {"families": list(families), "top_k": top_k, "recentred": mean_feature is not None,
                "source_rows": {evidence.class_names[c]: evidence.source.labels[s] for c, s in exact.items()}}
     return head, made_of
 
