@@ -50,17 +50,20 @@ def agreement_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe
     log(votes) + names_only_agreement x cos(its row, the consensus), the consensus being the votes'
     mean of the unit rows (text has names_only_text_votes votes, each WordNet measure one): a class
     whose families disagree leans on those nearest the consensus. Each head is made again for each
-    of the three passes rather than kept (see `averaged_head`)."""
-    top_k = recipe.names_only_top_k
+    of the three passes rather than kept (see `averaged_head`); only their sparse top-k weights are."""
+    source = source_head(evidence)
+    rows = [transfer.top_k_weights(similarity(f, evidence), recipe.names_only_top_k).to_sparse() for f in families]
     votes = torch.tensor([recipe.names_only_text_votes if f == "text" else 1.0 for f in families])
-    unit = [lambda f=f: torch.nn.functional.normalize(transferred_head(evidence, f, top_k)[0], dim=1)
-            for f in families]
-    consensus = sum(v * rows() for v, rows in zip(votes, unit)) / votes.sum()
-    weights = torch.stack([v.log() + recipe.names_only_agreement * (rows() * consensus).sum(dim=1)
-                           for v, rows in zip(votes, unit)]).softmax(dim=0)  # [families, C]
+
+    def unit(a):
+        return torch.nn.functional.normalize(transfer.combine(*source, a)[0], dim=1)
+
+    consensus = sum(v * unit(a) for v, a in zip(votes, rows)) / votes.sum()
+    weights = torch.stack([v.log() + recipe.names_only_agreement * (unit(a) * consensus).sum(dim=1)
+                           for v, a in zip(votes, rows)]).softmax(dim=0)  # [families, C]
     w, b = 0.0, 0.0
-    for weight, family in zip(weights, families):
-        w_f, b_f = transferred_head(evidence, family, top_k)
+    for weight, a in zip(weights, rows):
+        w_f, b_f = transfer.combine(*source, a)
         w, b = w + weight[:, None] * w_f, b + weight * b_f
     return w, b
 
