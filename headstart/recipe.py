@@ -26,6 +26,8 @@ _YES_NO = Kind((bool,), "True or False")
 RECIPE_PARAMETERS = {
     "families": [Names(SEMANTIC_FAMILIES)], "names_only_families": [Names(SEMANTIC_FAMILIES)], "top_k": [_AT_LEAST_1],
     "coverage_power": [None, _AT_LEAST_0], "shots_coverage_power": [None, _AT_LEAST_0],
+    "names_only_top_k": [_AT_LEAST_1], "names_only_agreement": [None, _AT_LEAST_0],
+    "names_only_text_votes": [Interval(Real, 0, open_low=True)],
     "trust_shrinkage": [_AT_LEAST_0], "trust_power": [_AT_LEAST_0], "prior_weight": [_AT_LEAST_0],
     "prior_decay": [_AT_LEAST_0], "images_start": [OneOf(IMAGES_STARTS)],
     "images_pseudo_shots": [Interval(Real, 0, open_low=True)],  # n0 / (n0 + k - 1) at k = 1
@@ -46,8 +48,13 @@ class Recipe:
         family and class. coverage_power: the WordNet families' mean and the text family's head are
         mixed per class by WordNet's coverage of the class (``methods.wordnet_coverage``) to this
         power (names only; shots_coverage_power with labelled images); None averages text with the
-        others. exact_rows: a class whose name resolves to a source class itself (its exact
-        synset, no part such as ``_head``, no other class on it) starts from that source row.
+        others. names_only_top_k: top_k of the names-only head. names_only_agreement: with names
+        only, each family's row weighted per class by its agreement with the families' consensus
+        row (``methods.default.agreement_head``: softmax of log votes + names_only_agreement x
+        cosine; text has names_only_text_votes votes, each WordNet measure one) in place of the
+        coverage mix; None: the coverage mix. exact_rows: a class whose name resolves to a source
+        class itself (its exact synset, no part such as ``_head``, no other class on it) starts
+        from that source row.
 
     Trust in the names (per class, from the shots the names head never saw)
         trust_shrinkage: pseudo-shots pulling a class's own evidence toward the task's (one shot
@@ -82,6 +89,9 @@ class Recipe:
     top_k: int = 3
     coverage_power: float | None = 1.0
     shots_coverage_power: float | None = None
+    names_only_top_k: int = 5
+    names_only_agreement: float | None = 12.5
+    names_only_text_votes: float = 6.0
     exact_rows: bool = True
     trust_shrinkage: float = 1.0
     trust_power: float = 0.5

@@ -19,7 +19,9 @@ chosen recipe's rows as `headstart`, checking seeds, the grid's shots), so that 
 of datasets is the mean over datasets and shots of its margin over the best fixed peer of each
 (dataset, shots) cell (the strongest peer there, by mean), minus `--loss-weight` (3) times the mean
 loss beyond 1 pp below it, the robustness rule's tolerance. It also prints the recipes ranked on
-all datasets (the first is the candidate default).
+all datasets (the first is the candidate default). For names only (issue 32: never more than 3 pp
+behind text, lin, path or jcn) choose with `--tolerance 3 --peers text,lin,path,jcn --by-peer`
+on a shots-0 suite (benchmarks/suites/thirteen-names-only.json, grid-names-only.json).
 """
 
 from __future__ import annotations
@@ -113,13 +115,13 @@ def peer_finals(suite_out: Path, datasets: list[str]) -> dict:
     return out
 
 
-def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[int]):
-    """(mean margin over the best peer, mean margin over each peer) for one recipe's cell."""
+def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[int], names=PEERS):
+    """(mean margin over the best peer, mean margin over each peer of `names`) for one recipe's cell."""
     mine = [acc[(dataset, shots, s)] for s in seeds if (dataset, shots, s) in acc]
     if not mine:
         return None
     by_peer = {}
-    for p in PEERS:
+    for p in names:
         theirs = [peers.get((dataset, p, shots, s)) for s in seeds if (dataset, shots, s) in acc]
         if all(t is not None for t in theirs):
             by_peer[p] = 100 * (np.mean(mine) - np.mean(theirs))
@@ -127,11 +129,11 @@ def cell_margins(acc: dict, peers: dict, dataset: str, shots: int, seeds: list[i
 
 
 def score(acc: dict, peers: dict, datasets: list[str], shots: list[int], seeds: list[int], loss_weight: float,
-          tolerance: float = 1.0) -> float:
+          tolerance: float = 1.0, names=PEERS) -> float:
     margins, shortfalls = [], []
     for d in datasets:
         for s in shots:
-            cell = cell_margins(acc, peers, d, s, seeds)
+            cell = cell_margins(acc, peers, d, s, seeds, names)
             if cell and cell[0] is not None:
                 margins.append(cell[0])
                 shortfalls.append(max(0.0, -cell[0] - tolerance))
@@ -148,28 +150,39 @@ def choose(args) -> None:
     peers = peer_finals(Path(args.suite_out), datasets)
     shots = sorted({int(r["shots"]) for r in rows} & set(suite["shots"]))
     choosing, checking = seed_range(args.seeds), seed_range(args.check_seeds)
+    names = tuple(args.peers.split(",")) if args.peers else PEERS
+
+    def judged(recipe, on):
+        return score(by_recipe[recipe], peers, on, shots, choosing, args.loss_weight, args.tolerance, names)
+
     print("| held-out dataset | recipe chosen on the other eight | " +
           " | ".join(f"{s}-shot margin over the strongest peer (which)" for s in shots) + " |")
     print("|---|---|" + "---:|" * len(shots))
+    held_out = defaultdict(list)  # shots -> the chosen recipe's accuracy on each held-out dataset
     for held in datasets:
         others = [d for d in datasets if d != held]
-        best = max(by_recipe, key=lambda r: score(by_recipe[r], peers, others, shots, choosing, args.loss_weight))
+        best = max(by_recipe, key=lambda r: judged(r, others))
         cells = []
         for s in shots:
-            cell = cell_margins(by_recipe[best], peers, held, s, checking)
+            cell = cell_margins(by_recipe[best], peers, held, s, checking, names)
             if cell is None or cell[0] is None:
                 cells.append("–")
                 continue
             strongest = min(cell[1], key=cell[1].get)
-            cells.append(f"{cell[0]:+.1f} ({strongest})")
+            held_out[s].append(100 * np.mean([by_recipe[best][(held, s, x)] for x in checking if (held, s, x) in
+                                              by_recipe[best]]))
+            cells.append(f"{cell[0]:+.1f} ({strongest})" + (
+                f": {held_out[s][-1]:.1f} %, " + ", ".join(f"{p} {m:+.1f}" for p, m in cell[1].items())
+                if args.by_peer else ""))
         print(f"| {held} | {best} | " + " | ".join(cells) + " |")
         if args.held_out_out:
             write_held_out(Path(args.suite_out) / held / "results.csv", by_recipe[best], best, held, shots, checking,
                            Path(args.held_out_out) / held / "results.csv")
-    ranked = sorted(by_recipe, key=lambda r: -score(by_recipe[r], peers, datasets, shots, choosing, args.loss_weight))
+    print("\nHeld-out mean accuracy: " + ", ".join(f"{s} shots {np.mean(v):.2f} % ({len(v)} datasets)"
+                                                 for s, v in held_out.items()))
+    ranked = sorted(by_recipe, key=lambda r: -judged(r, datasets))
     print("\nChosen on all datasets (choosing seeds), best first: " +
-          ", ".join(f"{r} ({score(by_recipe[r], peers, datasets, shots, choosing, args.loss_weight):+.2f})"
-                    for r in ranked[:8]))
+          ", ".join(f"{r} ({judged(r, datasets):+.2f})" for r in ranked[:8]))
 
 
 def write_held_out(suite_results: Path, acc: dict, recipe: str, dataset: str, shots: list[int], seeds: list[int],
@@ -244,6 +257,10 @@ def main() -> None:
     c.add_argument("--seeds", default="0-4")
     c.add_argument("--check-seeds", default="5-9")
     c.add_argument("--loss-weight", type=float, default=3.0)
+    c.add_argument("--tolerance", type=float, default=1.0, help="pp below a peer before a cell counts as a loss "
+                   "(the rule's 1; 3 for names only)")
+    c.add_argument("--peers", help="comma-separated peers to judge by (default: the robustness rule's fixed peers)")
+    c.add_argument("--by-peer", action="store_true", help="each cell also gives the accuracy and every peer's margin")
     c.add_argument("--held-out-out", help="write the held-out table's bench rows here, for robust_check.py")
     t = sub.add_parser("table")
     t.add_argument("suite")

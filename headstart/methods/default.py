@@ -47,18 +47,45 @@ def wordnet_coverage(evidence: Evidence) -> torch.Tensor:
     return torch.where(named, (2 * nearest).clamp(max=1.0), torch.zeros_like(nearest))
 
 
+def agreement_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -> Head:
+    """Names only: per class, each family's top-k row weighted by softmax over the families of
+    log(votes) + names_only_agreement x cos(its row, the consensus), the consensus being the votes'
+    mean of the unit rows (text has names_only_text_votes votes, each WordNet measure one): a class
+    whose families disagree leans on those nearest the consensus. Each head is made again for each
+    of the three passes rather than kept (see `averaged_head`); only their sparse top-k weights are."""
+    source = source_head(evidence)
+    rows = [transfer.top_k_weights(similarity(f, evidence), recipe.names_only_top_k).to_sparse() for f in families]
+    votes = torch.tensor([recipe.names_only_text_votes if f == "text" else 1.0 for f in families])
+
+    def unit(a):
+        return torch.nn.functional.normalize(transfer.combine(*source, a)[0], dim=1)
+
+    consensus = sum(v * unit(a) for v, a in zip(votes, rows)) / votes.sum()
+    weights = torch.stack([v.log() + recipe.names_only_agreement * (unit(a) * consensus).sum(dim=1)
+                           for v, a in zip(votes, rows)]).softmax(dim=0)  # [families, C]
+    w, b = 0.0, 0.0
+    for weight, a in zip(weights, rows):
+        w_f, b_f = transfer.combine(*source, a)
+        w, b = w + weight[:, None] * w_f, b + weight * b_f
+    return w, b
+
+
 def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -> Head:
-    """The names' head from `families`: the mean of the WordNet families' top-k heads, mixed per class
+    """The names' head from `families`: with names only, `agreement_head` (unless the recipe's
+    names_only_agreement is None); else the mean of the WordNet families' top-k heads, mixed per class
     with the text family's by WordNet's coverage of the class (`wordnet_coverage` to the recipe's
     coverage power, with or without labelled images: where WordNet places a class far from every
     source class, text leads); with the power None, text is one family among the others."""
+    names_only = len(evidence.labels) == 0
+    if names_only and recipe.names_only_agreement is not None:
+        return agreement_head(evidence, families, recipe)
+    top_k = recipe.names_only_top_k if names_only else recipe.top_k
     measures = tuple(f for f in families if f != "text")
-    power = recipe.coverage_power if len(evidence.labels) == 0 else recipe.shots_coverage_power
+    power = recipe.coverage_power if names_only else recipe.shots_coverage_power
     if "text" not in families or not measures or power is None:
-        return averaged_head(evidence, families, recipe.top_k)
+        return averaged_head(evidence, families, top_k)
     share = wordnet_coverage(evidence) ** power
-    return transfer.mix_rows(averaged_head(evidence, measures, recipe.top_k),
-                             transferred_head(evidence, "text", recipe.top_k), share)
+    return transfer.mix_rows(averaged_head(evidence, measures, top_k), transferred_head(evidence, "text", top_k), share)
 
 
 def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
@@ -76,7 +103,8 @@ def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
     mean_feature = evidence.target_mean()
     if mean_feature is not None:
         head = transfer.recentre(*head, mean_feature)
-    made_of = {"families": list(families), "top_k": recipe.top_k, "recentred": mean_feature is not None,
+    top_k = recipe.top_k if len(evidence.labels) else recipe.names_only_top_k
+    made_of = {"families": list(families), "top_k": top_k, "recentred": mean_feature is not None,
                "source_rows": {evidence.class_names[c]: evidence.source.labels[s] for c, s in exact.items()}}
     return head, made_of
 
@@ -99,7 +127,8 @@ def competing_start(evidence: Evidence, head: Head, share: float, recipe: Recipe
 
 @register("headstart", False,
           "default: the mean of the top-3 transferred heads of the path, jcn and text families (names only: "
-          "all six WordNet measures, mixed with text per class by WordNet's coverage), a class named as a "
+          "the top-5 heads of text and all six WordNet measures, weighted per class by their agreement "
+          "with the families' consensus, text counting as much as the six), a class named as a "
           "source class starting from that row, biases recentred on the target images; with labelled images "
           "it trusts the names as far as they predicted the shots (never seen by them) against the images "
           "alone, in its start and in its pull, the images' class means taking part of the start where both "

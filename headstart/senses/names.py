@@ -4,8 +4,9 @@ Users' class names are folder names as they happen to be (``Faces_easy``, ``coug
 ``strawbery``, ``scissor``). Each ``/`` alternative of a name climbs this ladder and stops at the
 first step that finds a noun lemma:
 
-1. as written, ignoring case, with spaces / ``_`` / ``-`` as WordNet writes them (``ankle_boot``,
-   ``t-shirt``, ``wildcat`` for ``wild_cat``), plural -> singular by WordNet's morphy rules;
+1. as written, ignoring case, with spaces / ``_`` / ``-`` / CamelCase (``BareLand``) as WordNet
+   writes them (``ankle_boot``, ``t-shirt``, ``wildcat`` for ``wild_cat``), plural -> singular by
+   WordNet's morphy rules;
 2. singular -> plural (``scissor`` -> ``scissors``);
 3. qualifier words dropped (``easy``, ``hard``, digits, ``v2``, ...);
 4. a part or view of an object (``flamingo_head``, ``cougar_body``, ``car side view``) -> the
@@ -39,6 +40,9 @@ PARTS = frozenset({"head", "face", "body", "side", "front", "back", "rear", "top
 VIEW_WORDS = frozenset({"view", "views"})
 MIN_SPELLING_LENGTH = 5  # shorter words have many real neighbours one edit away (cat: bat, cut, car)
 _LETTERS = string.ascii_lowercase + "_-'"
+# A word boundary inside CamelCase: a capital after a word of two letters or more (``BareLand``,
+# ``HighwayOrRoad``; not ``iPhone``), or between an acronym and the next word (``TVMonitor``).
+_CAMEL_BOUNDARY = re.compile(r"(?<=[A-Za-z][a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,14 @@ def read_name(lex: Lexicon, name: str) -> Reading:
                    next((r.part for r in found if r.part), None), tuple(lemma for r in found for lemma in r.compound))
 
 
+def camel_words(name: str) -> str:
+    """``DenseResidential`` -> ``Dense Residential``: a folder name's CamelCase words apart (the
+    ladder still tries them written together)."""
+    return _CAMEL_BOUNDARY.sub(" ", name)
+
+
 def _read_alternative(lex: Lexicon, alt: str) -> Reading:
-    words = tokens(alt)
+    words = tokens(camel_words(alt))
     if not words:
         return Reading((), f"{alt!r} has no letters or digits", "")
     found = _lookup(lex, alt, words)

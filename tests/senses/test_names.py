@@ -69,6 +69,12 @@ def test_base_forms_follow_morphy(lex):
     ("car side view", ("car",), "side view", "a side view of"),
     ("Faces_v2", ("face",), None, "qualifier 'v2'"),
     ("café", ("cafe",), None, "cafe"),
+    ("t-shirt", ("t-shirt",), None, "WordNet noun 't-shirt'"),
+    ("0", ("0",), None, "WordNet noun '0'"),
+    ("BareLand", ("land",), None, "head word 'land'"),  # CamelCase: the words apart
+    ("HighwayOrRoad", ("road",), None, "head word 'road'"),
+    ("SchoolBus", ("school_bus",), None, "WordNet noun 'school_bus'"),
+    ("McIntosh", ("mcintosh",), None, "WordNet noun 'mcintosh'"),  # still found written together
 ])
 def test_ladder_on_real_names(lex, name, lemmas, part, step):
     reading = read_name(lex, name)
@@ -83,6 +89,13 @@ def test_ladder_on_real_names(lex, name, lemmas, part, step):
 def test_odd_names_read_as_nothing(lex, name, why):
     reading = read_name(lex, name)
     assert reading.lemmas == () and why in reading.how
+
+
+def test_camel_case_names_give_the_text_their_words(lex):
+    assert read_name(lex, "DenseResidential").text == "dense residential"
+    assert read_name(lex, "BareLand").text == "bare land"
+    assert read_name(lex, "iPhone").text == "iphone"  # one letter before the capital is no word
+    assert read_name(lex, "Faces_easy").text == "faces" and read_name(lex, "cougar_body").text == "cougar"
 
 
 def test_spelling_guard(lex):
