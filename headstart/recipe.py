@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_RECIPE", "Recipe"]
 
 SEMANTIC_FAMILIES = ("path", "wup", "lch", "res", "jcn", "lin", "text")
 IMAGES_STARTS = ("zero", "imprint", "imprint-faded", "imprint-shots")
+SHOTS_NAMES = ("families", "agreement", "both")
 NAMING_FIELDS = ("closeness_weight", "gloss_weight", "lexfile_smoothing", "vote_measure", "vote_top_k")
 _AT_LEAST_1, _AT_LEAST_0 = Interval(Integral, 1), Interval(Real, 0)
 _YES_NO = Kind((bool,), "True or False")
@@ -31,7 +32,7 @@ RECIPE_PARAMETERS = {
     "trust_shrinkage": [_AT_LEAST_0], "trust_power": [_AT_LEAST_0], "prior_weight": [_AT_LEAST_0],
     "prior_decay": [_AT_LEAST_0], "images_start": [OneOf(IMAGES_STARTS)],
     "images_pseudo_shots": [Interval(Real, 0, open_low=True)],  # n0 / (n0 + k - 1) at k = 1
-    "cosine_share": [Interval(Real, 0, 1)], "cosine_epochs": [_AT_LEAST_1],
+    "cosine_share": [Interval(Real, 0, 1)], "cosine_epochs": [_AT_LEAST_1], "shots_names": [OneOf(SHOTS_NAMES)],
     "closeness_weight": [_AT_LEAST_0], "gloss_weight": [_AT_LEAST_0], "lexfile_smoothing": [_AT_LEAST_0],
     "vote_top_k": [_AT_LEAST_1], "exact_rows": [_YES_NO], "images_compete": [_YES_NO],
     "vote_measure": [OneOf(tuple(f for f in SEMANTIC_FAMILIES if f != "text"))],  # a WordNet measure
@@ -54,7 +55,9 @@ class Recipe:
         cosine; text has names_only_text_votes votes, each WordNet measure one) in place of the
         coverage mix; None: the coverage mix. exact_rows: a class whose name resolves to a source
         class itself (its exact synset, no part such as ``_head``, no other class on it) starts
-        from that source row.
+        from that source row. shots_names: the names' head when labelled images are given — the
+        families' head above ("families"), the names-only head made from the names alone and
+        recentred on the images ("agreement"), or the mean of the two ("both").
 
     Trust in the names (per class, from the shots the names head never saw)
         trust_shrinkage: pseudo-shots pulling a class's own evidence toward the task's (one shot
@@ -100,8 +103,9 @@ class Recipe:
     images_compete: bool = True
     images_start: str = "imprint-shots"
     images_pseudo_shots: float = 10.0
-    cosine_share: float = 0.7
+    cosine_share: float = 0.5
     cosine_epochs: int = 300
+    shots_names: str = "both"
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0
     lexfile_smoothing: float = 1.0

@@ -3,6 +3,8 @@ averaged, exact source rows, recentred), trusted as far as it predicts the shots
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from headstart import few_shot, transfer
@@ -89,6 +91,24 @@ def family_head(evidence: Evidence, families: tuple[str, ...], recipe: Recipe) -
 
 
 def names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
+    """The head the names give, for the evidence's labelled images as `recipe.shots_names` says: the
+    families' head (`families_names_head`), the names-only head recentred on the images, or their
+    mean; and what it was made of."""
+    if len(evidence.labels) == 0 or recipe.shots_names == "families":
+        return families_names_head(evidence, recipe)
+    names_only = dataclasses.replace(evidence, features=evidence.features[:0], labels=evidence.labels[:0],
+                                     unlabelled=None, sample_weight=None)
+    head, made_of = families_names_head(names_only, recipe)
+    head = transfer.recentre(*head, evidence.target_mean())
+    made_of = {**made_of, "recentred": True, "shots_names": recipe.shots_names}
+    if recipe.shots_names == "both":
+        (w, b), families = families_names_head(evidence, recipe)
+        head = ((head[0] + w) / 2, (head[1] + b) / 2)
+        made_of = {**made_of, "with_shots": families}
+    return head, made_of
+
+
+def families_names_head(evidence: Evidence, recipe: Recipe) -> tuple[Head, dict]:
     """The head the names give (recentred on the target images when there are any) and what it
     was made of, for the plan's record: the families, and the classes that start from their own
     source row (at the norm of the task's other rows, so that a full source row does not outshout

@@ -12,7 +12,7 @@ from headstart import few_shot
 from headstart.evidence import Evidence
 from headstart.methods.default import names_head
 from headstart.methods.registry import FeatureMap, Plan, register
-from headstart.recipe import DEFAULT_RECIPE
+from headstart.recipe import DEFAULT_RECIPE, Recipe
 from headstart.train import Head, logistic_regression, single_thread
 
 # Tip-Adapter's (alpha, beta) grid for leave-one-out, alpha in units of the names logits' spread;
@@ -25,9 +25,11 @@ LR_L2N_C = 1.0
 EPOCHS = 300  # LP++'s and CLAP's own full-batch epochs (the bench's --epochs trains the product's heads)
 
 
-def names_logits(evidence: Evidence) -> tuple[Head, torch.Tensor]:
-    """The default recipe's names head (recentred on the training images) and its logits on the shots [N, C]."""
-    head, _ = names_head(evidence, DEFAULT_RECIPE)
+def names_logits(evidence: Evidence, recipe: Recipe = DEFAULT_RECIPE) -> tuple[Head, torch.Tensor]:
+    """The default's names head under `recipe` (recentred on the training images) and its logits on the
+    shots [N, C]. The peers that read it carry the recipe as an option, so that their rows' configuration
+    follows the names head they were made with."""
+    head, _ = names_head(evidence, recipe)
     return head, evidence.features @ head[0].T + head[1]
 
 
@@ -53,9 +55,9 @@ def lr_l2n_plan(evidence: Evidence, seed: int) -> Plan:
 
 
 @register("tip-adapter", True, "Tip-Adapter, training-free (Zhang et al. 2022): the names logits plus a cache "
-          "of the CL2N shots, (alpha, beta) by leave-one-out on the shots (bench peer)")
-def tip_adapter_plan(evidence: Evidence, seed: int) -> Plan:
-    (w_n, b_n), logits = names_logits(evidence)
+          "of the CL2N shots, (alpha, beta) by leave-one-out on the shots (bench peer)", recipe=DEFAULT_RECIPE)
+def tip_adapter_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
+    (w_n, b_n), logits = names_logits(evidence, recipe)
     mean, labels, n_classes = evidence.target_mean(), evidence.labels, evidence.n_classes
     keys = few_shot.normalised(evidence.features, mean)
     one_shot = torch.bincount(labels).max().item() < 2
@@ -72,14 +74,15 @@ def tip_adapter_plan(evidence: Evidence, seed: int) -> Plan:
 
 
 @register("lp-plus-plus", True, "LP++ (Huang et al. 2024): class prototypes on L2-normalised features plus a "
-          "per-class multiple of the names logits, block gradient steps from Lipschitz constants (bench peer)")
-def lp_plus_plus_plan(evidence: Evidence, seed: int) -> Plan:
-    return lp_plus_plus_fit(evidence)
+          "per-class multiple of the names logits, block gradient steps from Lipschitz constants (bench peer)",
+          recipe=DEFAULT_RECIPE)
+def lp_plus_plus_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
+    return lp_plus_plus_fit(evidence, recipe=recipe)
 
 
-def lp_plus_plus_fit(evidence: Evidence, on_epoch=None) -> Plan:
+def lp_plus_plus_fit(evidence: Evidence, on_epoch=None, recipe: Recipe = DEFAULT_RECIPE) -> Plan:
     """LP++'s plan; `on_epoch(epoch, plan)` sees the plan each epoch would give (a learning curve)."""
-    (w_n, b_n), logits = names_logits(evidence)
+    (w_n, b_n), logits = names_logits(evidence, recipe)
     unit = few_shot.normalised(evidence.features)
     # the head reads [x / |x|, x]: the prototypes on the first, alpha x the names head on the second
     features = FeatureMap("L2-normalised features beside the features",
@@ -96,14 +99,15 @@ def lp_plus_plus_fit(evidence: Evidence, on_epoch=None) -> Plan:
 
 
 @register("clap", True, "CLAP (Silva-Rodriguez et al. 2024): a cosine classifier on CL2N features started "
-          "at the names rows, held near them per class by the names' confidence on the shots")
-def clap_plan(evidence: Evidence, seed: int) -> Plan:
-    return clap_fit(evidence)
+          "at the names rows, held near them per class by the names' confidence on the shots",
+          recipe=DEFAULT_RECIPE)
+def clap_plan(evidence: Evidence, seed: int, recipe: Recipe) -> Plan:
+    return clap_fit(evidence, recipe=recipe)
 
 
-def clap_fit(evidence: Evidence, on_epoch=None) -> Plan:
+def clap_fit(evidence: Evidence, on_epoch=None, recipe: Recipe = DEFAULT_RECIPE) -> Plan:
     """CLAP's plan; `on_epoch(epoch, plan)` sees the plan each epoch would give (a learning curve)."""
-    names, _ = names_logits(evidence)
+    names, _ = names_logits(evidence, recipe)
     with single_thread():
         head, record = few_shot.clap_head(evidence.features, evidence.labels, names, evidence.target_mean(), EPOCHS,
                                           on_epoch=on_epoch and (lambda e, h: on_epoch(e, Plan(h, trains=False))))

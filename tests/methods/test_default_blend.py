@@ -73,3 +73,30 @@ def test_clap_s_loss_weights_like_the_head_s():
     weights = torch.where(labels == 0, 3.0, 1.0)
     assert not torch.allclose(few_shot.clap(unit, labels, rows, torch.ones(3), 5.0, epochs=10,
                                             sample_weight=weights), plain, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_with_shots_the_names_head_is_the_mean_of_the_names_only_head_and_the_families_head(lite0):
+    x, labels = task(n_classes=3, per_class=2, dim=lite0.feature_dim, seed=2)
+    names = ["cat", "school bus", "Faces_easy"]
+    evidence = Evidence(lite0, names, x.abs(), labels)
+    recipe = lambda mode: dataclasses.replace(DEFAULT_RECIPE, shots_names=mode)  # noqa: E731
+    families, made_of = names_head(evidence, recipe("families"))
+    assert made_of["families"] == list(DEFAULT_RECIPE.families)
+    alone, _ = names_head(Evidence.names_only(lite0, names), DEFAULT_RECIPE)
+    agreement, made_of = names_head(evidence, recipe("agreement"))
+    assert made_of["families"] == list(DEFAULT_RECIPE.names_only_families) and made_of["recentred"]
+    expected = transfer.recentre(*alone, evidence.target_mean())
+    assert torch.equal(agreement[0], expected[0]) and torch.allclose(agreement[1], expected[1])
+    both, made_of = names_head(evidence, DEFAULT_RECIPE)
+    assert DEFAULT_RECIPE.shots_names == "both" and made_of["shots_names"] == "both"
+    assert torch.allclose(both[0], (agreement[0] + families[0]) / 2)
+    assert torch.allclose(both[1], (agreement[1] + families[1]) / 2)
+
+
+def test_the_peers_that_read_the_names_head_carry_the_recipe_that_builds_it():
+    # a changed names head changes their configuration id, so a resumed bench never mixes their rows
+    for name in ("tip-adapter", "lp-plus-plus", "clap"):
+        assert create_method(name).json_options() == {"recipe": DEFAULT_RECIPE.as_dict()}
+        other = dataclasses.replace(DEFAULT_RECIPE, shots_names="families")
+        assert create_method(name, recipe=other).json_options() != create_method(name).json_options()
