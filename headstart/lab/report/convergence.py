@@ -29,9 +29,10 @@ class ConvergenceRow:
     """One method at one shots value of one model, over every dataset and seed of the rows.
 
     ``at``: mean accuracy at each of :data:`AT_EPOCHS` (None unless every run sampled that epoch);
-    ``final``: mean final accuracy; ``epochs``: mean epochs to within ``TOLERANCE_PP`` of each run's
-    own final accuracy (None when no run was trained epoch by epoch); ``seconds``: mean of the runs'
-    ``seconds`` column (None unless every run has one).
+    ``final``: mean final accuracy; ``epochs`` and ``median_epochs``: mean and median (the higher
+    middle value) over runs of the epochs to within ``TOLERANCE_PP`` of each run's own final accuracy
+    (None when no run was trained epoch by epoch); ``seconds``: mean of the runs' ``seconds`` column
+    (None unless every run has one).
     """
 
     model: str
@@ -41,6 +42,7 @@ class ConvergenceRow:
     at: tuple[float | None, ...]
     final: float
     epochs: float | None
+    median_epochs: int | None
     seconds: float | None
 
 
@@ -76,9 +78,10 @@ def _row(model: str, shots: int, method: str, found: list[tuple[dict[int, float]
     trained = any(len(curve) > 1 or final["epoch"] > 0 for curve, final in found)
     at = tuple(float(np.mean([c[e] for c, _ in found])) if trained and all(e in c for c, _ in found) else None
                for e in AT_EPOCHS)
-    epochs = (float(np.mean([epochs_to_within(c, f["epoch"], f["accuracy"], tolerance_pp) for c, f in found]))
-              if trained else None)
+    epochs = [epochs_to_within(c, f["epoch"], f["accuracy"], tolerance_pp) for c, f in found] if trained else None
     seconds = [f.get("seconds") for _, f in found]
     has_seconds = all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in seconds)
     return ConvergenceRow(model, shots, method, len(found), at, float(np.mean([f["accuracy"] for _, f in found])),
-                          epochs, float(np.mean(seconds)) if has_seconds else None)
+                          None if epochs is None else float(np.mean(epochs)),
+                          None if epochs is None else sorted(epochs)[len(epochs) // 2],
+                          float(np.mean(seconds)) if has_seconds else None)
