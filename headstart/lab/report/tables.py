@@ -23,20 +23,20 @@ LEGEND = (
 )
 
 SPEED_TITLE = "How fast each method comes within 1 pp of its own final accuracy"
-SPEED_INTRO = ("Mean over every dataset and seed (shots ≥ 1) of each run's accuracy at epochs 0, 1, 5 and 10, "
-               "its final accuracy, the epochs it takes to come within 1 pp of that final accuracy, and the "
-               "seconds of its whole fit:")
+SPEED_INTRO = ("Accuracy (%) after 0, 1, 5 and 10 epochs and final, mean over every dataset and seed (shots ≥ 1); "
+               "epochs each run takes to come within 1 pp of its own final accuracy, mean / median over runs; "
+               "seconds of the whole fit, mean over runs:")
 SPEED_LEGEND = (
     ("runs", "(dataset, seed) runs with a final result at that shots."),
     ("epoch k", "mean accuracy after k training epochs (0 = the initial head); blank when not every run "
-                "sampled epoch k (`--eval-epochs`) or when the method has no per-epoch rows."),
+                "sampled epoch k (the bench's --eval-epochs) or when the method has no per-epoch rows."),
     ("epochs to within 1 pp", "per run, the first sampled epoch whose accuracy is at least the run's own final "
                               "accuracy minus 1 percentage point (the final epoch when no earlier sample is); "
                               "mean and median (the higher middle value) over runs. 'final at epoch 0': "
                               "the method has only its final row, at epoch 0 — a closed-form head, or a "
                               "literature peer that runs its own loop inside its plan, which the bench does not "
                               "sample — so it has no per-epoch curve."),
-    ("seconds per fit", "mean over runs of the bench's `seconds` column: the wall-clock time of the run's whole "
+    ("seconds per fit", "mean over runs of the bench's seconds column: the wall-clock time of the run's whole "
                         "fit (the method's plan — its start, a closed-form fit or a peer's own loop — then every "
                         "training epoch, with the test split scored at each sampled epoch), on the machine that "
                         "ran the bench. No single epoch is timed, so the seconds to come within 1 pp are at most "
@@ -127,8 +127,8 @@ def html_table(header: list[str], body: list[list[Cell]]) -> str:
 
 def speed_grid(rows: Sequence[ConvergenceRow]) -> tuple[list[str], list[list[Cell]]]:
     """How fast each method nears its own final accuracy: one line per shots × method."""
-    header = ["shots", "method", "runs"] + [f"epoch {e} (%)" for e in AT_EPOCHS] + [
-        "final (%)", f"epochs to within {TOLERANCE_PP:g} pp (mean / median)", "seconds per fit"]
+    header = ["shots", "method", "runs"] + [f"epoch {e}" for e in AT_EPOCHS] + [
+        "final", f"epochs to within {TOLERANCE_PP:g} pp", "seconds per fit"]
     body = []
     for r in rows:
         epochs = "final at epoch 0" if r.epochs is None else f"{r.epochs:.1f} / {r.median_epochs}"

@@ -73,8 +73,8 @@ def test_without_a_seconds_column_the_seconds_are_left_blank(tmp_path):
 
 
 EXPECTED = [
-    ["shots", "method", "runs", "epoch 0 (%)", "epoch 1 (%)", "epoch 5 (%)", "epoch 10 (%)", "final (%)",
-     "epochs to within 1 pp (mean / median)", "seconds per fit"],
+    ["shots", "method", "runs", "epoch 0", "epoch 1", "epoch 5", "epoch 10", "final", "epochs to within 1 pp",
+     "seconds per fit"],
     ["1", "fast", "2", "45.0", "60.0", "67.0", "67.8", "68.0", "3.0 / 5", "3.00"],
     ["1", "slow", "2", "15.0", "25.0", "", "45.0", "56.0", "20.0 / 20", "1.00"],
     ["1", "closed", "2", "", "", "", "", "50.0", "final at epoch 0", "1.00"],
