@@ -6,7 +6,8 @@ and 10 epochs, the final one, how many epochs a run takes to come within 1 pp of
 (`headstart.lab.report.convergence`; its legend says each column precisely). `rows` prints that table for
 any set of bench folders; methods without training rows (closed-form heads, and the literature peers that
 run their own loops) have their final row only, so `own-loops` follows LP++'s and CLAP's own 300 epochs on
-the bench's subsets (seeds 0-4, shots 1, 2, 5, 10, the whole test split) and reports them alike.
+the bench's subsets (seeds 0-4, shots 1, 2, 5, 10, the whole test split) and reports them alike (its
+seconds: one fit timed alone, without the sampling, where the bench's include scoring each sampled epoch).
 
     python benchmarks/convergence.py rows docs/results/suite13-peers/*/
     python benchmarks/convergence.py own-loops ../shared/datasets/trashnet ...
