@@ -7,6 +7,7 @@ import json
 import pytest
 
 from headstart.errors import UserError
+from headstart.lab.report.tables import SPEED_TITLE
 from headstart.lab.suite import SuiteConfig, load_suite, run_suite, slug, suite_config
 from helpers import write_split_folder
 
@@ -20,6 +21,8 @@ def test_the_suite_benches_every_dataset_and_reports_them_together(tmp_path):
     report = run_suite(config, progress=False)
     summary = (tmp_path / "S" / "summary.md").read_text()
     assert report.name == "report.html" and "on fashion-mnist" in summary and "photos.v2" in summary
+    # how fast each method nears its final accuracy, pooled over both datasets' runs (issue 32 item 4)
+    assert f"## {SPEED_TITLE}" in summary and "| 1 | zero | 2 |" in summary and "| 1 | headstart | 2 |" in summary
     for name in ("fashion-mnist", "photos.v2"):
         assert (tmp_path / "S" / name / "results.csv").is_file() and (tmp_path / "S" / name / "report.html").is_file()
     before = (tmp_path / "S" / "photos.v2" / "results.csv").read_text()

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from headstart.errors import UserError
 from headstart.lab.report.plots import default_epoch_shots, plot_accuracy_vs_epoch, plot_accuracy_vs_shots
+from headstart.lab.report.convergence import ConvergenceRow, convergence
 from headstart.lab.report.results import read_results
 from headstart.lab.report.statistics import SummaryRow, by_dataset, summarise
-from headstart.lab.report.tables import LEGEND, detail_grid, html_table, overview_grid, write_summary_md
+from headstart.lab.report.tables import (LEGEND, SPEED_INTRO, SPEED_LEGEND, SPEED_TITLE, by_model, detail_grid,
+                                         html_table, overview_grid, speed_grid, write_summary_md)
 
 _RUN_INFO_ORDER = ("command", "model", "dataset", "resolution", "test_size", "seeds", "machine")
 
@@ -71,7 +73,7 @@ def _run_info_html(info: dict) -> str:
 
 
 def render_html(table: Sequence[SummaryRow], figures: Sequence[tuple[Path, str]],
-                run_info: dict | None, sources: Sequence[Path]) -> str:
+                run_info: dict | None, sources: Sequence[Path], speed: Sequence[ConvergenceRow] = ()) -> str:
     """A self-contained HTML page: inline CSS, images as base64 data URIs, no external resources."""
     groups = by_dataset(table)
     title = "headstart report"
@@ -94,8 +96,15 @@ def render_html(table: Sequence[SummaryRow], figures: Sequence[tuple[Path, str]]
         if len(groups) > 1:
             parts.append(f"<h3>{html.escape(model)} on {html.escape(dataset)}</h3>")
         parts.append(html_table(*detail_grid(rows)))
+    legend = LEGEND
+    if speed:
+        parts += [f"<h2>{html.escape(SPEED_TITLE)}</h2>", f"<p>{html.escape(SPEED_INTRO)}</p>"]
+        for model, rows in by_model(speed).items():
+            parts += [f"<h3>{html.escape(model)}</h3>"] if len(by_model(speed)) > 1 else []
+            parts.append(html_table(*speed_grid(rows)))
+        legend += SPEED_LEGEND
     parts.append('<h3>Legend</h3><ul class="legend">'
-                 + "".join(f"<li><strong>{html.escape(n)}</strong>: {html.escape(t)}</li>" for n, t in LEGEND)
+                 + "".join(f"<li><strong>{html.escape(n)}</strong>: {html.escape(t)}</li>" for n, t in legend)
                  + "</ul>")
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -118,8 +127,8 @@ def write_report(results_dir: str | Path, csv_paths: Sequence[str | Path] | None
                         "until it has written some, or pass other CSVs.")
     run_info = _read_run_info(results_dir)  # before writing anything, so a bad run.json leaves no half report
     results_dir.mkdir(parents=True, exist_ok=True)
-    table = summarise(rows)
-    write_summary_md(table, results_dir / "summary.md")
+    table, speed = summarise(rows), convergence(rows)
+    write_summary_md(table, results_dir / "summary.md", speed)
 
     figures = [(plot_accuracy_vs_shots(table, results_dir / "accuracy_vs_shots.png"),
                 "Final accuracy vs shots (mean and 95 % CI band over seeds, clipped to 0-100 %; "
@@ -132,7 +141,7 @@ def write_report(results_dir: str | Path, csv_paths: Sequence[str | Path] | None
     if similarity.is_file():
         figures.append((similarity, "Similarity of target classes to their most similar source classes."))
 
-    page = render_html(table, figures, run_info, sources)
+    page = render_html(table, figures, run_info, sources, speed)
     out = results_dir / "report.html"
     out.write_text(page, encoding="utf-8")
     return out

@@ -76,12 +76,19 @@ def final_accuracies(rows: Iterable[dict]) -> dict[tuple[str, str, str, int], di
         runs[(row["model"], row["dataset"], row["method"], row["shots"], row["seed"])].append(row)
     finals: dict[tuple, dict[int, float]] = defaultdict(dict)
     for (model, dataset, method, shots, seed), run in runs.items():
-        flagged = [r for r in run if r["final"]]
-        if not flagged and all(r["final"] is None for r in run):
-            flagged = run
-        if flagged:
-            finals[(model, dataset, method, shots)][seed] = max(flagged, key=lambda r: r["epoch"])["accuracy"]
+        final = final_row(run)
+        if final is not None:
+            finals[(model, dataset, method, shots)][seed] = final["accuracy"]
     return dict(finals)
+
+
+def final_row(run: Sequence[dict]) -> dict | None:
+    """The final row of one run's rows (one method, shots and seed), by the rule of
+    :func:`final_accuracies`; None for an unfinished run."""
+    flagged = [r for r in run if r["final"]]
+    if not flagged and all(r["final"] is None for r in run):
+        flagged = list(run)
+    return max(flagged, key=lambda r: r["epoch"]) if flagged else None
 
 
 def method_order(methods: Iterable[str]) -> list[str]:

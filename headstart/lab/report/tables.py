@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from headstart.lab.report.convergence import AT_EPOCHS, TOLERANCE_PP, ConvergenceRow
 from headstart.lab.report.statistics import Estimate, SummaryRow, by_dataset, method_order
 
 LEGEND = (
@@ -19,6 +20,27 @@ LEGEND = (
                        "both have, mean ± 95 % CI. The best peer is whichever other method in the "
                        "results has the highest mean final accuracy at that shots."),
     ("bold", "the highest mean final accuracy at that shots (ties at the shown precision all bold)."),
+)
+
+SPEED_TITLE = "How fast each method comes within 1 pp of its own final accuracy"
+SPEED_INTRO = ("Accuracy (%) after 0, 1, 5 and 10 epochs and final, mean over every dataset and seed (shots ≥ 1); "
+               "epochs each run takes to come within 1 pp of its own final accuracy, mean / median over runs; "
+               "seconds of the whole fit, mean over runs:")
+SPEED_LEGEND = (
+    ("runs", "(dataset, seed) runs with a final result at that shots."),
+    ("epoch k", "mean accuracy after k training epochs (0 = the initial head); blank when not every run "
+                "sampled epoch k (the bench's --eval-epochs) or when the method has no per-epoch rows."),
+    ("epochs to within 1 pp", "per run, the first sampled epoch whose accuracy is at least the run's own final "
+                              "accuracy minus 1 percentage point (the final epoch when no earlier sample is); "
+                              "mean and median (the higher middle value) over runs. 'final at epoch 0': "
+                              "the method has only its final row, at epoch 0 — a closed-form head, or a "
+                              "literature peer that runs its own loop inside its plan, which the bench does not "
+                              "sample — so it has no per-epoch curve."),
+    ("seconds per fit", "mean over runs of the bench's seconds column: the wall-clock time of the run's whole "
+                        "fit (the method's plan — its start, a closed-form fit or a peer's own loop — then every "
+                        "training epoch, with the test split scored at each sampled epoch), on the machine that "
+                        "ran the bench. No single epoch is timed, so the seconds to come within 1 pp are at most "
+                        "this, not measured apart."),
 )
 
 
@@ -103,20 +125,48 @@ def html_table(header: list[str], body: list[list[Cell]]) -> str:
     return f'<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{lines}\n</tbody>\n</table>'
 
 
-def summary_markdown(table: Sequence[SummaryRow]) -> str:
-    """The summary as markdown: per (model, dataset) an overview table and a detail table, then a legend."""
+def speed_grid(rows: Sequence[ConvergenceRow]) -> tuple[list[str], list[list[Cell]]]:
+    """How fast each method nears its own final accuracy: one line per shots × method."""
+    header = ["shots", "method", "runs"] + [f"epoch {e}" for e in AT_EPOCHS] + [
+        "final", f"epochs to within {TOLERANCE_PP:g} pp", "seconds per fit"]
+    body = []
+    for r in rows:
+        epochs = "final at epoch 0" if r.epochs is None else f"{r.epochs:.1f} / {r.median_epochs}"
+        seconds = "" if r.seconds is None else f"{r.seconds:.2f}"
+        body.append([(str(r.shots), False), (r.method, False), (str(r.runs), False)]
+                    + [(_pct(a), False) for a in r.at] + [(_pct(r.final), False), (epochs, False), (seconds, False)])
+    return header, body
+
+
+def by_model(rows: Sequence[ConvergenceRow]) -> dict[str, list[ConvergenceRow]]:
+    groups: dict[str, list[ConvergenceRow]] = {}
+    for row in rows:
+        groups.setdefault(row.model, []).append(row)
+    return groups
+
+
+def summary_markdown(table: Sequence[SummaryRow], speed: Sequence[ConvergenceRow] = ()) -> str:
+    """The summary as markdown: per (model, dataset) an overview table and a detail table, then (when
+    ``speed`` has rows) how fast each method nears its final accuracy, then a legend."""
     parts = ["# Results summary", ""]
     for (model, dataset), rows in by_dataset(table).items():
         parts += [f"## {model} on {dataset}", "", "Final accuracy (%), mean ± 95 % CI over seeds:", "",
                   markdown_table(*overview_grid(rows)), "", "Details:", "", markdown_table(*detail_grid(rows)), ""]
-    parts += ["### Legend", ""] + [f"- **{name}**: {text}" for name, text in LEGEND]
+    legend = LEGEND
+    if speed:
+        parts += [f"## {SPEED_TITLE}", "", SPEED_INTRO, ""]
+        for model, rows in by_model(speed).items():
+            parts += [f"{model}:", ""] if len(by_model(speed)) > 1 else []
+            parts += [markdown_table(*speed_grid(rows)), ""]
+        legend += SPEED_LEGEND
+    parts += ["### Legend", ""] + [f"- **{name}**: {text}" for name, text in legend]
     return "\n".join(parts) + "\n"
 
 
-def write_summary_md(table: Sequence[SummaryRow], path: str | Path) -> Path:
+def write_summary_md(table: Sequence[SummaryRow], path: str | Path, speed: Sequence[ConvergenceRow] = ()) -> Path:
     """Write :func:`summary_markdown` to ``path`` and return it."""
     path = Path(path)
-    path.write_text(summary_markdown(table), encoding="utf-8")
+    path.write_text(summary_markdown(table, speed), encoding="utf-8")
     return path
 
 
