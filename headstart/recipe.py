@@ -104,7 +104,7 @@ class Recipe:
     images_start: str = "imprint-shots"
     images_pseudo_shots: float = 10.0
     cosine_share: float = 0.5
-    cosine_epochs: int = 300
+    cosine_epochs: int = 150
     shots_names: str = "both"
     closeness_weight: float = 4.0
     gloss_weight: float = 8.0

@@ -1,6 +1,7 @@
 """End-to-end: the bench on a small real Fashion-MNIST subset (112 px, 200 test images)."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
@@ -113,6 +114,9 @@ def expected_names_head(evidence, families, recipe, exact):
                                            trust_power=2.0, images_compete=False)])
 @pytest.mark.slow
 def test_headstart_plan_follows_its_recipe(lite0, fashion, recipe):
+    # the families' names head, built step by step below (its mean with the names-only head, the default's:
+    # tests/methods/test_default_blend.py)
+    recipe = dataclasses.replace(recipe, shots_names="families")
     evidence = evidence_with_names(lite0, fashion, fashion.class_names, shots=5)
     plan = create_method("headstart", recipe=recipe).build(evidence, 0)
     exact = {fashion.class_names.index(name): lite0.labels.index(label)
