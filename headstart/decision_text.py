@@ -9,7 +9,10 @@ def decision_lines(record: dict) -> list[str]:
     families, the classes that start from their own source row, and how far it trusted the names."""
     lines = []
     if "families" in record:
+        with_shots = record.get("with_shots")  # the names-only head averaged with the families' (shots_names)
         lines.append(f"names' head: top-{record['top_k']} source rows of {', '.join(record['families'])}"
+                     + (f", averaged with the top-{with_shots['top_k']} rows of {', '.join(with_shots['families'])}"
+                        if with_shots else "")
                      + (", biases recentred on the target images" if record.get("recentred") else ""))
     if record.get("source_rows"):
         lines.append("starting from their own source row: " +

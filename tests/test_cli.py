@@ -90,7 +90,7 @@ def test_fit_then_predict_on_an_exported_folder(tmp_path):
 @pytest.mark.slow
 def test_init_makes_a_zero_shot_head(tmp_path):
     out = headstart("init", "--classes", "cat,dog,car", "--out", tmp_path / "zs").stdout
-    assert "names' head: top-3 source rows of path, wup, lch, res, jcn, lin, text" in out
+    assert "names' head: top-5 source rows of path, wup, lch, res, jcn, lin, text" in out
     meta = json.loads((tmp_path / "zs" / "run.json").read_text())
     assert meta["class_names"] == ["cat", "dog", "car"] and meta["method"] == "headstart"
 

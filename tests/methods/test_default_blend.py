@@ -100,3 +100,13 @@ def test_the_peers_that_read_the_names_head_carry_the_recipe_that_builds_it():
         assert create_method(name).json_options() == {"recipe": DEFAULT_RECIPE.as_dict()}
         other = dataclasses.replace(DEFAULT_RECIPE, shots_names="families")
         assert create_method(name, recipe=other).json_options() != create_method(name).json_options()
+
+
+def test_the_decision_says_when_the_names_head_is_averaged_with_the_families():
+    from headstart.decision_text import decision_lines
+
+    record = {"families": ["path", "text"], "top_k": 5, "recentred": True,
+              "with_shots": {"families": ["path", "jcn", "text"], "top_k": 3}}
+    assert decision_lines(record) == ["names' head: top-5 source rows of path, text, averaged with the top-3 rows of "
+                                      "path, jcn, text, biases recentred on the target images"]
+    assert "averaged" not in decision_lines({**record, "with_shots": None})[0]
