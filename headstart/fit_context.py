@@ -22,8 +22,8 @@ from headstart.sources.model import SourceModel
 @dataclass(frozen=True)
 class FitContext:
     """The decisions of one fit. senses: each class name's sense from the names alone
-    (`headstart.similarity.name_senses`), None for a method that reads no names; the images of
-    the fit may still vote among a name's senses (`headstart.similarity.class_senses`)."""
+    (`headstart.senses.name_senses`), None for a method that reads no names; the images of
+    the fit may still vote among a name's senses (`headstart.senses.class_senses`)."""
 
     method: Method
     source: SourceModel

@@ -83,8 +83,9 @@ def execute(plan: Plan, features: torch.Tensor, labels: torch.Tensor, evaluate=N
     finish = _blended(plan, features)
     scored = evaluate if evaluate is None or finish is None else (lambda w, b: evaluate(*finish(w, b)))
     with single_thread():
-        if not plan.trains or len(labels) == 0:
-            return plan.init, [(0, evaluate(*plan.init))] if evaluate else []
+        if not plan.trains or len(labels) == 0:  # final as it is: blended now, if it has a partner
+            head = plan.init if finish is None else finish(*plan.init)
+            return head, [(0, evaluate(*head))] if evaluate else []
         training = HeadTraining(epochs=epochs, lr=lr, prior_strength=plan.prior_strength, eval_epochs=eval_epochs,
                                 stopping=stopping)
         head, history = training.fit(features, labels, plan.init, plan.prior, scored, sample_weight)

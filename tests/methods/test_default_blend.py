@@ -47,6 +47,8 @@ def test_a_plan_s_partner_is_blended_after_training_and_in_the_learning_curve():
     expected = transfer.blend(trained, partner, 0.4, x)
     assert torch.equal(blended[0], expected[0]) and torch.equal(blended[1], expected[1])
     assert torch.equal(seen[-1][0], expected[0]) and [e for e, _ in history] == [0, 5]
+    final, _ = execute(Plan(trained, trains=False, partner=partner, partner_share=0.4), x, labels)  # closed-form
+    assert torch.equal(final[0], expected[0]) and torch.equal(final[1], expected[1])
 
 
 @pytest.mark.slow

@@ -320,7 +320,7 @@ def test_the_head_of_a_bias_free_model_is_found_on_a_non_blank_probe():
 @pytest.mark.parametrize("method", [pytest.param("headstart", marks=pytest.mark.slow), "visual",
                                     pytest.param("lin", marks=pytest.mark.slow)])
 def test_a_source_head_without_bias_transfers_as_zero_bias(method):
-    """Issue 29: nn.Linear(bias=False) as the source head crashed fit (similarity/vote.py)."""
+    """Issue 29: nn.Linear(bias=False) as the source head crashed fit (senses/vote.py)."""
     from own_models import HFStyle
 
     model = HFStyle()
