@@ -5,6 +5,7 @@ same tensors.
 
     python benchmarks/decision_cost.py dump --folder ../shared/datasets/caltech50 --out tasks.pt
     python benchmarks/decision_cost.py time tasks.pt          # with the headstart on PYTHONPATH
+    python benchmarks/decision_cost.py time tasks.pt --recipe '{"cosine_epochs": 100}'   # a variant of the default
 
 `dump` writes each (shots, seed) task's training features and labels and the class names (the bench's
 few-shot subsets, 224 px); `time` builds and trains the default on each task three times and prints
@@ -49,6 +50,14 @@ def time_default(args) -> None:
     torch.set_num_threads(1)
     saved = torch.load(args.tasks)
     source, method = load_source("efficientnet-lite0"), get_method("headstart")
+    if args.recipe:  # overrides of the default's recipe (versions that have one)
+        import json
+
+        from headstart.methods import create_method
+        from headstart.recipe import DEFAULT_RECIPE, Recipe
+
+        method = create_method("headstart", recipe=Recipe.from_dict({**DEFAULT_RECIPE.as_dict(),
+                                                                     **json.loads(args.recipe)}))
     seconds: dict[int, list[float]] = {}
     for task in saved["tasks"]:
         evidence = Evidence(source, saved["class_names"], task["features"], task["labels"])
@@ -73,6 +82,7 @@ def main() -> None:
     d.add_argument("--out", required=True)
     t = sub.add_parser("time")
     t.add_argument("tasks")
+    t.add_argument("--recipe", help="JSON overrides of the default's Recipe, e.g. '{\"cosine_epochs\": 100}'")
     args = parser.parse_args()
     if args.command == "dump":
         dump(args)
