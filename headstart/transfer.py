@@ -193,11 +193,11 @@ def logit_spread(logits: torch.Tensor) -> float:
 def blend(head: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor], share: float,
           features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(1 - share) x head + share x other, each first divided by its logits' spread on `features`
-    (`logit_spread`), so that neither outshouts the other by its scale: the mean of two classifiers'
-    logits, itself a linear head. heads: (W [C, D], b [C]); features: [N, D]."""
-    def unit(h):
-        spread = max(logit_spread(features @ h[0].T + h[1]), 1e-12)
-        return h[0] / spread, h[1] / spread
-
-    (w1, b1), (w2, b2) = unit(head), unit(other)
-    return (1 - share) * w1 + share * w2, (1 - share) * b1 + share * b2
+    (`logit_spread`), so that neither outshouts the other by its scale — the mean of two classifiers'
+    logits, itself a linear head — then brought back to the spreads' mean weighted alike, so that its
+    probabilities keep the heads' own confidence (share 0 gives `head`, share 1 `other`).
+    heads: (W [C, D], b [C]); features: [N, D]."""
+    spreads = [max(logit_spread(features @ h[0].T + h[1]), 1e-12) for h in (head, other)]
+    scale = (1 - share) * spreads[0] + share * spreads[1]
+    weights = ((1 - share) * scale / spreads[0], share * scale / spreads[1])
+    return (weights[0] * head[0] + weights[1] * other[0], weights[0] * head[1] + weights[1] * other[1])
