@@ -11,7 +11,6 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from headstart.train import weighted_cross_entropy
 from headstart.transfer import class_means, logit_spread
 
 
@@ -95,6 +94,24 @@ def clap_weights(names_logits: torch.Tensor, labels: torch.Tensor, n_classes: in
     return sums / torch.bincount(labels, minlength=n_classes).clamp_min(1)
 
 
+def clap_gradient(p: torch.Tensor, unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor,
+                  weights: torch.Tensor, temperature: float, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient in the prototypes p of CLAP's loss, in closed form: the cross-entropy of
+    logits = temperature x unit @ q.T, q = p / |p| (weighted as `train.weighted_cross_entropy`), plus
+    mean_k lambda_k |p_k - rows_k|^2. With G = d loss / d logits = (softmax - one-hot) x w_i / N,
+    d loss / d q = temperature G.T @ unit, taken through the normalisation by its projection
+    (I - q_k q_k.T) / |p_k|, plus 2 lambda_k (p_k - rows_k) / C.
+    p, rows: [C, D]; unit: [N, D]; labels: [N]; weights: lambda [C] -> [C, D]."""
+    norms = p.norm(dim=1, keepdim=True).clamp_min(1e-12)  # as nn.functional.normalize
+    q = p / norms
+    g = (temperature * unit @ q.T).softmax(dim=1)
+    g[torch.arange(len(labels)), labels] -= 1
+    g = g / len(labels) if sample_weight is None else g * (sample_weight.to(g.dtype) / len(labels))[:, None]
+    grad_q = temperature * g.T @ unit
+    grad_p = (grad_q - q * (grad_q * q).sum(dim=1, keepdim=True)) / norms
+    return grad_p + (2 / len(p)) * weights[:, None] * (p - rows)
+
+
 def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, temperature: float,
          epochs: int = 300, lr: float = 0.1, momentum: float = 0.9,
          on_epoch: Callable[[int, torch.Tensor], None] | None = None,
@@ -103,21 +120,20 @@ def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: 
     prototypes p started at `rows` (unit names rows) and fitted on cross-entropy + mean_k lambda_k
     |p_k - rows_k|^2 by full-batch SGD (lr, momentum, cosine decay to 0 over `epochs`);
     `on_epoch(epoch, p)` sees each epoch's prototypes (a learning curve); sample_weight [N] weights the
-    cross-entropy as `train.weighted_cross_entropy` does.
+    cross-entropy as `train.weighted_cross_entropy` does. The gradient is `clap_gradient` and the
+    step torch.optim.SGD's (the momentum buffer starts as the first gradient; no dampening, no
+    Nesterov), written out: on these tiny tensors autograd's and the optimiser's per-step overhead
+    was most of the fit's time.
     unit: [N, D] (CL2N); labels: [N]; rows: [C, D] unit; weights: lambda [C] -> prototypes [C, D]."""
-    p = rows.clone().requires_grad_(True)
-    optimiser = torch.optim.SGD([p], lr=lr, momentum=momentum)
+    p, buffer = rows.clone(), None
     for epoch in range(epochs):
-        for group in optimiser.param_groups:
-            group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
-        optimiser.zero_grad()
-        logits = temperature * unit @ nn.functional.normalize(p, dim=1).T
-        penalty = (weights * (p - rows).pow(2).sum(dim=1)).mean()
-        (weighted_cross_entropy(logits, labels, sample_weight) + penalty).backward()
-        optimiser.step()
+        step = 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+        grad = clap_gradient(p, unit, labels, rows, weights, temperature, sample_weight)
+        buffer = grad if buffer is None else buffer.mul_(momentum).add_(grad)
+        p = p.add(buffer, alpha=-step)
         if on_epoch is not None:
-            on_epoch(epoch + 1, p.detach())
-    return p.detach()
+            on_epoch(epoch + 1, p)
+    return p
 
 
 def clap_head(features: torch.Tensor, labels: torch.Tensor, names: tuple[torch.Tensor, torch.Tensor],
