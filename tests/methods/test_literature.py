@@ -84,30 +84,47 @@ def clap_loss(p, unit, labels, rows, weights, temperature, sample_weight=None):
     return weighted_cross_entropy(logits, labels, sample_weight) + (weights * (p - rows).pow(2).sum(dim=1)).mean()
 
 
-def clap_problem(seed: int = 0):
-    """Unit features, unit rows, lambda in [0, 1] and sample weights in [0, 2] of a tiny task."""
-    x, labels = tiny_task(seed)
+def clap_problem(seed: int = 0, dim: int = 6):
+    """Unit features, unit rows, lambda in [0, 1] and sample weights in [0, 2] of a tiny task (12 shots)."""
+    x, labels = tiny_task(seed, dim=dim)
     generator = torch.Generator().manual_seed(seed + 10)
-    rows = nn.functional.normalize(torch.randn(3, 6, generator=generator), dim=1)
+    rows = nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=1)
     return (few_shot.normalised(x, x.mean(dim=0)), labels, rows, torch.rand(3, generator=generator),
             2 * torch.rand(len(labels), generator=generator))
+
+
+def autograd_gradient(p, *problem):
+    p = p.clone().requires_grad_()
+    return torch.autograd.grad(clap_loss(p, *problem), p)[0]
 
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_clap_s_closed_form_gradient_is_autograd_s(weighted):
     unit, labels, rows, weights, sample_weight = clap_problem()
-    sample_weight = sample_weight if weighted else None
+    problem = (unit, labels, rows, weights, 7.0, sample_weight if weighted else None)
+    generator = torch.Generator().manual_seed(3)
     for scale in (1.0, 0.3, 2.5):  # prototypes off the unit sphere: the normalisation's 1 / |p| counts
-        moved = rows + 0.4 * torch.randn(rows.shape, generator=torch.Generator().manual_seed(3))
-        p = (scale * moved).requires_grad_()
-        (expected,) = torch.autograd.grad(clap_loss(p, unit, labels, rows, weights, 7.0, sample_weight), p)
-        got = few_shot.clap_gradient(p.detach(), unit, labels, rows, weights, 7.0, sample_weight)
-        assert torch.allclose(got, expected, atol=1e-6, rtol=1e-5)
+        p = scale * (rows + 0.4 * torch.randn(rows.shape, generator=generator))
+        assert torch.allclose(few_shot.clap_gradient(p, *problem), autograd_gradient(p, *problem), atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_clap_s_fit_by_hand_is_torch_s_sgd_with_momentum_and_cosine_decay(weighted):
-    unit, labels, rows, weights, sample_weight = clap_problem(1)
+def test_clap_s_gradient_in_the_span_of_the_rows_and_features_is_autograd_s(weighted):
+    unit, labels, rows, weights, sample_weight = clap_problem(dim=20)  # fewer features (12) than dimensions
+    problem = (unit, labels, rows, weights, 7.0, sample_weight if weighted else None)
+    gradient = few_shot.clap_span_gradient(*problem)
+    generator = torch.Generator().manual_seed(3)
+    for scale in (1.0, 0.3, 2.5):  # p = a x rows + B @ unit, off the unit sphere
+        a, b = scale * (1 + 0.3 * torch.randn(3, generator=generator)), 0.2 * torch.randn(3, 12, generator=generator)
+        grad_a, grad_b = gradient(a, b)
+        expected = autograd_gradient(a[:, None] * rows + b @ unit, *problem)
+        assert torch.allclose(grad_a[:, None] * rows + grad_b @ unit, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dim", [6, 20], ids=["more features than dimensions", "fewer"])
+def test_clap_s_fit_by_hand_is_torch_s_sgd_with_momentum_and_cosine_decay(weighted, dim):
+    unit, labels, rows, weights, sample_weight = clap_problem(1, dim)
     sample_weight = sample_weight if weighted else None
     seen = []
     with single_thread():  # tiny tensors: two threads on a busy machine take seconds
