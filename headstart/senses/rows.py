@@ -42,14 +42,15 @@ def cached_rows(source: SourceModel, key: tuple, compute: Callable[[], np.ndarra
     stay among the last ``ROWS_CACHE_BYTES`` of rows asked for; each call returns its own copy, so a
     caller may change it in place. ``key`` holds everything the rows depend on besides the source."""
     key = (tuple(source.labels), tuple(source.names), *key)
-    rows = _ROWS.get(key)
-    if rows is None:
-        rows = compute()
-        _ROWS[key] = rows
-        while sum(r.nbytes for r in _ROWS.values()) > ROWS_CACHE_BYTES:  # an oversized one goes at once
-            _ROWS.popitem(last=False)
-    else:
+    if key in _ROWS:
         _ROWS.move_to_end(key)
+        return _ROWS[key].copy()
+    rows = compute()
+    if rows.nbytes > ROWS_CACHE_BYTES:  # kept, it would push out every other
+        return rows
+    _ROWS[key] = rows
+    while sum(r.nbytes for r in _ROWS.values()) > ROWS_CACHE_BYTES:
+        _ROWS.popitem(last=False)
     return rows.copy()
 
 

@@ -84,6 +84,6 @@ def test_the_cache_keeps_no_more_than_its_bytes(source, monkeypatch):
         R.class_rows(source, SENSES, measure)
     assert computed == ["path", "lin", "jcn", "lin"]  # path asked again while kept, lin after it was dropped
     assert [key[-1] for key in R._ROWS] == ["path", "lin"]
-    monkeypatch.setattr(R, "ROWS_CACHE_BYTES", one - 1)  # rows over the bound are not kept
-    R.class_rows(source, SENSES, "wup")
-    assert len(R._ROWS) == 0
+    many = SENSES + [sense("car", CAR), sense("cat", CAT), sense("bird", BIRD), sense("hound", DOG)]
+    assert np.array_equal(R.class_rows(source, many, "wup"), R._computed_rows(source, many, "wup"))
+    assert [key[-1] for key in R._ROWS] == ["path", "lin"]  # rows over the bound are not kept, nor push out others
