@@ -154,7 +154,7 @@ def clap(unit: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, weights: 
     unit: [N, D] (CL2N); labels: [N]; rows: [C, D] unit; weights: lambda [C] -> prototypes [C, D]."""
     if len(unit) < unit.shape[1]:
         gradient = clap_span_gradient(unit, labels, rows, weights, temperature, sample_weight)
-        start = (torch.ones(len(rows)), torch.zeros(len(rows), len(unit)))
+        start = (rows.new_ones(len(rows)), rows.new_zeros(len(rows), len(unit)))
         prototypes = lambda a, b: a[:, None] * rows + b @ unit  # noqa: E731
     else:
         gradient = lambda p: (clap_gradient(p, unit, labels, rows, weights, temperature, sample_weight),)  # noqa: E731
