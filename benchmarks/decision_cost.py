@@ -7,12 +7,17 @@ same tensors.
     python benchmarks/decision_cost.py time tasks.pt          # with the headstart on PYTHONPATH
     python benchmarks/decision_cost.py time tasks.pt --recipe '{"cosine_epochs": 100}'   # a variant of the default
     python benchmarks/decision_cost.py cold tasks.pt --shots 1    # one cold fit in this fresh process
+    python benchmarks/decision_cost.py heads tasks.pt --out heads.pt   # each task's heads, for `compare`
+    python benchmarks/decision_cost.py compare a.pt b.pt --tasks tasks.pt --folder ../shared/datasets/caltech50
 
 `dump` writes each (shots, seed) task's training features and labels and the class names (the bench's
 few-shot subsets, 224 px); `time` builds and trains the default on each task three times and prints
 the median seconds per shots (senses warm: the first build of a name list is not timed); `cold` times
 a user's single fit: the first build and training of one task (seed 0) in the process, after its senses
-were looked up and torch.optim's one-time imports were made (disk caches warm).
+were looked up and torch.optim's one-time imports were made (disk caches warm). `heads` saves the
+default's start, CLAP partner and final head per task (and the names-only head); `compare` prints how far
+two such files differ, and whether the heads' classes agree on the tasks' features and the folder's test
+images.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 
 
@@ -95,6 +101,48 @@ def time_cold(args) -> None:
     print(f"{version}\n{args.shots} shots: cold fit {time.perf_counter() - start:.3f} s (plan + training, 1 run)")
 
 
+def save_heads(args) -> None:
+    Evidence, _, execute, method, source, version = _harness()
+    saved, heads = torch.load(args.tasks), []
+    for task in saved["tasks"]:
+        evidence = Evidence(source, saved["class_names"], task["features"], task["labels"])
+        plan = method.build(evidence, 0)
+        heads.append({"shots": task["shots"], "seed": task["seed"], "start": plan.init, "partner": plan.partner,
+                      "final": execute(plan, evidence.features, evidence.labels)[0]})
+    names_only = method.build(Evidence(source, saved["class_names"], task["features"][:0], task["labels"][:0]), 0)
+    torch.save({"version": version, "tasks": heads, "names only": names_only.init}, args.out)
+
+
+def compare_heads(args) -> None:
+    a, b = torch.load(args.first), torch.load(args.second)
+    saved = torch.load(args.tasks) if args.tasks else None
+    test = None
+    if args.folder:
+        from headstart.data import load_dataset
+        from headstart.data.features import FeatureCache
+        from headstart.sources import load_source
+
+        data = load_dataset(args.folder)
+        test = FeatureCache(load_source("efficientnet-lite0"), data, "test", 224).get(
+            np.arange(len(data.test.labels)), progress=False)
+    print(f"{a['version']}\n{b['version']}")
+    for i, (x, y) in enumerate(zip(a["tasks"], b["tasks"])):
+        line = f"{x['shots']} shots seed {x['seed']}:"
+        for part in ("start", "partner", "final"):
+            if x[part] is None:
+                continue
+            (w0, b0), (w1, b1) = x[part], y[part]
+            line += f" {part} max|dW| {(w0 - w1).abs().max():.1e} max|db| {(b0 - b1).abs().max():.1e};"
+        (w0, b0), (w1, b1) = x["final"], y["final"]
+        for name, f in (("task", saved["tasks"][i]["features"] if saved else None), ("test", test)):
+            if f is not None:
+                agree = ((f @ w0.T + b0).argmax(1) == (f @ w1.T + b1).argmax(1)).float().mean().item()
+                line += f" final's class alike on {100 * agree:.1f} % of the {len(f)} {name} images;"
+        print(line)
+    (w0, b0), (w1, b1) = a["names only"], b["names only"]
+    print(f"names only: max|dW| {(w0 - w1).abs().max():.1e} max|db| {(b0 - b1).abs().max():.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,8 +157,17 @@ def main() -> None:
     c = sub.add_parser("cold")
     c.add_argument("tasks")
     c.add_argument("--shots", type=int, default=1)
+    h = sub.add_parser("heads")
+    h.add_argument("tasks")
+    h.add_argument("--out", required=True)
+    m = sub.add_parser("compare")
+    m.add_argument("first")
+    m.add_argument("second")
+    m.add_argument("--tasks", help="the tasks file: the final heads' classes compared on its features")
+    m.add_argument("--folder", help="a folder: the final heads' classes compared on its test images")
     args = parser.parse_args()
-    {"dump": dump, "time": time_default, "cold": time_cold}[args.command](args)
+    {"dump": dump, "time": time_default, "cold": time_cold, "heads": save_heads, "compare": compare_heads}[
+        args.command](args)
 
 
 if __name__ == "__main__":
