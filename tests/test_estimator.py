@@ -285,9 +285,11 @@ def test_version_and_quiet(tmp_path):
 def test_head_problems_run_on_one_thread_and_the_text_model_on_the_programs(tmp_path, monkeypatch):
     """Head training is tiny matrices (one thread beats two fighting); the text model, reached from
     `fit` through the similarities, is not (10,000 names: 17 s on one core, 9 s on two)."""
+    import headstart.senses.rows as rows
     import headstart.text.embeddings as text
 
     monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))  # nothing embedded yet: the model must run
+    monkeypatch.setattr(rows, "_ROWS", type(rows._ROWS)())  # nor any rows kept in memory
     encoding, evaluating, real_encode = [], [], text._encode
 
     def spy_encode(texts, batch_size=256):

@@ -15,7 +15,7 @@ import numpy as np
 from headstart.errors import UserError
 from headstart.evidence import Evidence
 from headstart.senses.lookup import class_senses
-from headstart.senses.rows import class_rows, source_texts
+from headstart.senses.rows import cached_rows, class_rows, source_texts
 from headstart.wordnet.measures import MEASURES
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made: names and WordNet rows need numpy only
@@ -32,11 +32,11 @@ def wordnet_similarity(evidence: Evidence, measure: str) -> torch.Tensor:
 
 def name_text_rows(source: SourceModel, class_names: list[str]) -> np.ndarray:
     """[C, S] the text family's rows: each class name (``/`` read as "or", ``_`` as a space) against
-    the source classes' texts."""
+    the source classes' texts (cached, ``senses.rows.cached_rows``)."""
     from headstart.text.embeddings import text_array
 
     targets = [name.replace("/", " or ").replace("_", " ") for name in class_names]
-    return text_array(targets, source_texts(source))
+    return cached_rows(source, ("names text", tuple(targets)), lambda: text_array(targets, source_texts(source)))
 
 
 def text_similarity(evidence: Evidence) -> torch.Tensor:

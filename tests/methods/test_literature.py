@@ -4,6 +4,8 @@ regression."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from headstart import few_shot
 from headstart.errors import UserError
 from headstart.evidence import Evidence
 from headstart.methods import METHODS, Scorer, fit_head, get_method
+from headstart.train import single_thread, weighted_cross_entropy
 from helpers import shared_dataset
 
 LITERATURE = ("simpleshot", "lr-l2n", "tip-adapter", "lp-plus-plus", "clap")
@@ -62,6 +65,74 @@ def test_clap_weights_are_the_names_probability_of_the_right_class_per_class():
     weights = few_shot.clap_weights(logits, torch.tensor([0, 0, 1]), 3)
     p = torch.tensor(2.0).exp() / (1 + torch.tensor(2.0).exp())
     assert torch.allclose(weights, torch.stack([(p + 0.5) / 2, p, torch.tensor(0.0)]))
+
+
+def autograd_clap(unit, labels, rows, weights, temperature, epochs, sample_weight=None, lr=0.1, momentum=0.9):
+    """The reference: CLAP's loss through autograd, stepped by torch.optim.SGD with the cosine schedule."""
+    p = rows.clone().requires_grad_(True)
+    optimiser = torch.optim.SGD([p], lr=lr, momentum=momentum)
+    for epoch in range(epochs):
+        optimiser.param_groups[0]["lr"] = 0.5 * lr * (1 + math.cos(math.pi * epoch / epochs))
+        optimiser.zero_grad()
+        clap_loss(p, unit, labels, rows, weights, temperature, sample_weight).backward()
+        optimiser.step()
+    return p.detach()
+
+
+def clap_loss(p, unit, labels, rows, weights, temperature, sample_weight=None):
+    logits = temperature * unit @ nn.functional.normalize(p, dim=1).T
+    return weighted_cross_entropy(logits, labels, sample_weight) + (weights * (p - rows).pow(2).sum(dim=1)).mean()
+
+
+def clap_problem(seed: int = 0, dim: int = 6):
+    """Unit features, unit rows, lambda in [0, 1] and sample weights in [0, 2] of a tiny task (12 shots)."""
+    x, labels = tiny_task(seed, dim=dim)
+    generator = torch.Generator().manual_seed(seed + 10)
+    rows = nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=1)
+    return (few_shot.normalised(x, x.mean(dim=0)), labels, rows, torch.rand(3, generator=generator),
+            2 * torch.rand(len(labels), generator=generator))
+
+
+def autograd_gradient(p, *problem):
+    p = p.clone().requires_grad_()
+    return torch.autograd.grad(clap_loss(p, *problem), p)[0]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_clap_s_closed_form_gradient_is_autograd_s(weighted):
+    unit, labels, rows, weights, sample_weight = clap_problem()
+    problem = (unit, labels, rows, weights, 7.0, sample_weight if weighted else None)
+    generator = torch.Generator().manual_seed(3)
+    for scale in (1.0, 0.3, 2.5):  # prototypes off the unit sphere: the normalisation's 1 / |p| counts
+        p = scale * (rows + 0.4 * torch.randn(rows.shape, generator=generator))
+        assert torch.allclose(few_shot.clap_gradient(p, *problem), autograd_gradient(p, *problem), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_clap_s_gradient_in_the_span_of_the_rows_and_features_is_autograd_s(weighted):
+    unit, labels, rows, weights, sample_weight = clap_problem(dim=20)  # fewer features (12) than dimensions
+    problem = (unit, labels, rows, weights, 7.0, sample_weight if weighted else None)
+    gradient = few_shot.clap_span_gradient(*problem)
+    generator = torch.Generator().manual_seed(3)
+    for scale in (1.0, 0.3, 2.5):  # p = a x rows + B @ unit, off the unit sphere
+        a, b = scale * (1 + 0.3 * torch.randn(3, generator=generator)), 0.2 * torch.randn(3, 12, generator=generator)
+        grad_a, grad_b = gradient(a, b)
+        expected = autograd_gradient(a[:, None] * rows + b @ unit, *problem)
+        assert torch.allclose(grad_a[:, None] * rows + grad_b @ unit, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dim", [6, 20], ids=["more features than dimensions", "fewer"])
+def test_clap_s_fit_by_hand_is_torch_s_sgd_with_momentum_and_cosine_decay(weighted, dim):
+    unit, labels, rows, weights, sample_weight = clap_problem(1, dim)
+    sample_weight = sample_weight if weighted else None
+    seen = []
+    with single_thread():  # tiny tensors: two threads on a busy machine take seconds
+        got = few_shot.clap(unit, labels, rows, weights, 10.0, epochs=40, sample_weight=sample_weight,
+                            on_epoch=lambda epoch, p: seen.append((epoch, p.clone())))
+        expected = autograd_clap(unit, labels, rows, weights, 10.0, 40, sample_weight)
+    assert (got - rows).abs().max() > 0.1 and torch.allclose(got, expected, atol=1e-5)
+    assert [e for e, _ in seen] == list(range(1, 41)) and torch.equal(seen[-1][1], got)
 
 
 @pytest.mark.slow
