@@ -18,7 +18,7 @@ import dataclasses
 import inspect
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +72,10 @@ PARAMETERS = {
     "n_iter_no_change": [Interval(Integral, 1, None)],
     "augment": [Interval(Integral, 0, MAX_VIEWS)],
 }
+
+# What run.json's finetune report says of the head-only candidate the fine-tuned network had to beat
+HEAD_ONLY_CANDIDATE = ("trained with the head-only result's controls (run.json's training: learning rate, "
+                       "per-image weights, early stopping, augment views) on the fit images")
 
 
 class HeadStart:
@@ -284,14 +288,9 @@ class HeadStart:
             y_index = encode_labels(y, classes)
         self.classes_, self.class_names_ = classes, names
         weights = sample_weights(y_index, sample_weight, self.class_weight, classes, names)
-        stopping, train_x, train_y = None, self._with_views(X, x, view_features), y_index
-        if self.early_stopping:  # the validation images are held out of everything the head is fitted on
-            kept, held = early_stopping_split(y_index, self.validation_fraction, self.random_state)
-            stopping = EarlyStopping(x[held], y_index[held], self.n_iter_no_change)  # scored unaugmented
-            train_x, train_y, weights = train_x[kept], y_index[kept], None if weights is None else weights[kept]
+        train_x = self._with_views(X, x, view_features)
         pool = None if unlabelled is None else self._features(unlabelled)
-        evidence = Evidence(source, names, train_x, train_y, dict(context.overrides), pool, method.recipe, weights,
-                            senses=context.senses)
+        evidence, stopping = self._head_evidence(context, x, train_x, y_index, weights, pool)
         self.sense_details_ = class_senses(evidence) if method.uses_names else []  # printed by the CLI
         # a method that reads no names records each class by name alone: run.json's two lists still bind each other
         self.senses_ = ([r.as_dict() for r in self.sense_details_] if method.uses_names
@@ -301,8 +300,7 @@ class HeadStart:
             val_x = self._features(validation[0])
             val_y = encode_labels(validation[1], classes, len(val_x))
             evaluate = lambda w, b: top1(val_x @ w.T + b, val_y)  # noqa: E731
-        (w, b), self.history_, plan = fit_head(method, evidence, self.random_state, self.epochs, evaluate,
-                                               lr=self.learning_rate, stopping=stopping)
+        (w, b), self.history_, plan = self._fit_head(context, evidence, stopping, evaluate)
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise UserError("training diverged (the head holds NaN or infinite values): check that the "
                             "features are finite, or lower the number of epochs")
@@ -310,7 +308,12 @@ class HeadStart:
         self.training_ = self._training_record(sample_weight is not None, stopping)
         self.backbone_state_, self.metrics_ = None, {}  # a loaded run's metrics are not this fit's
         if self.full_finetune:
-            w, b = self._finetune(X, y_index, (w, b), x, context)
+            def refit(part: np.ndarray) -> Head:  # the head-only candidate: trained as (w, b), on the images `part`
+                part_weights = None if weights is None else weights[part]
+                return self._fit_head(context, *self._head_evidence(context, x[part], train_x[part], y_index[part],
+                                                                    part_weights, pool))[0]
+
+            w, b = self._finetune(X, y_index, (w, b), x, context, refit)
         self.head_ = frozen_head(w, b)
         return self
 
@@ -336,6 +339,26 @@ class HeadStart:
                              f"of {len(x)} images), got {tuple(view_features.shape)}")
         return with_views(x, view_features, self.augment)
 
+    def _head_evidence(self, context: FitContext, x: torch.Tensor, train_x: torch.Tensor, labels: torch.Tensor,
+                       weights: torch.Tensor | None, pool: torch.Tensor | None
+                       ) -> tuple[Evidence, EarlyStopping | None]:
+        """What the head is fitted on, and its early stopping: the images' features train_x [N, D]
+        (averaged with their views'), labels [N] and loss weights [N] (or None); with early stopping a
+        seeded share of the images is held out of all of it, scored on their unaugmented features x [N, D]."""
+        stopping = None
+        if self.early_stopping:  # the validation images are held out of everything the head is fitted on
+            kept, held = early_stopping_split(labels, self.validation_fraction, self.random_state)
+            stopping = EarlyStopping(x[held], labels[held], self.n_iter_no_change)  # scored unaugmented
+            train_x, labels, weights = train_x[kept], labels[kept], None if weights is None else weights[kept]
+        evidence = Evidence(context.source, list(context.class_names), train_x, labels, dict(context.overrides), pool,
+                            context.method.recipe, weights, senses=context.senses)
+        return evidence, stopping
+
+    def _fit_head(self, context: FitContext, evidence: Evidence, stopping: EarlyStopping | None, evaluate=None):
+        """The head-only training with this estimator's controls -> ((W, b), history, plan)."""
+        return fit_head(context.method, evidence, self.random_state, self.epochs, evaluate, lr=self.learning_rate,
+                        stopping=stopping)
+
     def _training_record(self, weighted: bool, stopping: EarlyStopping | None) -> dict:
         """The controls as run.json's "training" records them (besides epochs, seed and data)."""
         class_weight = self.class_weight
@@ -347,18 +370,20 @@ class HeadStart:
                 {"validation_fraction": self.validation_fraction, **stopping.summary()}}
 
     def _finetune(self, images, labels: torch.Tensor, head: Head, features: torch.Tensor,
-                  context: FitContext) -> Head:
-        from headstart.finetune import FinetuneConfig, finetune, method_head
+                  context: FitContext, refit: Callable[[np.ndarray], Head]) -> Head:
+        """Fine-tune from `head`, kept only if it beats the head-only candidate `refit(fit part)` on
+        the held-out images (`headstart.finetune.finetune`)."""
+        from headstart.finetune import FinetuneConfig, finetune
 
         # the network trains where the features were computed: the context's placement
         device = context.placement.device
         config = dataclasses.replace(self.finetune_config or FinetuneConfig(), resolution=context.resolution,
                                      device=str(device), progress=self.progress)
         loaded = loader_of(images)(range(len(images)))
-        fit_head = method_head(context.method, context.source, context.class_names, context.overrides,
-                               self.epochs, self.random_state, senses=context.senses)
         state, w, b, self.finetune_report_ = finetune(self.source_, loaded, labels, head, config,
-                                                      fit_head=fit_head, features=features, device=device)
+                                                      fit_head=refit, features=features, device=device)
+        if self.finetune_report_["val_accuracy_head_only"] is not None:  # a candidate was trained
+            self.finetune_report_["head_only_candidate"] = HEAD_ONLY_CANDIDATE
         if state is not None:
             self.backbone_state_ = state
             self.source_ = with_backbone(self.source_, state)

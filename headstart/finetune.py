@@ -31,12 +31,13 @@ from headstart import distributed
 from headstart.backends import resolve_device
 from headstart.classifier import Classifier
 from headstart.data.dataset import stratified_split
-from headstart.defaults import HEAD_EPOCHS, MAX_RESOLUTION, MIN_RESOLUTION
+from headstart.defaults import MAX_RESOLUTION, MIN_RESOLUTION
 from headstart.params import Interval, Kind, ListOf, OneOf, check_parameters
 from headstart.sources.model import SourceModel
 from headstart.train import Head, accuracy, linear_head, top1
 
-HeadFitter = Callable[[torch.Tensor, torch.Tensor], Head]
+# The head-only stage as a function: the training images' indices (the fit part) -> (W [C, D], b [C])
+HeadFitter = Callable[[np.ndarray], Head]
 OPTIMIZERS = ("adamw", "sgd")
 _AT_LEAST_1, _AT_LEAST_0, _YES_NO = Interval(Integral, 1), Interval(Real, 0), Kind((bool,), "True or False")
 # What each field of FinetuneConfig accepts (`headstart.params.check_parameters`)
@@ -141,23 +142,6 @@ def logreg_head(features: torch.Tensor, labels: torch.Tensor) -> Head:
     from headstart.methods import cross_validated_logreg
 
     return cross_validated_logreg(features, labels, int(labels.max()) + 1)
-
-
-def method_head(method, source: SourceModel, class_names: Sequence[str], overrides: dict | None = None,
-                epochs: int = HEAD_EPOCHS, seed: int = 0, senses: Sequence | None = None) -> HeadFitter:
-    """The head-only stage of `headstart fit` as a function of the training features
-    ([N, D], [N]) -> (W [C, D], b [C]): the method's (a `methods.Method`) plan built from those
-    features alone (so the validation images never leak into it), then trained as `fit` trains it.
-    senses: the names' senses as the fit decided them (`headstart.fit_context`); None: looked up."""
-    from headstart.evidence import Evidence
-    from headstart.methods import fit_head
-
-    def fit(features: torch.Tensor, labels: torch.Tensor) -> Head:
-        evidence = Evidence(source, list(class_names), features, labels, dict(overrides or {}), recipe=method.recipe,
-                            senses=senses)
-        return fit_head(method, evidence, seed, epochs)[0]
-
-    return fit
 
 
 def prepare(source: SourceModel, images: Sequence, indices, resolution: int | None) -> torch.Tensor:
@@ -269,9 +253,11 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
 
     source: the pretrained model (left untouched); images: N uint8 / PIL images; labels [N] in
     0..C-1; init_head: the head-only (LP) result on all N images, (W [C, D], b [C]).
-    fit_head: the head-only stage as a function (features [n, D], labels [n]) -> (W, b), re-run on
-    the non-validation part so both candidates see the same images (default: logistic regression,
-    see `method_head` for `fit`'s methods). features: frozen features [N, D] of the images at
+    fit_head: the head-only stage as a function of the indices of the images it trains on -> (W, b),
+    re-run on the non-validation part so both candidates see the same images; it should train as
+    init_head was trained (the estimator's trains with its method and controls: learning rate,
+    per-image weights, early stopping carved from those images, augment views). Default: logistic
+    regression (`logreg_head`) on features[indices]. features: frozen features [N, D] of the images at
     config.resolution, as the caller extracted them (`headstart.data.features`: the FeatureCache,
     sharded across ranks under torchrun, or `extract`). device: where the network trains
     (`training_device`: the caller's resolved placement, else config.device, else this process's).
@@ -282,8 +268,8 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     holds both validation accuracies, which was kept and why. Same result on every rank.
     """
     config = config or FinetuneConfig()
-    fit_head = fit_head or logreg_head
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    fit_head = fit_head or (lambda part: logreg_head(features[part], labels[part]))
     w0, b0 = (t.detach().float().cpu() for t in init_head)
     report = {"config": asdict(config), "world_size": distributed.world_size(), "kept": "head-only",
               "finetuned": False, "val_accuracy_head_only": None, "val_accuracy_full": None}
@@ -301,7 +287,7 @@ def finetune(source: SourceModel, images: Sequence, labels, init_head: Head,
     started = time.perf_counter()
     features = features.float().cpu().clone()  # a normal tensor even if made under inference_mode
     # The LP stage on the fit part only; rank 0's result is the one every replica starts from.
-    lp_head = fit_head(features[fit_idx], labels[fit_idx]) if distributed.is_main() else None
+    lp_head = fit_head(fit_idx) if distributed.is_main() else None
     lp_w = distributed.broadcast_tensor(lp_head[0].float() if lp_head else None)
     lp_b = distributed.broadcast_tensor(lp_head[1].float() if lp_head else None)
     head_only = accuracy(lp_w, lp_b, features[val_idx], labels[val_idx])

@@ -33,6 +33,9 @@ def sample_photos():
     return load_sample_images().images  # china.jpg (a temple by a lake), flower.jpg (a daisy)
 
 
+TINY_DIM = 16  # tiny_source's feature dimension
+
+
 def tiny_source(n_source_classes: int = 4, seed: int = 0):
     """A conv net small enough to fine-tune in well under a second, with non-trivial BN statistics."""
     from headstart.sources.model import SourceModel
@@ -40,8 +43,8 @@ def tiny_source(n_source_classes: int = 4, seed: int = 0):
     torch.manual_seed(seed)
     net = nn.Sequential(
         nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, n_source_classes))
+        nn.Conv2d(8, TINY_DIM, 3, stride=2, padding=1), nn.BatchNorm2d(TINY_DIM), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(TINY_DIM, n_source_classes))
     for layer in net.modules():
         if isinstance(layer, nn.BatchNorm2d):
             layer.running_mean.uniform_(-0.5, 0.5)
@@ -62,9 +65,10 @@ def colour_images(per_class: int, seed: int = 0) -> tuple[list[np.ndarray], np.n
     return images, np.array(labels)
 
 
-def zero_head_fitter(features: torch.Tensor, labels: torch.Tensor):
-    """A useless head-only stage (always predicts class 0), so fine-tuning has room to win."""
-    return torch.zeros(3, features.shape[1]), torch.zeros(3)
+def zero_head_fitter(part) -> tuple[torch.Tensor, torch.Tensor]:
+    """A useless head-only stage of `tiny_source`'s 3 classes (always predicts class 0) of any
+    images `part`, so fine-tuning has room to win."""
+    return torch.zeros(3, TINY_DIM), torch.zeros(3)
 
 
 def finetuned_accuracy(source, state: dict | None, head, images, labels) -> float:

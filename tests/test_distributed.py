@@ -43,7 +43,7 @@ def fit_run(out: Path, cache_root: Path) -> dict:
     train = data.train
     features = FeatureCache(source, data, "train", root=cache_root).get(progress=False)
     images = train.load(np.arange(len(train)))
-    init = zero_head_fitter(features, torch.as_tensor(train.labels))
+    init = zero_head_fitter(np.arange(len(train)))
     state, w, b, report = finetune(source, images, train.labels, init, CONFIG, fit_head=zero_head_fitter,
                                    features=features)
     test_images = data.test.load(np.arange(len(data.test)))

@@ -107,8 +107,8 @@ def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
     images, labels = data.train.load(indices), data.train.labels[indices]
     features = extract(source, images, 64)
     # Fixed-C logistic regression as the head-only stage: the cross-validated default costs ~15x more.
-    fit_head = lambda x, y: logistic_regression(x, y, 10, c=1.0)  # noqa: E731
-    init = fit_head(features.clone(), torch.as_tensor(labels))
+    fit_head = lambda part: logistic_regression(features[part], torch.as_tensor(labels)[part], 10, c=1.0)  # noqa: E731
+    init = fit_head(np.arange(len(labels)))
     config = FinetuneConfig(epochs=1, batch_size=10, resolution=64)
     state, w, b, report = finetune(source, images, labels, init, config, fit_head=fit_head, features=features)
     head_only, full = report["val_accuracy_head_only"], report["val_accuracy_full"]
@@ -121,6 +121,36 @@ def test_lite0_on_fashion_mnist_is_never_worse_than_head_only():
         assert torch.equal(w, init[0]) and torch.equal(b, init[1])
     assert w.shape == (10, 1280) and b.shape == (10,)
     assert f"{100 * head_only:.1f} %" in report["message"]
+
+
+def test_the_head_only_candidate_is_trained_with_the_fits_controls(monkeypatch):
+    # The guard must weigh the fine-tuned network against the head the user would get: trained with the
+    # same learning rate, per-image weights, early stopping and views, on the fit part alone.
+    import headstart.finetune as F
+    from headstart import HeadStart
+    from headstart.data.dataset import stratified_split
+
+    started_from = []  # the head-only candidate: the head full training starts from (and the guard scores)
+    real = F.train_full
+    monkeypatch.setattr(F, "train_full", lambda *args, **kwargs: started_from.append(args[4]) or real(*args, **kwargs))
+    images, labels = colour_images(6)
+    names, weights = ["red", "green", "blue"], np.linspace(0.2, 2.0, len(labels))
+    controls = dict(method="imprint", epochs=6, random_state=3, device="cpu", learning_rate=0.5,
+                    class_weight={"red": 4.0}, early_stopping=True, validation_fraction=0.34, n_iter_no_change=2,
+                    augment=1)
+    config = FinetuneConfig(epochs=0, batch_size=6)  # no fine-tuning steps: the candidate is what is tested
+    model = HeadStart(tiny_source(), full_finetune=True, finetune_config=config, **controls)
+    model.fit(images, labels, names, sample_weight=weights)
+    fit_part, _ = stratified_split(labels, config.val_fraction, config.seed)
+    fit_images = [images[i] for i in fit_part]
+    alone = HeadStart(tiny_source(), **controls).fit(fit_images, labels[fit_part], names,
+                                                    sample_weight=weights[fit_part])
+    (w, b), = started_from
+    assert torch.allclose(w, alone.head_.weight, atol=1e-6) and torch.allclose(b, alone.head_.bias, atol=1e-6)
+    assert model.finetune_report_["head_only_candidate"].startswith("trained with the head-only result's controls")
+    plain = HeadStart(tiny_source(), method="imprint", epochs=6, random_state=3, device="cpu").fit(
+        fit_images, labels[fit_part], names)
+    assert not torch.allclose(w, plain.head_.weight, atol=1e-3)  # the controls matter: the test can fail
 
 
 def test_the_keep_or_drop_decision_is_said_with_its_numbers():
