@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 from numbers import Integral, Real
 from pathlib import Path
@@ -308,11 +309,7 @@ class HeadStart:
         self.training_ = self._training_record(sample_weight is not None, stopping)
         self.backbone_state_, self.metrics_ = None, {}  # a loaded run's metrics are not this fit's
         if self.full_finetune:
-            def refit(part: np.ndarray) -> Head:  # the head-only candidate: trained as (w, b), on the images `part`
-                part_weights = None if weights is None else weights[part]
-                return self._fit_head(context, *self._head_evidence(context, x[part], train_x[part], y_index[part],
-                                                                    part_weights, pool))[0]
-
+            refit = functools.partial(self._refit, context, x, train_x, y_index, weights, pool)
             w, b = self._finetune(X, y_index, (w, b), x, context, refit)
         self.head_ = frozen_head(w, b)
         return self
@@ -358,6 +355,19 @@ class HeadStart:
         """The head-only training with this estimator's controls -> ((W, b), history, plan)."""
         return fit_head(context.method, evidence, self.random_state, self.epochs, evaluate, lr=self.learning_rate,
                         stopping=stopping)
+
+    def _refit(self, context: FitContext, x: torch.Tensor, train_x: torch.Tensor, labels: torch.Tensor,
+               weights: torch.Tensor | None, pool: torch.Tensor | None, part: np.ndarray) -> Head:
+        """Full fine-tuning's head-only candidate: the head trained as `fit` trains it (`_head_evidence`
+        of these arguments, `_fit_head`), on the images `part` alone (the fine-tuning's fit part)."""
+        try:
+            evidence, stopping = self._head_evidence(context, x[part], train_x[part], labels[part],
+                                                     None if weights is None else weights[part], pool)
+        except UserError:  # early stopping found no image to hold out of the fit part
+            raise UserError("early stopping needs a validation image within full fine-tuning's fit part: give some "
+                            "class more training images, lower the finetune config's val_fraction, or turn early "
+                            "stopping off") from None
+        return self._fit_head(context, evidence, stopping)[0]
 
     def _training_record(self, weighted: bool, stopping: EarlyStopping | None) -> dict:
         """The controls as run.json's "training" records them (besides epochs, seed and data)."""

@@ -135,9 +135,9 @@ def test_the_head_only_candidate_is_trained_with_the_fits_controls(monkeypatch):
     monkeypatch.setattr(F, "train_full", lambda *args, **kwargs: started_from.append(args[4]) or real(*args, **kwargs))
     images, labels = colour_images(6)
     names, weights = ["red", "green", "blue"], np.linspace(0.2, 2.0, len(labels))
-    controls = dict(method="imprint", epochs=6, random_state=3, device="cpu", learning_rate=0.5,
+    controls = dict(method="imprint", epochs=12, random_state=3, device="cpu", learning_rate=0.8,
                     class_weight={"red": 4.0}, early_stopping=True, validation_fraction=0.34, n_iter_no_change=2,
-                    augment=1)
+                    augment=1)  # each control changes this head
     config = FinetuneConfig(epochs=0, batch_size=6)  # no fine-tuning steps: the candidate is what is tested
     model = HeadStart(tiny_source(), full_finetune=True, finetune_config=config, **controls)
     model.fit(images, labels, names, sample_weight=weights)
@@ -145,12 +145,26 @@ def test_the_head_only_candidate_is_trained_with_the_fits_controls(monkeypatch):
     fit_images = [images[i] for i in fit_part]
     alone = HeadStart(tiny_source(), **controls).fit(fit_images, labels[fit_part], names,
                                                     sample_weight=weights[fit_part])
+    stop = alone.training_["early_stopping"]
+    assert 0 < stop["best_epoch"] < stop["stopped_epoch"] < controls["epochs"]  # early stopping (and the lr) mattered
     (w, b), = started_from
     assert torch.allclose(w, alone.head_.weight, atol=1e-6) and torch.allclose(b, alone.head_.bias, atol=1e-6)
     assert model.finetune_report_["head_only_candidate"].startswith("trained with the head-only result's controls")
-    plain = HeadStart(tiny_source(), method="imprint", epochs=6, random_state=3, device="cpu").fit(
+    plain = HeadStart(tiny_source(), method="imprint", epochs=12, random_state=3, device="cpu").fit(
         fit_images, labels[fit_part], names)
     assert not torch.allclose(w, plain.head_.weight, atol=1e-3)  # the controls matter: the test can fail
+
+
+def test_early_stopping_with_no_image_to_hold_out_of_the_fit_part_says_where_it_fell_short():
+    from headstart import HeadStart
+
+    images, labels = colour_images(2)  # the fit itself holds one image of each class out; the fit part has 1 each
+    config = FinetuneConfig(epochs=0, min_per_class=2, val_fraction=0.5)
+    model = HeadStart(tiny_source(), method="imprint", epochs=2, device="cpu", early_stopping=True,
+                      full_finetune=True, finetune_config=config)
+    with pytest.raises(UserError, match="^early stopping needs a validation image within full fine-tuning's fit "
+                                        "part: give some class more training images, lower"):
+        model.fit(images, labels, ["red", "green", "blue"])
 
 
 def test_the_keep_or_drop_decision_is_said_with_its_numbers():
