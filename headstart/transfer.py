@@ -7,9 +7,9 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["class_means", "class_means_weight", "class_trust", "combine", "imprint", "leave_one_out_prototype_logits",
-           "mix_rows", "names_share", "random_head", "recentre", "scale_rows", "top_k_weights", "with_rows",
-           "zero_head"]
+__all__ = ["blend", "class_means", "class_means_weight", "class_trust", "combine", "imprint",
+           "leave_one_out_prototype_logits", "logit_spread", "mix_rows", "names_share", "random_head", "recentre",
+           "scale_rows", "top_k_weights", "with_rows", "zero_head"]
 
 
 def top_k_weights(similarity: torch.Tensor, top_k: int = 5) -> torch.Tensor:
