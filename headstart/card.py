@@ -132,6 +132,6 @@ def _per_class(per_class: dict | None) -> list[str]:
     if not per_class:
         return []
     percent = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
-    return ["", "| class | precision | recall | test images |", "|---|---|---|---|",
-            *(f"| {markdown(name)} | {percent(v['precision'])} | {percent(v['recall'])} | {v['support']} |"
-              for name, v in per_class.items()), ""]
+    return ["", *class_table(["class", "precision", "recall", "test images"],
+                             [(name, percent(v["precision"]), percent(v["recall"]), v["support"])
+                              for name, v in per_class.items()]), ""]

@@ -41,7 +41,7 @@ from headstart.inputs import (as_images, check_features, check_image_batch, earl
 from headstart.methods import fit_head
 from headstart.params import Interval, Kind, OneOf, ParameterError, check_parameters
 from headstart.recipe import Recipe
-from headstart.run_folder import RunMeta, fitted_attributes, fitted_run, load_run, save_run, with_backbone
+from headstart.run_folder import fitted_attributes, fitted_run, load_run, save_run, with_backbone
 from headstart.senses import class_senses
 from headstart.sources import as_source, run_source
 from headstart.sources.model import SourceModel
@@ -455,15 +455,11 @@ class HeadStart:
 
     # -- saving -----------------------------------------------------------------------------------
 
-    def run_meta(self, metrics: dict | None = None, data: str | None = None, files: dict | None = None) -> RunMeta:
-        """What run.json records (`headstart.run_folder.fitted_run`, which documents the arguments)."""
-        self._check_fitted()
-        return fitted_run(self, metrics, data, files).meta
-
     def save(self, folder: str | Path, metrics: dict | None = None, report: str | None = None,
              data: str | None = None, files: dict | None = None) -> Path:
         """Write the run folder (see `headstart.run_folder`); the same format `headstart fit` writes.
-        data, files: where the training images came from, recorded in run.json (see `run_meta`)."""
+        data, files: where the training images came from, recorded in run.json (see
+        `headstart.run_folder.fitted_run`)."""
         self._check_fitted()
         return save_run(folder, fitted_run(self, metrics, data, files), report)
 
@@ -491,12 +487,11 @@ class HeadStart:
             raise NotFittedError("this HeadStart is not fitted yet: call fit(...) or HeadStart.load(folder) first")
 
 
-# -- input checks and small helpers ----------------------------------------------------------------
+# -- small helpers ---------------------------------------------------------------------------------
 
 
 def frozen_head(w: torch.Tensor, b: torch.Tensor) -> nn.Linear:
     return linear_head((w, b)).eval().requires_grad_(False)
-
 
 
 def _short_repr(value) -> str:
@@ -507,6 +502,3 @@ def _short_repr(value) -> str:
 
 def _same(value, default) -> bool:
     return value is default or type(value) is type(default) and value == default
-
-
-

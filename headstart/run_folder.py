@@ -90,6 +90,12 @@ class RunMeta:
     # default, the whole image stretched, bilinear (runs written before it was recorded)
     resize: dict | None = None
 
+    def described_model(self) -> str:
+        """The recorded model as messages name it: its spec (or weights key) and the weights digest
+        (or, in runs written before digests, the key) that identifies it."""
+        identity = f"weights digest {self.model_digest}" if self.model_digest else f"weights key {self.model_key}"
+        return f"{self.model or self.model_key} ({identity})"
+
 
 @dataclass
 class Run:
@@ -213,13 +219,11 @@ def fitted_attributes(run: Run, given, source, folder: str | Path) -> tuple[dict
     from headstart.pixels import Resize
 
     meta = run.meta
-    identity = f"weights digest {meta.model_digest}" if meta.model_digest else f"weights key {meta.model_key}"
-    recorded = f"{meta.model or meta.model_key} ({identity})"
     # runs that record the digest load with the same weights under any name or path; older ones
     # with the model of the same name too
     same = source.weights_digest == meta.model_digest if meta.model_digest else source.weights_key == meta.model_key
     if not same or source.feature_dim != meta.feature_dim:
-        raise UserError(f"{folder} was made with model {recorded}, {meta.feature_dim} features, not "
+        raise UserError(f"{folder} was made with model {meta.described_model()}, {meta.feature_dim} features, not "
                         f"{source.spec or source.name} (weights digest {source.weights_digest}, "
                         f"{source.feature_dim} features): load it with that model")
     if not (_close(source.mean, meta.mean) and _close(source.std, meta.std)):

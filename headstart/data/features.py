@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from headstart import distributed
 from headstart.backends import Placement, resolve, runner_for
 from headstart.cache import atomic_write, cache_file_name, cache_root, warn_not_kept
-from headstart.data.dataset import Split, TargetData
+from headstart.data.dataset import TargetData
 from headstart.data.loading import decode_workers, prepared_batches
 from headstart.errors import UserError
 from headstart.sources.model import SourceModel
@@ -238,7 +238,7 @@ class FeatureCache:
         """Features [len(todo), D] of the split rows `todo`; with `store`, each batch is written to
         the file as soon as it is done (under torchrun rank 0 stores what the ranks gathered)."""
         store_batch = (lambda rows, features: self.store(todo[rows.start:rows.stop], features)) if store else None
-        return collect(self.model, self._subset(todo), self.resolution, batch_size, self.placement, progress,
+        return collect(self.model, self.split.subset(todo), self.resolution, batch_size, self.placement, progress,
                        f"features {self.split.name}", store_batch)
 
     def _todo(self, indices: np.ndarray) -> np.ndarray:
@@ -267,9 +267,6 @@ class FeatureCache:
         if (~is_fresh).any():
             out[torch.from_numpy(~is_fresh)] = torch.from_numpy(self._rows(indices[~is_fresh]))
         return out
-
-    def _subset(self, indices: np.ndarray) -> Split:
-        return self.split.subset(indices)
 
     # -- writing --------------------------------------------------------------------------------
 

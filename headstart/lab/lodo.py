@@ -92,10 +92,11 @@ def run_grid(suite: dict, recipes: dict[str, Recipe], seeds: list[int], out: Pat
                     if not todo or seed >= entry.get("seeds", suite["seeds"]):
                         continue
                     idx = few_shot_indices(data.train.labels, shots, seed)
+                    # read (and checked) once for every recipe: no method changes its evidence's features
+                    train_x, train_y = cache.get(idx, progress=False), torch.from_numpy(data.train.labels[idx])
                     for recipe_name in todo:
                         recipe = recipes[recipe_name]
-                        evidence = Evidence(source, data.class_names, cache.get(idx, progress=False),
-                                            torch.from_numpy(data.train.labels[idx]), recipe=recipe)
+                        evidence = Evidence(source, data.class_names, train_x, train_y, recipe=recipe)
                         method = create_method(DEFAULT_METHOD, recipe=recipe)
                         _, history, _ = fit_head(method, evidence, seed + TRAIN_SEED_OFFSET, suite["epochs"],
                                                  lambda w, b: accuracy(w, b, test_x, test_y), ())

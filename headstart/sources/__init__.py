@@ -103,7 +103,6 @@ def run_source(meta, folder, source: SourceModel | str | None = None,
     with `allow_code` when it is code (see `headstart.HeadStart.load`)."""
     if source is not None:
         return source, as_source(source)
-    identity = f"weights digest {meta.model_digest}" if meta.model_digest else f"weights key {meta.model_key}"
     if meta.model is None:
         raise UserError(f"{folder} was made with a model that cannot be reloaded by name: "
                         "pass it, e.g. HeadStart.load(folder, source=SourceModel.from_module(...))")
@@ -115,8 +114,9 @@ def run_source(meta, folder, source: SourceModel | str | None = None,
     try:
         return meta.model, as_source(meta.model)
     except UserError as error:
-        raise UserError(f"{folder} was made with model {meta.model} ({identity}), which does not load ({error}); if "
-                        "the model moved, pass it: --model hf:NEWPATH (HeadStart.load(folder, source=...))") from None
+        raise UserError(f"{folder} was made with model {meta.described_model()}, which does not load ({error}); "
+                        "if the model moved, pass it: --model hf:NEWPATH (HeadStart.load(folder, source=...))"
+                        ) from None
 
 
 def _cause(error: BaseException) -> str:

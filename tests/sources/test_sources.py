@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,17 @@ def test_from_module_errors_name_the_fix():
         headstart.SourceModel.from_module(tiny_classifier(), head="0")
     with pytest.raises(UserError, match="labels"):
         headstart.SourceModel.from_module(tiny_classifier(), labels=["only-one"])
+
+
+@pytest.mark.parametrize("model, digest, named", [("no-such-model", "abc", "no-such-model (weights digest abc)"),
+                                                  ("", None, "k1 (weights key k1)")])
+def test_a_run_whose_model_does_not_load_names_it_as_every_load_error_does(model, digest, named):
+    """run.json's model, or its weights key when the spec is empty, with the digest (or key) that
+    identifies it: the words of the wrong-model error too (`RunMeta.described_model`)."""
+    from headstart.run_folder import RunMeta
+    from headstart.sources import run_source
+
+    meta = RunMeta(model=model, model_key="k1", resolution=224, feature_dim=4, mean=[0.0] * 3, std=[1.0] * 3,
+                   class_names=["a", "b"], method="imprint", model_digest=digest)
+    with pytest.raises(UserError, match=rf"^RUN was made with model {re.escape(named)}, which does not load "):
+        run_source(meta, "RUN")

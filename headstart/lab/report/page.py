@@ -99,8 +99,9 @@ def render_html(table: Sequence[SummaryRow], figures: Sequence[tuple[Path, str]]
     legend = LEGEND
     if speed:
         parts += [f"<h2>{html.escape(SPEED_TITLE)}</h2>", f"<p>{html.escape(SPEED_INTRO)}</p>"]
-        for model, rows in by_model(speed).items():
-            parts += [f"<h3>{html.escape(model)}</h3>"] if len(by_model(speed)) > 1 else []
+        models = by_model(speed)
+        for model, rows in models.items():
+            parts += [f"<h3>{html.escape(model)}</h3>"] if len(models) > 1 else []
             parts.append(html_table(*speed_grid(rows)))
         legend += SPEED_LEGEND
     parts.append('<h3>Legend</h3><ul class="legend">'

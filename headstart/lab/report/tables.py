@@ -155,8 +155,9 @@ def summary_markdown(table: Sequence[SummaryRow], speed: Sequence[ConvergenceRow
     legend = LEGEND
     if speed:
         parts += [f"## {SPEED_TITLE}", "", SPEED_INTRO, ""]
-        for model, rows in by_model(speed).items():
-            parts += [f"{model}:", ""] if len(by_model(speed)) > 1 else []
+        models = by_model(speed)
+        for model, rows in models.items():
+            parts += [f"{model}:", ""] if len(models) > 1 else []
             parts += [markdown_table(*speed_grid(rows)), ""]
         legend += SPEED_LEGEND
     parts += ["### Legend", ""] + [f"- **{name}**: {text}" for name, text in legend]
