@@ -4,9 +4,9 @@ benchmarks/README.md every script and suite file, and no relative link of the do
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
+
 RESULTS = ROOT / "docs" / "results"
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
