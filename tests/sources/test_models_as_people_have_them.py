@@ -11,6 +11,7 @@ from torch import nn
 import headstart
 from headstart import HeadStart, SourceModel
 from headstart.errors import UserError
+from helpers import tiny_vit
 from own_models import convnet
 
 transformers = pytest.importorskip("transformers")
@@ -18,18 +19,8 @@ transformers = pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def vit_folder(tmp_path_factory):
-    """A tiny ViT built from a config (nothing downloaded), saved as people save them."""
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
-
-    torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
-                       intermediate_size=32, num_labels=3, id2label={0: "cat", 1: "dog", 2: "car"},
-                       label2id={"cat": 0, "dog": 1, "car": 2})
-    folder = tmp_path_factory.mktemp("vit")
-    ViTForImageClassification(config).eval().save_pretrained(folder)
-    ViTImageProcessor(image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25],
-                      size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    """A tiny ViT of cat, dog and car, saved as people save them."""
+    return vit_folder_with(tmp_path_factory.mktemp("vit"), id2label={0: "cat", 1: "dog", 2: "car"})
 
 
 def test_a_hugging_face_folder_brings_its_labels_normalisation_and_size(vit_folder):
@@ -184,14 +175,9 @@ def vit_folder_with(folder, num_labels: int = 3, id2label: dict | None = None, s
     changed as given (written into preprocessor_config.json as they are)."""
     import json
 
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+    from transformers import ViTImageProcessor
 
-    torch.manual_seed(0)
-    id2label = id2label or {i: f"c{i}" for i in range(num_labels)}
-    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
-                       intermediate_size=32, num_labels=num_labels, id2label=id2label,
-                       label2id={v: k for k, v in id2label.items()})
-    ViTForImageClassification(config).eval().save_pretrained(folder)
+    tiny_vit(folder, id2label, num_labels)
     ViTImageProcessor(image_mean=[0.5] * 3, image_std=[0.25] * 3, size={"height": size, "width": size}
                       ).save_pretrained(folder)
     path = folder / "preprocessor_config.json"
