@@ -116,5 +116,17 @@ def write_split_folder(root, per_class=3, classes=("cat", "dog")):
     return root
 
 
+def run_main(monkeypatch, capsys, *args):
+    """`headstart ARGS` in this process -> (exit code, stdout, stderr)."""
+    from headstart import cli
+
+    monkeypatch.setattr("sys.argv", ["headstart", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
 TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],
                   seeds=2, resolution=32, test_size=20, epochs=2, eval_epochs=[0, 2])
