@@ -5,6 +5,9 @@ Models users bring are in `own_models.py` (importable as `own_models:<function>`
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +129,17 @@ def run_main(monkeypatch, capsys, *args):
         raise SystemExit(0)
     out, err = capsys.readouterr()
     return exit_info.value.code, out, err
+
+
+def run_cli(*args, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m headstart ARGS` in a fresh process, this checkout's package and tests/ (own_models)
+    on its path; with `check`, a non-zero exit fails the test showing stderr."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
+    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
 
 
 TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],
