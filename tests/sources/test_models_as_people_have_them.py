@@ -11,7 +11,7 @@ from torch import nn
 import headstart
 from headstart import HeadStart, SourceModel
 from headstart.errors import UserError
-from helpers import tiny_vit
+from helpers import run_cli, tiny_vit
 from own_models import convnet
 
 transformers = pytest.importorskip("transformers")
@@ -144,9 +144,6 @@ def test_a_run_written_before_the_digest_was_recorded_still_loads(vit_folder, tm
 
 @pytest.mark.slow
 def test_predict_evaluate_and_export_take_the_moved_model_on_the_command_line(vit_folder, tmp_path):
-    import subprocess
-    import sys
-
     from PIL import Image
 
     model, run, images, _ = fitted_run(vit_folder, tmp_path)
@@ -155,17 +152,13 @@ def test_predict_evaluate_and_export_take_the_moved_model_on_the_command_line(vi
         Image.fromarray(image).save(tmp_path / "data" / label / f"{int(image[0, 0, 0])}.png")
     moved = model.rename(tmp_path / "moved")
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                              timeout=600)
-
-    refused = cli("predict", run, tmp_path / "data")
+    refused = run_cli("predict", run, tmp_path / "data", check=False)
     assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
     assert f"hf:{model.resolve()} (weights digest " in refused.stderr
-    assert cli("predict", run, tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
-    assert cli("evaluate", run, "--data", tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
-    exported = cli("export", run, "--onnx", tmp_path / "m.onnx", "--model", f"hf:{moved}")
-    assert exported.returncode == 0 and (tmp_path / "m.onnx").is_file(), exported.stderr
+    run_cli("predict", run, tmp_path / "data", "--model", f"hf:{moved}")  # each exits 0, else fails showing stderr
+    run_cli("evaluate", run, "--data", tmp_path / "data", "--model", f"hf:{moved}")
+    run_cli("export", run, "--onnx", tmp_path / "m.onnx", "--model", f"hf:{moved}")
+    assert (tmp_path / "m.onnx").is_file()
 
 
 # -- issue 29: folders and models as people have them, with their quirks ---------------------------
