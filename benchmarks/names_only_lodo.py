@@ -42,7 +42,6 @@ from headstart.recipe import DEFAULT_RECIPE, SEMANTIC_FAMILIES
 from headstart.sources import load_source
 
 PEERS, PEER_TOP_K = ("text", "lin", "path", "jcn"), 5  # the registered names-only peers' top_k
-WORDNET = tuple(f for f in SEMANTIC_FAMILIES if f != "text")
 TOLERANCE, LOSS_WEIGHT = 3.0, 3.0
 BEFORE = dataclasses.replace(DEFAULT_RECIPE, names_only_agreement=None, names_only_top_k=3)  # issue 32's start
 FAMILY_SETS = {"F7": SEMANTIC_FAMILIES, "F5": ("path", "lch", "jcn", "lin", "text"),

@@ -1,10 +1,13 @@
 """What several test files share: the checkout's paths, the shared real-photo folders, a tiny source
-model, small synthetic images and image folders. Test files import from here (or use conftest's
-fixtures), never from one another (tests/test_layout.py checks that). Models users bring are in
-`own_models.py` (importable as `own_models:<function>` specs)."""
+model, a tiny Hugging Face ViT folder, small synthetic images and image folders. Test files import
+from here (or use conftest's fixtures), never from one another (tests/test_layout.py checks that).
+Models users bring are in `own_models.py` (importable as `own_models:<function>` specs)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,20 @@ def tiny_source(n_source_classes: int = 4, seed: int = 0):
             layer.running_mean.uniform_(-0.5, 0.5)
             layer.running_var.uniform_(0.5, 2.0)
     return SourceModel.from_module(net, name="tiny", resolution=24)
+
+
+def tiny_vit(folder: Path, id2label: dict | None = None, num_labels: int = 3) -> Path:
+    """A tiny 32-px ViT built from a config (nothing downloaded, seeded), saved into `folder` as people
+    save them, with `num_labels` outputs labelled `id2label` (c0, c1, ...) and no processor file."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(0)
+    id2label = id2label or {i: f"c{i}" for i in range(num_labels)}
+    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
+                       intermediate_size=32, num_labels=len(id2label), id2label=id2label,
+                       label2id={v: k for k, v in id2label.items()})
+    ViTForImageClassification(config).eval().save_pretrained(folder)
+    return folder
 
 
 def colour_images(per_class: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -100,6 +117,29 @@ def write_split_folder(root, per_class=3, classes=("cat", "dog")):
     write_images(root / "train", per_class, classes, seed=0)
     write_images(root / "test", per_class, classes, seed=1)
     return root
+
+
+def run_main(monkeypatch, capsys, *args):
+    """`headstart ARGS` in this process -> (exit code, stdout, stderr)."""
+    from headstart import cli
+
+    monkeypatch.setattr("sys.argv", ["headstart", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def run_cli(*args, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m headstart ARGS` in a fresh process, this checkout's package and tests/ (own_models)
+    on its path; with `check`, a non-zero exit fails the test showing stderr."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
+    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
 
 
 TINY_BENCH = dict(model="efficientnet-lite0", dataset="fashion-mnist", methods=["zero", "imprint"], shots=[1],

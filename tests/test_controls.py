@@ -19,7 +19,7 @@ from headstart.data import load_image_folder
 from headstart.data.features import extract
 from headstart.params import ParameterError
 from headstart.train import EarlyStopping, HeadTraining, logistic_regression, weighted_cross_entropy
-from helpers import ROOT, shared_dataset
+from helpers import ROOT, run_cli, shared_dataset
 
 R = 96
 
@@ -164,14 +164,6 @@ def test_learning_rate_and_early_stopping_reach_the_head_and_run_json(imbalanced
         {"learning_rate": 0.1, "early_stopping": True, "validation_fraction": 0.25, "n_iter_no_change": 3}
     with pytest.raises(Exception, match="early stopping needs a validation image"):
         HeadStart("efficientnet-lite0", "zero", early_stopping=True).fit(x[[0, 20]], y[[0, 20]])
-
-
-def run_cli(*args):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                            timeout=600, env=env)
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.mark.slow

@@ -4,9 +4,6 @@ and export to ONNX and TorchScript."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -20,7 +17,7 @@ from headstart import HeadStart, SourceModel
 from headstart.data import load_image_folder
 from headstart.errors import UserError
 from headstart.protocol import few_shot_indices
-from helpers import TESTS, shared_dataset
+from helpers import run_cli, shared_dataset
 from own_models import HFStyle, convnet
 
 CLASSES = [0, 3, 8, 18, 43]  # Faces, ant, butterfly, flamingo, strawberry
@@ -228,15 +225,6 @@ def test_a_run_of_an_own_model_reloads_by_spec_or_by_the_model(tmp_path):
     assert np.allclose(loaded.predict_proba(images), clf.predict_proba(images), atol=1e-6)
     with pytest.raises(UserError, match="was made with model"):
         HeadStart.load(tmp_path / "run", source=SourceModel.from_module(convnet(5, seed=3), resolution=32))
-
-
-def run_cli(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                            timeout=600, env=env)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.mark.slow

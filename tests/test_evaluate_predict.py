@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from helpers import ROOT, TESTS, shared_dataset
+from helpers import run_cli, shared_dataset
 from headstart.evaluate import calibration, confusion_matrix, top_k_accuracy
 
 CLASSES = ["ant", "butterfly", "strawberry"]
-
-
-def run_cli(*args, check=True, **env_vars):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
-           **env_vars}
-    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                            timeout=600, env=env)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")

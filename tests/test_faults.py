@@ -17,7 +17,7 @@ from PIL import Image
 from headstart.data import load_image_folder
 from headstart.data.features import FeatureCache, extract
 from headstart.errors import UserError
-from helpers import TINY_BENCH, tiny_source, write_images, write_split_folder
+from helpers import TINY_BENCH, run_main, tiny_source, write_images, write_split_folder
 
 
 @pytest.fixture
@@ -414,18 +414,6 @@ def test_a_run_is_never_written_over_a_folder_that_is_not_a_run(tmp_path):
 
 
 # -- the command line: every bad input is one line and a non-zero exit -------------------------------
-
-
-def run_main(monkeypatch, capsys, *args):
-    """`headstart ARGS` in this process -> (exit code, stdout, stderr)."""
-    from headstart import cli
-
-    monkeypatch.setattr("sys.argv", ["headstart", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 import headstart.estimator as E
 import headstart.finetune as F
@@ -16,14 +15,7 @@ import headstart.senses.lookup as S
 from headstart import HeadStart
 from headstart.errors import UserError
 from headstart.finetune import FinetuneConfig
-from headstart.sources.model import SourceModel
-
-
-def small_source() -> SourceModel:
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 3))
-    return SourceModel.from_module(net, name="small", resolution=16)
+from helpers import TINY_DIM, tiny_source
 
 
 def images(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +33,7 @@ def test_labels_and_class_names_are_checked_before_any_feature_is_extracted(monk
     monkeypatch.setattr(E, "extract", no_extraction)
     x, y = images(4)
     with pytest.raises(UserError, match="duplicate class names"):
-        HeadStart(small_source(), "imprint", epochs=1).fit(x, y, ["cat", "Cat"])
+        HeadStart(tiny_source(), "imprint", epochs=1).fit(x, y, ["cat", "Cat"])
 
 
 def test_full_finetuning_of_precomputed_features_is_refused_before_the_head_is_trained(monkeypatch):
@@ -50,7 +42,7 @@ def test_full_finetuning_of_precomputed_features_is_refused_before_the_head_is_t
 
     monkeypatch.setattr(E, "fit_head", no_training)
     with pytest.raises(UserError, match="full fine-tuning needs the images themselves"):
-        HeadStart(small_source(), "imprint", full_finetune=True).fit(np.zeros((4, 4), np.float32), [0, 1, 0, 1])
+        HeadStart(tiny_source(), "imprint", full_finetune=True).fit(np.zeros((4, TINY_DIM), np.float32), [0, 1, 0, 1])
 
 
 def test_fine_tuning_trains_on_the_fits_placement_without_resolving_the_device_again(monkeypatch):
@@ -58,7 +50,7 @@ def test_fine_tuning_trains_on_the_fits_placement_without_resolving_the_device_a
     monkeypatch.setattr(F, "resolve_device", lambda name: resolved.append(name) or torch.device(name))
     x, y = images(12)
     config = FinetuneConfig(epochs=1, batch_size=4, min_per_class=2, val_fraction=0.5)
-    clf = HeadStart(small_source(), "imprint", epochs=2, full_finetune=True, finetune_config=config, device="cpu",
+    clf = HeadStart(tiny_source(), "imprint", epochs=2, full_finetune=True, finetune_config=config, device="cpu",
                     backend="torch").fit(x, y)
     assert resolved == []  # the placement the fit decided, handed on as a device, not as a name
     assert clf.finetune_report_["config"]["device"] == "cpu"  # what run.json records is unchanged
@@ -84,7 +76,7 @@ def test_a_folder_fit_looks_the_names_senses_up_once(tmp_path, monkeypatch, lite
 
 
 def test_a_fit_uses_the_context_check_made_and_refuses_one_of_other_classes(monkeypatch):
-    clf = HeadStart(small_source(), "imprint", epochs=1, resolution=24)
+    clf = HeadStart(tiny_source(), "imprint", epochs=1, resolution=24)
     context = clf.check(["cat", "dog"], shots=2)
     assert (context.resolution, context.class_names, context.method.name) == (24, ("cat", "dog"), "imprint")
     monkeypatch.setattr(E, "decide", lambda *args: pytest.fail("the fit decided again"))

@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, TESTS
+from helpers import run_cli
 
 CLASSES = ["cat", "dog", "bird"]
 # the runs name a test model as code (own_models:...), which evaluate runs only with --allow-code
 MODEL = ("--model", "own_models:tiny_imagenet_source", "--method", "logreg", "--epochs", "20")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def run_cli(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
-    result = subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                            timeout=600, env=env)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def blue_images(folder: Path, per_class: int = 10, name=lambda c, i: f"{i}.png") -> None:

@@ -4,9 +4,9 @@ benchmarks/README.md every script and suite file, and no relative link of the do
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
+
 RESULTS = ROOT / "docs" / "results"
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
@@ -18,14 +18,17 @@ def test_every_result_page_and_folder_is_in_the_index():
             if path.name in ("README.md", "archive") or path.suffix not in (".md", ".csv", ""):
                 continue
             named = str(path.relative_to(RESULTS)) + ("/" if path.is_dir() else "")
-            assert named in index, f"docs/results/README.md does not name {named}"
+            # named whole: names.md must not be found inside archive/useless-names.md
+            assert re.search(rf"(?<![\w./-]){re.escape(named)}", index), \
+                f"docs/results/README.md does not name {named}"
 
 
 def test_every_benchmark_script_and_suite_file_is_in_its_index():
     index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
     for path in sorted((ROOT / "benchmarks").rglob("*")):
         if path.is_file() and path.suffix in (".py", ".sh", ".json"):
-            assert f"`{path.relative_to(ROOT / 'benchmarks')}`" in index or f"{path.name}`" in index, \
+            # named whole, in backticks: a bare `names.py` must not be found inside `archive/useless_names.py`
+            assert f"`{path.relative_to(ROOT / 'benchmarks')}`" in index or f"`{path.name}`" in index, \
                 f"benchmarks/README.md does not name {path.relative_to(ROOT)}"
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from headstart import HeadStart, Predictor
 from headstart.errors import UserError
 from headstart.safe_text import visible
-from helpers import ROOT
+from helpers import ROOT, run_main
 
 ESC = "\x1b"
 HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-", "@x", "\tTab", "\rcr", "<img src=x onerror=alert(1)>",
@@ -67,18 +67,6 @@ def cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.run([sys.executable, "-m", "headstart", "--quiet", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
-
-
-def run_main(monkeypatch, capsys, *args):
-    """`headstart ARGS` in this process -> (exit code, stdout, stderr)."""
-    from headstart import cli as cli_module
-
-    monkeypatch.setattr("sys.argv", ["headstart", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        cli_module.main()
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def one_error_line(err: str, *needles: str) -> None:

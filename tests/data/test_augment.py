@@ -4,9 +4,6 @@ from the images' own, averaged with each image's feature, `augment` in run.json 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +17,7 @@ from headstart.data.features import FeatureCache
 from headstart.errors import InputError
 from headstart.fit import fit_folder
 from headstart.params import ParameterError
-from helpers import ROOT, shared_dataset
+from helpers import run_cli, shared_dataset
 
 R = 64
 
@@ -111,10 +108,8 @@ def test_fit_caches_the_views_features_and_a_second_fit_computes_nothing(tmp_pat
     assert not torch.allclose(plain.estimator.head_.weight, first.estimator.head_.weight)
     assert "averaged with those of 3 augmented views" in (tmp_path / "a" / "README.md").read_text()
     assert "augmented views" not in (tmp_path / "c" / "README.md").read_text()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "headstart", "fit", "--data", str(folder), "--method", "imprint",
-                    "--resolution", str(R), "--epochs", "5", "--quiet", "--augment", "2", "--out", str(tmp_path / "d")],
-                   check=True, env=env, capture_output=True, timeout=600)
+    run_cli("fit", "--data", folder, "--method", "imprint", "--resolution", R, "--epochs", 5, "--quiet", "--augment", 2,
+            "--out", tmp_path / "d")
     assert json.loads((tmp_path / "d" / "run.json").read_text())["training"]["augment"] == 2
 
 

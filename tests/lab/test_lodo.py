@@ -94,12 +94,11 @@ def test_the_documented_command_prints_the_table(tmp_path, monkeypatch, capsys):
 def test_names_only_choice_is_judged_by_the_chosen_peers_and_tolerance():
     # names only (issue 32): judged against text, lin, path and jcn with the rule's 3 pp; were the zero
     # head's chance row or the few-shot 1 pp tolerance used, a recipe 2 pp behind text would count as a loss
-    module = lodo
     peers = {("d", "zero", 0, 0): 0.60, ("d", "text", 0, 0): 0.42}  # zero ahead: as if chance scored well
     acc = {("d", 0, 0): 0.40}
-    assert module.cell_margins(acc, peers, "d", 0, [0])[0] == pytest.approx(-20.0)
+    assert lodo.cell_margins(acc, peers, "d", 0, [0])[0] == pytest.approx(-20.0)
     names = ("text", "lin", "path", "jcn")
-    low, by_peer = module.cell_margins(acc, peers, "d", 0, [0], names)
+    low, by_peer = lodo.cell_margins(acc, peers, "d", 0, [0], names)
     assert low == pytest.approx(-2.0) and set(by_peer) == {"text"}
-    assert module.score(acc, peers, ["d"], [0], [0], 3.0, 1.0, names) == pytest.approx(-2.0 - 3.0 * 1.0)
-    assert module.score(acc, peers, ["d"], [0], [0], 3.0, 3.0, names) == pytest.approx(-2.0)
+    assert lodo.score(acc, peers, ["d"], [0], [0], 3.0, 1.0, names) == pytest.approx(-2.0 - 3.0 * 1.0)
+    assert lodo.score(acc, peers, ["d"], [0], [0], 3.0, 3.0, names) == pytest.approx(-2.0)

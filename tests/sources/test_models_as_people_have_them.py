@@ -11,6 +11,7 @@ from torch import nn
 import headstart
 from headstart import HeadStart, SourceModel
 from headstart.errors import UserError
+from helpers import run_cli, tiny_vit
 from own_models import convnet
 
 transformers = pytest.importorskip("transformers")
@@ -18,18 +19,8 @@ transformers = pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def vit_folder(tmp_path_factory):
-    """A tiny ViT built from a config (nothing downloaded), saved as people save them."""
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
-
-    torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
-                       intermediate_size=32, num_labels=3, id2label={0: "cat", 1: "dog", 2: "car"},
-                       label2id={"cat": 0, "dog": 1, "car": 2})
-    folder = tmp_path_factory.mktemp("vit")
-    ViTForImageClassification(config).eval().save_pretrained(folder)
-    ViTImageProcessor(image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25],
-                      size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    """A tiny ViT of cat, dog and car, saved as people save them."""
+    return vit_folder_with(tmp_path_factory.mktemp("vit"), id2label={0: "cat", 1: "dog", 2: "car"})
 
 
 def test_a_hugging_face_folder_brings_its_labels_normalisation_and_size(vit_folder):
@@ -153,9 +144,6 @@ def test_a_run_written_before_the_digest_was_recorded_still_loads(vit_folder, tm
 
 @pytest.mark.slow
 def test_predict_evaluate_and_export_take_the_moved_model_on_the_command_line(vit_folder, tmp_path):
-    import subprocess
-    import sys
-
     from PIL import Image
 
     model, run, images, _ = fitted_run(vit_folder, tmp_path)
@@ -164,17 +152,13 @@ def test_predict_evaluate_and_export_take_the_moved_model_on_the_command_line(vi
         Image.fromarray(image).save(tmp_path / "data" / label / f"{int(image[0, 0, 0])}.png")
     moved = model.rename(tmp_path / "moved")
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "headstart", *map(str, args)], capture_output=True, text=True,
-                              timeout=600)
-
-    refused = cli("predict", run, tmp_path / "data")
+    refused = run_cli("predict", run, tmp_path / "data", check=False)
     assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
     assert f"hf:{model.resolve()} (weights digest " in refused.stderr
-    assert cli("predict", run, tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
-    assert cli("evaluate", run, "--data", tmp_path / "data", "--model", f"hf:{moved}").returncode == 0
-    exported = cli("export", run, "--onnx", tmp_path / "m.onnx", "--model", f"hf:{moved}")
-    assert exported.returncode == 0 and (tmp_path / "m.onnx").is_file(), exported.stderr
+    run_cli("predict", run, tmp_path / "data", "--model", f"hf:{moved}")  # each exits 0, else fails showing stderr
+    run_cli("evaluate", run, "--data", tmp_path / "data", "--model", f"hf:{moved}")
+    run_cli("export", run, "--onnx", tmp_path / "m.onnx", "--model", f"hf:{moved}")
+    assert (tmp_path / "m.onnx").is_file()
 
 
 # -- issue 29: folders and models as people have them, with their quirks ---------------------------
@@ -184,14 +168,9 @@ def vit_folder_with(folder, num_labels: int = 3, id2label: dict | None = None, s
     changed as given (written into preprocessor_config.json as they are)."""
     import json
 
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+    from transformers import ViTImageProcessor
 
-    torch.manual_seed(0)
-    id2label = id2label or {i: f"c{i}" for i in range(num_labels)}
-    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
-                       intermediate_size=32, num_labels=num_labels, id2label=id2label,
-                       label2id={v: k for k, v in id2label.items()})
-    ViTForImageClassification(config).eval().save_pretrained(folder)
+    tiny_vit(folder, id2label, num_labels)
     ViTImageProcessor(image_mean=[0.5] * 3, image_std=[0.25] * 3, size={"height": size, "width": size}
                       ).save_pretrained(folder)
     path = folder / "preprocessor_config.json"

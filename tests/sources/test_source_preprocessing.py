@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import headstart
-from helpers import shared_dataset
+from helpers import shared_dataset, tiny_vit
 from headstart import HeadStart, SourceModel
 from headstart.data.features import extract
 from headstart.data.images import open_image
@@ -152,13 +152,7 @@ transformers = pytest.importorskip("transformers")
 
 def vit_folder(folder, processor: dict | None):
     """A tiny 32-px ViT folder; its preprocessor_config.json `processor` (None: no such file)."""
-    from transformers import ViTConfig, ViTForImageClassification
-
-    torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
-                       intermediate_size=32, num_labels=3, id2label={0: "a", 1: "b", 2: "c"},
-                       label2id={"a": 0, "b": 1, "c": 2})
-    ViTForImageClassification(config).eval().save_pretrained(folder)
+    tiny_vit(folder, {0: "a", 1: "b", 2: "c"})
     if processor is not None:
         (folder / "preprocessor_config.json").write_text(json.dumps(processor))
     return folder

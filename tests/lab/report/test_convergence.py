@@ -11,9 +11,9 @@ import pytest
 
 from headstart.lab.report import convergence, read_results, write_report
 from headstart.lab.report.tables import SPEED_TITLE, markdown_table, speed_grid
+from helpers import ROOT
 
 COLUMNS = ["model", "dataset", "method", "shots", "seed", "epoch", "accuracy", "final", "seconds"]
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(method, dataset, seed, curve, seconds, shots=1, finished=True):

@@ -28,6 +28,7 @@ from headstart.lab.report import (
     write_report,
     write_summary_md,
 )
+from helpers import ROOT
 
 T2 = 4.302652729749462  # t_{0.975, 2}: 3 seeds
 T1 = 12.706204736174694  # t_{0.975, 1}: 2 seeds
@@ -359,7 +360,7 @@ def test_the_report_needs_no_torch_and_no_product_module():
     code = ("import sys, headstart.lab.report; "
             "print(' '.join(sorted(m for m in sys.modules if m == 'torch' or m.startswith('headstart'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     loaded = set(done.stdout.split())
     assert "headstart.lab.report.page" in loaded and "torch" not in loaded
     assert {m for m in loaded if not m.startswith("headstart.lab")} \
