@@ -17,18 +17,13 @@ import argparse
 import csv
 from pathlib import Path
 
+from headstart.lab.lodo import write_held_out
 
-def heldout_rows(suite_rows: list[dict], grid: dict, dataset: str) -> list[dict]:
-    """The suite folder's final rows, the default's replaced by the grid's where its fold chose it."""
-    rows = []
-    for row in (r for r in suite_rows if r["final"] == "1"):
-        if row["method"] == "headstart":
-            chosen = "agreement" if dataset in {d for d, _, _ in grid} else "both"
-            row = {**row, "config": f"shots_names={chosen}"}
-            if chosen == "agreement":
-                row["accuracy"] = grid[(dataset, row["shots"], row["seed"])]
-        rows.append(row)
-    return rows
+
+def final_rows(results: Path, dataset: str, method: str = "headstart") -> dict:
+    """(dataset, shots, seed) -> accuracy of `method`'s final rows in a bench's results.csv."""
+    return {(dataset, int(r["shots"]), int(r["seed"])): float(r["accuracy"])
+            for r in csv.DictReader(results.open()) if r["final"] == "1" and r["method"] == method}
 
 
 def main() -> None:
@@ -37,16 +32,16 @@ def main() -> None:
     parser.add_argument("grid_rows", type=Path, help="lodo grid's rows of the agreement folds")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    grid = {(r["dataset"], r["shots"], r["seed"]): r["accuracy"] for r in csv.DictReader(args.grid_rows.open())}
+    grid = {(r["dataset"], int(r["shots"]), int(r["seed"])): float(r["accuracy"])
+            for r in csv.DictReader(args.grid_rows.open())}
     for folder in sorted(p for p in args.suite_out.iterdir() if (p / "results.csv").exists()):
-        suite_rows = list(csv.DictReader((folder / "results.csv").open()))
-        rows = heldout_rows(suite_rows, grid, folder.name)
-        (args.out / folder.name).mkdir(parents=True, exist_ok=True)
-        with (args.out / folder.name / "results.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(suite_rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"{folder.name}: {len(rows)} rows")
+        results = folder / "results.csv"
+        agreement = any(dataset == folder.name for dataset, _, _ in grid)
+        acc = grid if agreement else final_rows(results, folder.name)  # "both": the suite's own rows
+        chosen = f"shots_names={'agreement' if agreement else 'both'}"
+        shots, seeds = sorted({s for _, s, _ in acc}), sorted({x for _, _, x in acc})
+        write_held_out(results, acc, chosen, folder.name, shots, seeds, args.out / folder.name / "results.csv")
+        print(f"{folder.name}: {chosen}")
 
 
 if __name__ == "__main__":
